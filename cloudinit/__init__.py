@@ -1,0 +1,1 @@
+"""Cloud-init user data rendered from jinja2 templates."""

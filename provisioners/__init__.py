@@ -1,0 +1,1 @@
+"""Facts -> commands: the SSH fan-out and the swarm state machine."""

@@ -1,0 +1,10 @@
+"""swarmstack: a hardened, highly available Docker swarm from one command."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("swarmstack")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

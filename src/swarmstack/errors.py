@@ -1,0 +1,148 @@
+"""Every error swarmstack raises on purpose, and the process exit codes.
+
+The CLI turns a SwarmstackError into one line per problem on stderr (no traceback unless
+--debug) and exits with the error's ``exit_code``. Anything else is a bug and keeps its traceback.
+Messages must never contain secrets (join tokens, unlock keys, client secrets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; the only place they are defined."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class SwarmstackError(Exception):
+    """Base of every expected failure; one line per problem, shown without a traceback."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, *problems: str, hint: str | None = None) -> None:
+        if not problems:
+            raise TypeError("a SwarmstackError needs at least one problem line")
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = tuple(problems)
+        self.hint = hint
+
+
+# --- bad input: exit 2 -------------------------------------------------------------------
+
+
+class UsageError(SwarmstackError):
+    """The command line or its input cannot be used as given."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SpecError(UsageError):
+    """The cluster spec is invalid; ``problems`` holds one line per invalid parameter."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(*problems)
+
+
+class SpecFileError(UsageError):
+    """The cluster spec file cannot be read or is not valid YAML mapping of parameters."""
+
+
+class InventoryError(UsageError):
+    """The bootstrap inventory file is invalid."""
+
+
+class ConfirmationRequired(UsageError):
+    """A change needs confirmation, but there is no terminal to ask and --yes was not given."""
+
+
+# --- operations that failed: exit 1 -------------------------------------------------------
+
+
+class CloudError(SwarmstackError):
+    """A cloud provider refused or failed an operation."""
+
+
+class AwsError(CloudError):
+    """An AWS call failed."""
+
+
+class AwsCredentialsError(AwsError):
+    """No usable AWS credentials (missing or expired)."""
+
+
+class AwsAccessDenied(AwsError):
+    """AWS denied an action to the caller's identity."""
+
+
+class StackNotFound(AwsError):
+    """The named CloudFormation stack does not exist."""
+
+
+class StackExists(AwsError):
+    """A CloudFormation stack with that name already exists."""
+
+
+class TemplateRejected(AwsError):
+    """CloudFormation rejected the template or the change set."""
+
+
+class TemplateTooLarge(AwsError):
+    """The template is over CloudFormation's size limits even when minified."""
+
+
+class StackOperationFailed(AwsError):
+    """A stack create, update or delete ended in a failed or rolled-back state."""
+
+
+class AzureError(CloudError):
+    """An Azure Resource Manager call failed."""
+
+
+class AzureCredentialsError(AzureError):
+    """No usable Azure credential or subscription."""
+
+
+class SshError(SwarmstackError):
+    """An SSH connection or remote command failed."""
+
+
+class HostUnreachable(SshError):
+    """A host did not accept an SSH connection within the retry window."""
+
+
+class HostKeyMismatch(SshError):
+    """A host presented a key that does not match known_hosts; never retried."""
+
+
+class HostKeyUnknown(SshError):
+    """A host is not in known_hosts and trust on first use was not requested."""
+
+
+class RemoteCommandFailed(SshError):
+    """A command on a host exited non-zero."""
+
+
+class SwarmError(SwarmstackError):
+    """The swarm cannot be brought to the desired state."""
+
+
+class ForeignSwarm(SwarmError):
+    """A host already belongs to a different swarm."""
+
+
+class QuorumError(SwarmError):
+    """The requested change would lose raft quorum, or quorum is already lost."""
+
+
+class LocalProviderError(SwarmstackError):
+    """The local machines (systemd-nspawn) could not be created, started or removed."""
+
+
+class NeedsRoot(LocalProviderError):
+    """The local provider needs root (network namespaces, mounts, systemd-nspawn)."""

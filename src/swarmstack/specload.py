@@ -1,0 +1,160 @@
+"""Load a ClusterSpec from a YAML file, SWARMSTACK_* environment variables and CLI flags.
+
+Precedence: flag > environment > file > default. Every invalid value is reported at once, one
+line each, naming the parameter the way the user wrote it (``--manager-size``,
+``SWARMSTACK_MANAGER_SIZE`` or the file's ``manager_size``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import SpecError, SpecFileError
+from .spec import SPEC_FIELDS, ClusterSpec, CombinationError
+
+ENV_PREFIX = "SWARMSTACK_"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one parameter's value came from, to name it as the user wrote it."""
+
+    kind: str  # "flag", "env", "file" or "default"
+    label: str
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """Parse a spec file; unknown keys are errors so typos never pass silently."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise SpecFileError(f"{path}:{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SpecFileError(
+            f"{path}: must be a mapping of parameters (key: value), not {type(data).__name__}"
+        )
+    unknown = [key for key in data if key not in SPEC_FIELDS]
+    if unknown:
+        raise SpecError([f"{path}: {_unknown_key_message(str(key))}" for key in unknown])
+    return data
+
+
+def _unknown_key_message(key: str) -> str:
+    close = difflib.get_close_matches(key, SPEC_FIELDS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{key}: unknown parameter{hint}"
+
+
+def environment_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """SWARMSTACK_<FIELD> variables; empty values count as unset."""
+    return {
+        field: environ[env_name(field)] for field in SPEC_FIELDS if environ.get(env_name(field))
+    }
+
+
+def load_spec(
+    file: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClusterSpec:
+    """Merge the sources (flag > env > file > default) and validate the result.
+
+    ``flags`` maps field names to values the user gave on the command line; None means the
+    flag was not given. Raises SpecError with one line per problem.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    layers: list[tuple[str, Mapping[str, Any], Any]] = [
+        ("file", read_spec_file(file) if file else {}, lambda f: f),
+        ("env", environment_values(environ or {}), env_name),
+        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}, flag_name),
+    ]
+    for kind, layer, label in layers:
+        for field, value in layer.items():
+            if field not in SPEC_FIELDS:
+                raise ValueError(f"not a spec field: {field}")  # a programming error
+            values[field] = value
+            sources[field] = Source(kind, label(field))
+    try:
+        return ClusterSpec.model_validate(values)
+    except ValidationError as exc:
+        raise SpecError(_problems(exc, values, sources)) from None
+
+
+def _problems(
+    exc: ValidationError, values: Mapping[str, Any], sources: Mapping[str, Source]
+) -> list[str]:
+    lines: list[str] = []
+    for error in exc.errors():
+        loc = error["loc"]
+        ctx_error = (error.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, CombinationError):
+            for field, default_value, message in ctx_error.problems:
+                lines.append(_line(field, values.get(field, default_value), message, sources))
+            continue
+        field = str(loc[0]) if loc else "spec"
+        value = values.get(field, error.get("input"))
+        lines.append(_line(field, value, _message(error, ctx_error), sources))
+    return lines
+
+
+def _message(error: Any, ctx_error: object) -> str:
+    if ctx_error is not None:
+        return str(ctx_error)
+    kind = error["type"]
+    friendly = {
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "int_type": "must be a whole number",
+        "bool_parsing": "must be true or false (yes/no)",
+        "bool_type": "must be true or false (yes/no)",
+        "string_type": "must be text",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping of key: value",
+    }
+    if kind in friendly:
+        return friendly[kind]
+    if len(error["loc"]) > 1:  # an item inside a list or mapping
+        return f"item {error['loc'][1]!r}: {error['msg'].lower()}"
+    return str(error["msg"]).lower()
+
+
+def _line(field: str, value: Any, message: str, sources: Mapping[str, Source]) -> str:
+    label = sources[field].label if field in sources else field
+    return f"{label}={_show(value)}: {message}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return ",".join(_show(v) for v in value)
+    if isinstance(value, str) and value == "":
+        return "''"
+    return str(value)

@@ -1,0 +1,1 @@
+"""Pure builders: spec -> CloudFormation templates and Azure resource bodies."""
