@@ -35,8 +35,8 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
     Also sets AWS_ENDPOINT_URL, so code using the standard variable reaches moto and nothing else.
     """
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback moto server
+    reset = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - the loopback moto server
         pass
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.delenv(name, raising=False)
