@@ -9,8 +9,8 @@ Public API: `LocalCluster` (up/down/status/reboot/inventory), `Machine`, `ScaleP
 
 from __future__ import annotations
 
-from .cluster import LocalCluster, cluster_names
+from .cluster import BeforeRemove, LocalCluster, cluster_names
 from .images import busybox_image
 from .plan import Machine, ScalePlan
 
-__all__ = ["LocalCluster", "Machine", "ScalePlan", "busybox_image", "cluster_names"]
+__all__ = ["BeforeRemove", "LocalCluster", "Machine", "ScalePlan", "busybox_image", "cluster_names"]
