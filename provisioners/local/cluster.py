@@ -144,13 +144,14 @@ class LocalCluster:
         if loaded is not None:  # its image was removed: new machines get the current one
             loaded.image = str(image)
             return cls(loaded, progress)
-        used = []
-        for other in cluster_names():
-            other_state = state.load(paths.STATE_ROOT / other / "state.json")
-            if other_state is not None:
-                used.append(other_state.subnet_index)
-        created = state.ClusterState(name, free_subnet(used), str(image))
-        state.save(state_file, created)
+        with _locked("-new-cluster"):  # two new clusters must not pick the same /24
+            used = network.subnets_in_use()
+            for other in cluster_names():
+                other_state = state.load(paths.STATE_ROOT / other / "state.json")
+                if other_state is not None:
+                    used.add(other_state.subnet_index)
+            created = state.ClusterState(name, free_subnet(used), str(image))
+            state.save(state_file, created)
         return cls(created, progress)
 
     # --- what callers read ---------------------------------------------------------------

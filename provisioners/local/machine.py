@@ -120,6 +120,14 @@ def start(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine
             close_fds=True,
         )
     files.pid.write_text(f"{process.pid}\n")
+    # Until the child has exec'd, its command line is still ours: wait for that moment.
+    deadline = time.monotonic() + 10
+    while supervisor_pid(files) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise LocalProviderError(
+                f"{machine.name}: the supervisor did not start", hint=f"see {files.console}"
+            )
+        time.sleep(0.02)
 
 
 def wait_for_ssh(machine: Machine, files: MachineFiles, deadline: float) -> None:

@@ -28,6 +28,19 @@ def veth_name(subnet_index: int, machine: Machine) -> str:
     return f"ssv{subnet_index}-{machine.host_number}"
 
 
+def subnets_in_use() -> set[int]:
+    """/24s of 198.18.0.0/16 already on this host's interfaces (other testbeds, other tools)."""
+    used = set()
+    for line in run(["ip", "-4", "-o", "addr", "show"]).stdout.splitlines():
+        words = line.split()
+        if "inet" in words:
+            address = words[words.index("inet") + 1].split("/")[0]
+            octets = address.split(".")
+            if octets[:2] == ["198", "18"]:
+                used.add(int(octets[2]))
+    return used
+
+
 def _link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
 
