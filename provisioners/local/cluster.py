@@ -242,14 +242,17 @@ class LocalCluster:
         rows = []
         for m in self.machines:
             running = machine.supervisor_pid(self._files(m)) is not None
-            answers = running and _ssh_banner(m.address)
+            orphaned = not running and bool(cgroups.pids(self.name, m.name))
+            answers = (running or orphaned) and _ssh_banner(m.address)
             rows.append(
                 {
                     "name": m.name,
                     "role": m.role,
                     "zone": m.zone,
                     "address": m.address,
-                    "state": "running" if running else "stopped",
+                    # orphaned: its supervisor is gone (a reboot would not bring it back);
+                    # `local up` restarts it.
+                    "state": "running" if running else "orphaned" if orphaned else "stopped",
                     "ssh": "ok" if answers else "-",
                 }
             )
