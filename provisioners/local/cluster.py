@@ -146,10 +146,14 @@ class LocalCluster:
             return cls(loaded, progress)
         with _locked("-new-cluster"):  # two new clusters must not pick the same /24
             used = network.subnets_in_use()
+            images_in_use = {image}
             for other in cluster_names():
                 other_state = state.load(paths.STATE_ROOT / other / "state.json")
                 if other_state is not None:
                     used.add(other_state.subnet_index)
+                    images_in_use.add(Path(other_state.image))
+            for old in images.remove_unused_images(images_in_use):
+                progress(f"removed the outdated base image {old}")
             created = state.ClusterState(name, free_subnet(used), str(image))
             state.save(state_file, created)
         return cls(created, progress)

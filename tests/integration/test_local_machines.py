@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -203,3 +204,32 @@ def test_down_leaves_no_namespace_bridge_mount_cgroup_rule_or_process() -> None:
     assert _host_leftovers(cluster_dir, bridge, name) == []
     assert cluster.leftovers() == []
     assert not LocalCluster.exists(name)
+
+
+def swarmstack(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command line, as a user runs it."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("swarmstack")), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_status_and_ssh_reach_the_machines(local_cluster: LocalCluster) -> None:
+    status = swarmstack("-o", "json", "local", "status", "--name", local_cluster.name)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert [(m["name"], m["state"], m["ssh"]) for m in data["machines"]] == [
+        (m.name, "running", "ok") for m in local_cluster.machines
+    ]
+    assert data["docker_host"] == f"ssh://swarmstack@{local_cluster.managers[0].address}"
+    assert data["ssh"]["known_hosts"] == str(local_cluster.known_hosts_path)
+    hostname = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "hostname")
+    assert (hostname.returncode, hostname.stdout) == (0, "ss-w1\n"), hostname.stderr
+    failing = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "exit 3")
+    assert failing.returncode == 3
+    unknown = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w9")
+    assert unknown.returncode == 2
+    assert "NAME=ss-w9: no such machine" in unknown.stderr

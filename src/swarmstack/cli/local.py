@@ -96,8 +96,12 @@ def status(output: Output, /, name: str) -> None:
 def down(output: Output, /, name: str) -> None:
     """Power off and delete the local machines, their network and state. Needs root."""
     if not LocalCluster.exists(name):
-        output.info(f"no local cluster named {name}; nothing to do")
-        output.emit({"cluster": name, "removed": False})
+        output.emit(
+            {"cluster": name, "removed": False},
+            lambda console: console.print(
+                f"no local cluster named {name}; nothing to do", markup=False
+            ),
+        )
         return
     cluster = LocalCluster.open(name, progress=output.info)
     cluster.down()
@@ -108,8 +112,10 @@ def down(output: Output, /, name: str) -> None:
             *left,
             hint="scripts/testbed-clean.sh removes every local machine and its leftovers",
         )
-    output.info(f"local cluster {name} removed")
-    output.emit({"cluster": name, "removed": True})
+    output.emit(
+        {"cluster": name, "removed": True},
+        lambda console: console.print(f"local cluster {name} removed", markup=False),
+    )
 
 
 @local_group.command(
