@@ -259,7 +259,9 @@ def _tar_bytes(files: dict[str, tuple[bytes, int] | str]) -> bytes:
 
 
 BUSYBOX_TAG = "swarmstack/busybox:latest"
-BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "hostname", "wget", "httpd", "nc", "true")
+BUSYBOX_RECIPE = 2  # bump when the applets change: the cached tarball is named after it
+# No wget: glibc-static busybox crashes in it. `nc` and `httpd` cover network checks.
+BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "hostname", "httpd", "nc", "true", "env")
 
 
 def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
@@ -267,7 +269,7 @@ def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
 
     No registry is reachable from the machines; tests copy this file over SFTP and load it.
     """
-    target = paths.IMAGES / "busybox.tar"
+    target = paths.IMAGES / f"busybox-r{BUSYBOX_RECIPE}.tar"
     if target.exists():
         return target
     try:
