@@ -29,7 +29,7 @@ from ...spec import NAME
 from . import cgroups, images, keys, machine, network, paths, state
 from .machine import MachineFiles
 from .plan import Machine, ScalePlan, bridge_address, free_subnet, plan_scale, subnet
-from .run import require_root
+from .run import require_host_tools, require_root
 
 Progress = Callable[[str], None]
 BeforeRemove = Callable[["LocalCluster", Sequence[Machine]], None]
@@ -124,6 +124,7 @@ class LocalCluster:
         check_name(name)
         plan_scale([], managers, workers, 0)  # bad counts fail before anything is touched
         require_root("swarmstack local up")
+        require_host_tools()
         with _locked(name):
             cluster = cls._load_or_create(name, progress)
             plan = cluster.plan_scale(managers, workers)

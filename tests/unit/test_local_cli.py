@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from swarmstack.provisioners.local import paths
 
 from swarmstack.cli.main import cli
-from swarmstack.errors import ExitCode
+from swarmstack.errors import ExitCode, LocalProviderError
 
 
 @pytest.fixture
@@ -58,3 +58,22 @@ def test_down_of_a_cluster_that_does_not_exist_is_a_no_op(not_root: Path) -> Non
     result = CliRunner().invoke(cli, ["-o", "json", "local", "down", "--name", "nothere"])
     assert result.exit_code == ExitCode.OK
     assert '"removed": false' in result.stdout
+
+
+def test_missing_host_programs_are_named_with_their_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from swarmstack.provisioners.local import run
+
+    monkeypatch.setattr(
+        run.shutil, "which", lambda tool: None if tool in ("systemd-nspawn", "ip") else tool
+    )
+    with pytest.raises(LocalProviderError) as error:
+        run.require_host_tools()
+    assert error.value.problems == (
+        "systemd-nspawn not found (Debian package systemd-container)",
+        "ip not found (Debian package iproute2)",
+    )
+    assert error.value.hint == (
+        "scripts/setup.sh installs them: apt-get install -y iproute2 systemd-container"
+    )
