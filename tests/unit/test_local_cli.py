@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from swarmstack.provisioners.local import paths
+from swarmstack.provisioners.local.run import require_host_tools
 
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode, LocalProviderError
@@ -63,13 +64,11 @@ def test_down_of_a_cluster_that_does_not_exist_is_a_no_op(not_root: Path) -> Non
 def test_missing_host_programs_are_named_with_their_packages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from swarmstack.provisioners.local import run
-
     monkeypatch.setattr(
-        run.shutil, "which", lambda tool: None if tool in ("systemd-nspawn", "ip") else tool
+        "shutil.which", lambda tool: None if tool in ("systemd-nspawn", "ip") else tool
     )
     with pytest.raises(LocalProviderError) as error:
-        run.require_host_tools()
+        require_host_tools()
     assert error.value.problems == (
         "systemd-nspawn not found (Debian package systemd-container)",
         "ip not found (Debian package iproute2)",
