@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -392,11 +393,19 @@ class LocalCluster:
                 return
         raise LocalProviderError(f"{name} did not come back within {timeout:.0f} s of a reboot")
 
-    def stop_service(self, name: str, unit: str) -> None:
-        self.ssh(name, f"sudo systemctl stop {unit}")
+    def stop_service(self, name: str, *units: str) -> None:
+        """`systemctl stop UNITS` on the machine. Docker fully: "docker.socket", "docker"
+        (with the socket left active, the next API call starts docker again)."""
+        self.ssh(name, "sudo systemctl stop " + " ".join(shlex.quote(u) for u in units))
 
-    def start_service(self, name: str, unit: str) -> None:
-        self.ssh(name, f"sudo systemctl start {unit}")
+    def start_service(self, name: str, *units: str) -> None:
+        self.ssh(name, "sudo systemctl start " + " ".join(shlex.quote(u) for u in units))
+
+    def power_off(self, name: str) -> None:
+        """Power one machine off, keeping its disk; it stops answering on its address
+        (an unreachable host). `up` with the same counts boots it again."""
+        target = self.machine(name)
+        machine.stop(self.name, self._files(target), target)
 
     def leftovers(self) -> list[str]:
         """What of this cluster is still on the host (empty after a clean `down`)."""

@@ -233,3 +233,18 @@ def test_cli_status_and_ssh_reach_the_machines(local_cluster: LocalCluster) -> N
     unknown = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w9")
     assert unknown.returncode == 2
     assert "NAME=ss-w9: no such machine" in unknown.stderr
+
+
+def test_a_powered_off_machine_is_unreachable_until_up_boots_it_again(
+    local_cluster: LocalCluster,
+) -> None:
+    machine = local_cluster.machines[-1]
+    local_cluster.power_off(machine.name)
+    assert not local_cluster.is_running(machine.name)
+    row = next(r for r in local_cluster.status() if r["name"] == machine.name)
+    assert (row["state"], row["ssh"]) == ("stopped", "-")
+    unreachable = local_cluster.ssh(machine.name, "true", check=False, timeout=30)
+    assert unreachable.returncode == 255
+    again = LocalCluster.up(3, 2, name=local_cluster.name)
+    assert again.is_running(machine.name)
+    assert again.ssh(machine.name, "hostname").stdout.strip() == machine.name
