@@ -293,7 +293,17 @@ class LocalCluster:
 
         if to_start:
             self.progress(f"booting {len(to_start)} machine(s) on {self.network}")
-        _parallel(boot, to_start)
+        try:
+            _parallel(boot, to_start)
+        except LocalProviderError as exc:
+            # Nothing half-made is left unsaid: the state file knows every machine.
+            raise LocalProviderError(
+                *exc.problems,
+                f"the machines of cluster {self.name} are left as they are",
+                hint=(f"{exc.hint}; " if exc.hint else "")
+                + f"re-run `swarmstack local up --name {self.name}` to retry, "
+                f"or `swarmstack local down --name {self.name}` to remove them",
+            ) from exc
         if to_start:
             self.progress(f"machines up in {time.monotonic() - started:.1f} s")
         self._write_ssh_files()
