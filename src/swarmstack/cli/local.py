@@ -169,10 +169,16 @@ def _emit_cluster(
         if docker_host is None:
             return
         console.print()
-        console.print(f"Reach the swarm (host keys are pinned in {cluster.known_hosts_path}):")
-        console.print(f"  swarmstack local ssh {cluster.managers[0].name} -- docker node ls")
         console.print(
-            f"  or add `Include {cluster.ssh_config_path}` to ~/.ssh/config, then:",
+            f"Reach the swarm (host keys are pinned in {cluster.known_hosts_path}):", markup=False
+        )
+        named = "" if cluster.name == "local" else f" --name {cluster.name}"
+        console.print(
+            f"  swarmstack local ssh{named} {cluster.managers[0].name} -- docker node ls",
+            markup=False,
+        )
+        console.print(
+            f"  or add `Include {cluster.ssh_config_path}` to ~/.ssh/config, then:", markup=False
         )
         console.print(f"  DOCKER_HOST={docker_host} docker node ls", markup=False)
 
