@@ -244,12 +244,14 @@ class LocalCluster:
         return machine.supervisor_pid(self._files(self.machine(name))) is not None
 
     def status(self) -> list[dict[str, Any]]:
-        """One row per machine: name, role, zone, address, running, ssh (banner answered)."""
+        """One row per machine: name, role, zone, address, state (running, stopped or
+        orphaned), ssh (the banner answered) and memory_mib (the machine's cgroup)."""
         rows = []
         for m in self.machines:
             running = machine.supervisor_pid(self._files(m)) is not None
             orphaned = not running and bool(cgroups.pids(self.name, m.name))
             answers = (running or orphaned) and _ssh_banner(m.address)
+            memory = cgroups.memory_bytes(self.name, m.name) if running or orphaned else None
             rows.append(
                 {
                     "name": m.name,
@@ -260,6 +262,7 @@ class LocalCluster:
                     # `local up` restarts it.
                     "state": "running" if running else "orphaned" if orphaned else "stopped",
                     "ssh": "ok" if answers else "-",
+                    "memory_mib": None if memory is None else round(memory / 2**20),
                 }
             )
         return rows

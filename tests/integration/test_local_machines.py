@@ -224,6 +224,8 @@ def test_cli_status_and_ssh_reach_the_machines(local_cluster: LocalCluster) -> N
     assert [(m["name"], m["state"], m["ssh"]) for m in data["machines"]] == [
         (m.name, "running", "ok") for m in local_cluster.machines
     ]
+    # Each machine is accounted in its own cgroup (systemd + sshd + dockerd: tens of MiB).
+    assert all(m["memory_mib"] > 10 for m in data["machines"])
     assert data["docker_host"] == f"ssh://swarmstack@{local_cluster.managers[0].address}"
     assert data["ssh"]["known_hosts"] == str(local_cluster.known_hosts_path)
     hostname = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "hostname")
