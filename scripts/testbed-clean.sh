@@ -3,13 +3,15 @@
 # overlay mounts, network namespaces, bridges, veths, iptables rules, cgroups and state.
 # For when `swarmstack local down` cannot run (a killed test session, a broken state file).
 #
-#   scripts/testbed-clean.sh            every local cluster on this host
-#   scripts/testbed-clean.sh dev it123  only these clusters
-#   scripts/testbed-clean.sh --images   every cluster, and the cached base image too
+#   scripts/testbed-clean.sh            clusters of ended test sessions (it<pid>*, pid gone)
+#                                       and pieces no state file accounts for - never a live one
+#   scripts/testbed-clean.sh dev it123  exactly these clusters, running or not
+#   scripts/testbed-clean.sh --all      every local cluster on this host (also live sessions!)
+#   scripts/testbed-clean.sh --images   also the cached base image (with any of the above)
 #
 # Touches only what swarmstack names: /var/lib/swarmstack/local/<cluster>, netns
 # swarmstack-<cluster>-*, iptables rules commented swarmstack-local:<cluster>, cgroups
-# swarmstack/<cluster>. Needs root.
+# swarmstack/<cluster>, bridges ssbr<N> no rule uses. Needs root.
 set -uo pipefail
 
 STATE_ROOT="${SWARMSTACK_LOCAL_STATE:-/var/lib/swarmstack/local}"
@@ -17,24 +19,43 @@ CACHE_ROOT="${SWARMSTACK_LOCAL_CACHE:-/var/cache/swarmstack}"
 [ "$(id -u)" -eq 0 ] || { echo "testbed-clean: needs root" >&2; exit 1; }
 
 images=0
-everything=1
+mode=stale
 clusters=()
 for arg in "$@"; do
     case "$arg" in
         --images) images=1 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        *) clusters+=("$arg"); everything=0 ;;
+        --all) mode=all ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -*) echo "testbed-clean: unknown option $arg (see --help)" >&2; exit 2 ;;
+        *) clusters+=("$arg"); mode=named ;;
     esac
 done
-if ((${#clusters[@]} == 0)); then
-    for dir in "$STATE_ROOT"/*/; do [ -d "$dir" ] && clusters+=("$(basename "$dir")"); done
+
+is_stale() {  # a test session's cluster whose pytest has ended, or pieces without state
+    local name="$1" pid
+    [ -f "$STATE_ROOT/$name/state.json" ] || return 0
+    [[ "$name" =~ ^it([0-9]+) ]] || return 1
+    pid="${BASH_REMATCH[1]}"
+    [ ! -e "/proc/$pid" ]
+}
+
+if [ "$mode" != named ]; then
+    found=()
+    for dir in "$STATE_ROOT"/*/; do [ -d "$dir" ] && found+=("$(basename "$dir")"); done
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^swarmstack-'); do
-        name="${ns#swarmstack-}"; clusters+=("${name%-ss-*}")
+        name="${ns#swarmstack-}"; found+=("${name%-ss-*}")
     done
     for cg in /sys/fs/cgroup/*/swarmstack/*/ /sys/fs/cgroup/swarmstack/*/; do
-        [ -d "$cg" ] && clusters+=("$(basename "$cg")")
+        [ -d "$cg" ] && found+=("$(basename "$cg")")
     done
-    mapfile -t clusters < <(printf '%s\n' "${clusters[@]}" | sort -u | grep -v '^$')
+    mapfile -t found < <(printf '%s\n' "${found[@]}" | sort -u | grep -v '^$')
+    for name in "${found[@]}"; do
+        if [ "$mode" = all ] || is_stale "$name"; then
+            clusters+=("$name")
+        else
+            echo "testbed-clean: keeping $name (live; name it or use --all to remove it)" >&2
+        fi
+    done
 fi
 
 cluster_pids() {  # every process of the cluster: in its cgroups or naming its directory
@@ -72,7 +93,7 @@ done
 # Bridges no cluster's iptables rules point at any more; stray veths only when removing all.
 for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^ss(br|v)[0-9]'); do
     if [[ "$link" == ssv* ]]; then
-        ((everything)) && ip link del "$link" 2>/dev/null
+        [ "$mode" = all ] && ip link del "$link" 2>/dev/null
     elif ! iptables -w -S FORWARD | grep -q -- "-i $link "; then
         ip link del "$link" 2>/dev/null
     fi
