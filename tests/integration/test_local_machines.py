@@ -173,7 +173,9 @@ def _host_leftovers(cluster_dir: Path, bridge: str, cluster: str) -> list[str]:
     found += [f"rule {line}" for line in rules.splitlines() if cluster in line]
     mounts = Path("/proc/mounts").read_text()
     found += [f"mount {line}" for line in mounts.splitlines() if str(cluster_dir) in line]
-    found += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob(f"**/swarmstack/{cluster}")]
+    # Not a recursive glob: cgroups of other machines come and go while it walks.
+    hierarchies = [Path("/sys/fs/cgroup"), *Path("/sys/fs/cgroup").iterdir()]
+    found += [f"cgroup {h}" for h in hierarchies if (h / "swarmstack" / cluster).exists()]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) != os.getpid():
             try:
