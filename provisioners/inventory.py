@@ -42,7 +42,7 @@ _SSH_KEYS = (
     "trust_on_first_use",
     "connect_window",
 )
-_HOST_KEYS = ("address", "role", "zone", "private_address", "state", "port")
+_HOST_KEYS = ("address", "role", "zone", "private_address", "state", "port", "hostname")
 _BASTION_KEYS = ("address", "user", "port")
 
 
@@ -81,6 +81,7 @@ class Host:
     private_address: str | None = None  # the swarm advertise address; default: address
     state: HostState = "present"
     port: int | None = None  # None: the inventory's ssh.port
+    hostname: str | None = None  # informational (the local machines name their hosts)
 
     @property
     def advertise_address(self) -> str:
@@ -279,6 +280,12 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
         if state not in ("present", "absent"):
             p.add(f"{key}.state", f"must be present or absent, not {state!r}")
         port = _port(item["port"], f"{key}.port", p) if "port" in item else None
+        hostname = item.get("hostname")
+        if hostname is not None and (
+            not isinstance(hostname, str) or not _HOSTNAME.match(hostname)
+        ):
+            p.add(f"{key}.hostname", f"must be a host name, not {hostname!r}")
+            hostname = None
         if (
             address is None
             or role not in ("manager", "worker")
@@ -289,7 +296,7 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
             p.add(f"{key}.address", f"{address} is already hosts[{seen[address]}]")
             continue
         seen[address] = index
-        hosts.append(Host(address, role, zone, private, state, port))
+        hosts.append(Host(address, role, zone, private, state, port, hostname))
     managers = [h for h in hosts if h.role == "manager" and h.state == "present"]
     if hosts and len(managers) not in MANAGER_COUNTS:
         p.add(
