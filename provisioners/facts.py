@@ -26,7 +26,9 @@ FACTS_COMMAND = (
     f"echo @@tuning; cat {TUNING_MARKER} 2>/dev/null || true; "
     "if ! command -v docker >/dev/null 2>&1; then echo @@nodocker; exit 0; fi; "
     "info=$(docker info --format '{{json .}}' 2>/dev/null); "
-    'echo @@info; echo "$info"; '
+    # printf, not echo: dash's echo (sudo sh -c) expands backslash escapes in a manager's JSON
+    # (the swarm CA certificate), which breaks the JSON.
+    'echo @@info; printf "%s\\n" "$info"; '
     'case "$info" in *\'"ControlAvailable":true\'*) '
     'echo @@nodes; ids=$(docker node ls -q 2>&1) || { echo "$ids"; echo @@nodes-failed; exit 0; }; '
     f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed;; esac"
