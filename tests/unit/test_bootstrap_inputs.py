@@ -127,7 +127,7 @@ def test_parse_facts_of_a_manager() -> None:
             json.dumps(INFO),
             "@@nodes",
             json.dumps(NODE),
-        ]  # fmt: skip
+        ]
     )
     facts = parse_facts("198.18.0.11", text)
     assert facts.docker_running
@@ -159,7 +159,7 @@ def test_parse_facts_without_quorum_keeps_the_error() -> None:
             "@@nodes",
             "Error response from daemon: The swarm does not have a leader.",
             "@@nodes-failed",
-        ]  # fmt: skip
+        ]
     )
     facts = parse_facts("198.18.0.11", text)
     assert facts.nodes is None
