@@ -373,7 +373,7 @@ class _Planner:
                 chain.append(step)
                 self.total, self.reachable = self.total + 1, self.reachable + 1
                 self.add_update(host, step, node=node.id, current=node)
-            else:
+            elif not (host.role == "worker" and node.is_manager):  # demotions: below
                 self.add_update(host, before[-1] if before else None, node=node.id, current=node)
         for host in self.inventory.present:
             node = by_host.get(host.address)
@@ -382,9 +382,11 @@ class _Planner:
                 step = self.add("demote", anchor, host.address, chain[-1:], node=node.id)
                 chain.append(step)
                 self.add_update(host, step, node=node.id, current=node)
-        for host in self.inventory.hosts:
-            if host.state == "absent":
-                self.plan_removal(host, by_host.get(host.address), anchor, chain)
+        # Unreachable managers go first: removing them never costs quorum.
+        absent = [h for h in self.inventory.hosts if h.state == "absent"]
+        absent.sort(key=lambda h: (n := by_host.get(h.address)) is None or n.ready)
+        for host in absent:
+            self.plan_removal(host, by_host.get(host.address), anchor, chain)
 
         self.warn_unmanaged(nodes, claimed, by_host)
         self.reconcile_settings(anchor, view)
