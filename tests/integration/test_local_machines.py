@@ -192,7 +192,12 @@ def _host_leftovers(cluster_dir: Path, bridge: str, cluster: str) -> list[str]:
 def test_down_leaves_no_namespace_bridge_mount_cgroup_rule_or_process() -> None:
     require_root()
     name = session_cluster_name("-down")
-    cluster = LocalCluster.up(1, 1, name=name)
+    try:
+        cluster = LocalCluster.up(1, 1, name=name)
+    except BaseException:
+        if LocalCluster.exists(name):
+            LocalCluster.open(name).down()
+        raise
     bridge, cluster_dir = cluster.bridge, cluster.dir
     during = _host_leftovers(cluster_dir, bridge, name)
     # The check must see a running cluster, or it would prove nothing after down.
