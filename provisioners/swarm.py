@@ -127,6 +127,8 @@ class _Planner:
             f = self.facts.get(host.address)
             if f is None:
                 problems.append(f"{host.address}: no facts (host not reached)")
+            elif f.facts_error:
+                problems.append(f"{host.address}: {f.facts_error}")
             elif not f.docker_installed:
                 problems.append(f"{host.address}: docker is not installed")
             elif not f.docker_running:
@@ -327,7 +329,7 @@ class _Planner:
             for node in nodes.values():
                 if node.hostname != hostname or node.id in claimed or (mine and node.id == mine.id):
                     continue
-                if node.state == "ready":
+                if node.state == "ready" and node.addr != host.advertise_address:
                     raise SwarmError(
                         f"{host.address}: another live node ({node.id[:12]}) already has the "
                         f"hostname {hostname!r}; swarm node names must be unique"
@@ -555,6 +557,6 @@ def plan_preparation(
         digest = tuning.get(host.address, "")
         if digest and f.tuning_digest != digest:
             steps.append(PrepStep("tune", host.address, {"digest": digest}))
-        if f.docker_installed and not f.docker_running:
+        if f.docker_installed and not f.docker_running and not f.facts_error:
             steps.append(PrepStep("start-docker", host.address))
     return tuple(steps)
