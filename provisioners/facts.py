@@ -56,6 +56,12 @@ class SwarmNode:
     def ready(self) -> bool:
         return self.state == "ready"
 
+    @property
+    def reachable(self) -> bool:
+        """A raft member the others hear from (a new leader shows states as unknown for a
+        while; raft reachability is what matters for running manager commands)."""
+        return self.is_manager and self.reachability == "reachable"
+
 
 @dataclass(frozen=True)
 class HostFacts:

@@ -347,7 +347,7 @@ class _Planner:
             {
                 f"{h.advertise_address}:{SWARM_PORT}"
                 for h in self.inventory.present
-                if (n := by_host.get(h.address)) and n.is_manager and n.ready
+                if (n := by_host.get(h.address)) and n.is_manager and n.reachable
             }
         ) or [f"{self.inventory.host(anchor).advertise_address}:{SWARM_PORT}"]
         worker_index = 0
@@ -386,7 +386,9 @@ class _Planner:
                 self.add_update(host, step, node=node.id, current=node)
         # Unreachable managers go first: removing them never costs quorum.
         absent = [h for h in self.inventory.hosts if h.state == "absent"]
-        absent.sort(key=lambda h: (n := by_host.get(h.address)) is None or n.ready)
+        absent.sort(
+            key=lambda h: not ((n := by_host.get(h.address)) and n.is_manager and not n.reachable)
+        )
         for host in absent:
             self.plan_removal(host, by_host.get(host.address), anchor, chain)
 
@@ -418,7 +420,7 @@ class _Planner:
         candidates = [
             h.address
             for h in self.inventory.managers
-            if (n := by_host.get(h.address)) is not None and n.is_manager and n.ready
+            if (n := by_host.get(h.address)) is not None and n.is_manager and n.reachable
         ]
         if not candidates:
             raise SwarmError(
@@ -462,7 +464,7 @@ class _Planner:
             raise SwarmError(f"{host.address}: cannot remove the manager that runs the change")
         drain = (
             self.add("drain", anchor, host.address, node=node.id)
-            if node.availability != "drain" and node.ready
+            if node.availability != "drain" and node.state != "down"
             else None
         )
         previous = [drain] if drain else []
