@@ -7,6 +7,7 @@ a converged 3+2 swarm and leaves one behind. The scale test runs last.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from swarmstack.provisioners.local import (
 )
 from swarmstack.provisioners.ssh import Connector
 
-from swarmstack.errors import ForeignSwarm, HostKeyMismatch, HostUnreachable
+from swarmstack.errors import ForeignSwarm, HostKeyMismatch, HostKeyUnknown, HostUnreachable
 from swarmstack.spec import ClusterSpec
 
 from .conftest import ClusterFactory
@@ -255,6 +256,55 @@ def test_the_leader_stopping_keeps_quorum_and_a_rerun_converges(swarm: LocalClus
     states = {n.hostname: (n.role, n.state) for n in result.nodes}
     assert states[leader] == ("manager", "ready")
     assert form(swarm).changed is False
+
+
+def test_hosts_are_reached_through_a_bastion(swarm: LocalCluster) -> None:
+    jump = swarm.managers[0]
+    inventory = inventory_of(swarm, bastion=f"{swarm.ssh_user}@{jump.address}:22")
+    assert inventory.ssh.bastion is not None
+    result = converge(SPEC, inventory)
+    assert result.changed is False
+    assert len(result.nodes) == len(swarm.machines)
+
+
+def test_unknown_host_keys_are_refused_unless_trust_on_first_use(
+    swarm: LocalCluster, tmp_path: Path
+) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    with pytest.raises(HostKeyUnknown) as caught:
+        converge(SPEC, inventory_of(swarm, known_hosts=str(known_hosts)))
+    assert "trust_on_first_use" in (caught.value.hint or "")
+    assert not known_hosts.exists()
+    result = converge(
+        SPEC, inventory_of(swarm, known_hosts=str(known_hosts), trust_on_first_use=True)
+    )
+    assert result.changed is False
+    recorded = {tuple(line.split()[:3]) for line in known_hosts.read_text().splitlines()}
+    pinned = {tuple(line.split()[:3]) for line in swarm.known_hosts_path.read_text().splitlines()}
+    assert len(recorded) == len(swarm.machines)
+    assert recorded <= pinned, "the keys recorded on first use are the machines' real keys"
+
+
+def test_join_tokens_never_reach_logs_results_or_command_lines(
+    swarm: LocalCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = swarm.workers[0]
+    docker(swarm, worker.name, "swarm leave --force >/dev/null")
+    caplog.set_level(logging.DEBUG, logger="swarmstack")
+    result = form(swarm)
+    assert result.changed
+    assert any(c.command.startswith("read -r token") for c in result.commands)
+    manager = swarm.managers[0].name
+    tokens = [
+        docker(swarm, manager, f"swarm join-token -q {role}").strip()
+        for role in ("worker", "manager")
+    ]
+    seen = caplog.text + repr(result) + json.dumps(result.to_dict())
+    seen += "\n".join(c.command for c in result.commands)
+    for token in tokens:
+        assert token.startswith("SWMTKN-1-")
+        assert token not in seen
+        assert token.rsplit("-", 1)[1] not in seen
 
 
 def test_scale_out_then_in_drains_demotes_and_removes(
