@@ -320,11 +320,11 @@ class _Run:
         run = connection.run
         if step.action == "init":
             self.progress.phase(target, "initialising the swarm")
-            run(_init_command(args), mutating=True)
-            # Both tokens in one more round trip; they stay in this process's memory.
+            # Init, then both join tokens in the same round trip (they stay in memory here).
             out = run(
-                "echo worker $(docker swarm join-token -q worker) & "
-                "echo manager $(docker swarm join-token -q manager); wait",
+                _init_command(args) + " && { echo worker $(docker swarm join-token -q worker) & "
+                "echo manager $(docker swarm join-token -q manager); wait; }",
+                mutating=True,
                 secret_output=True,
             ).stdout
             with self._token_lock:
@@ -338,9 +338,10 @@ class _Run:
             token = self.token(plan.anchor, role)
             addr = shlex.quote(args["advertise_addr"])
             remote = shlex.quote(args["remote"][0])
+            then = f" && {_update_command(args['then_update'])}" if "then_update" in args else ""
             run(
                 f'read -r token && docker swarm join --token "$token" '
-                f"--advertise-addr {addr} --listen-addr {addr}:2377 {remote}",
+                f"--advertise-addr {addr} --listen-addr {addr}:2377 {remote} >/dev/null{then}",
                 stdin=token + "\n",
                 mutating=True,
             )

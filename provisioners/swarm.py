@@ -127,6 +127,8 @@ class _Planner:
             f = self.facts.get(host.address)
             if f is None:
                 problems.append(f"{host.address}: no facts (host not reached)")
+            elif f.facts_error:
+                problems.append(f"{host.address}: {f.facts_error}")
             elif not f.docker_installed:
                 problems.append(f"{host.address}: docker is not installed")
             elif not f.docker_running:
@@ -224,11 +226,7 @@ class _Planner:
         previous = init
         for host in managers[1:]:
             cleanup = self.leave_half_joined(host)
-            previous = self.add(
-                "join", host.address, host.address, [previous, *cleanup], role="manager",
-                remote=remote, advertise_addr=host.advertise_address,
-            )  # fmt: skip
-            self.add_update(host, previous, node=self.facts[host.address].hostname, current=None)
+            previous = self.join_manager(host, [previous, *cleanup], remote)
         for host in self.inventory.workers:
             cleanup = self.leave_half_joined(host)
             join = self.add(
@@ -256,9 +254,9 @@ class _Planner:
             return [self.add("leave", host.address, host.address, force=True)]
         return []
 
-    def add_update(
-        self, host: Host, after: str | None, *, node: str, current: SwarmNode | None
-    ) -> None:
+    def update_args(
+        self, host: Host, *, node: str, current: SwarmNode | None
+    ) -> dict[str, Any] | None:
         """Labels and availability for a present host's node, if they differ."""
         labels = desired_labels(host)
         have = current.labels if current else {}
@@ -272,11 +270,32 @@ class _Planner:
         elif current is not None and current.is_manager and current.availability == "drain":
             availability = "active"  # a manager we drained becomes a worker that runs tasks
         if not add and not remove and availability is None:
-            return
+            return None
         args: dict[str, Any] = {"node": node, "labels_add": add, "labels_rm": remove}
         if availability:
             args["availability"] = availability
-        self.add("update", "", host.address, [after] if after else [], **args)
+        return args
+
+    def add_update(
+        self, host: Host, after: str | None, *, node: str, current: SwarmNode | None
+    ) -> None:
+        """An `update` step on the anchor, if the node's labels or availability differ."""
+        args = self.update_args(host, node=node, current=current)
+        if args is not None:
+            self.add("update", "", host.address, [after] if after else [], **args)
+
+    def join_manager(self, host: Host, after: list[str], remote: list[str]) -> str:
+        """A manager joins and, in the same round trip, sets its own labels: it is a manager
+        as soon as the join returns, and this keeps a step off the critical path."""
+        args: dict[str, Any] = {
+            "role": "manager",
+            "remote": remote,
+            "advertise_addr": host.advertise_address,
+        }
+        update = self.update_args(host, node=self.facts[host.address].hostname, current=None)
+        if update is not None:
+            args["then_update"] = update
+        return self.add("join", host.address, host.address, after, **args)
 
     def plan_existing(self, cluster_id: str, view: HostFacts) -> Plan:
         nodes = {n.id: n for n in view.nodes or ()}
@@ -327,7 +346,7 @@ class _Planner:
             for node in nodes.values():
                 if node.hostname != hostname or node.id in claimed or (mine and node.id == mine.id):
                     continue
-                if node.state == "ready":
+                if node.state == "ready" and node.addr != host.advertise_address:
                     raise SwarmError(
                         f"{host.address}: another live node ({node.id[:12]}) already has the "
                         f"hostname {hostname!r}; swarm node names must be unique"
@@ -345,7 +364,7 @@ class _Planner:
             {
                 f"{h.advertise_address}:{SWARM_PORT}"
                 for h in self.inventory.present
-                if (n := by_host.get(h.address)) and n.is_manager and n.ready
+                if (n := by_host.get(h.address)) and n.is_manager and n.reachable
             }
         ) or [f"{self.inventory.host(anchor).advertise_address}:{SWARM_PORT}"]
         worker_index = 0
@@ -356,9 +375,7 @@ class _Planner:
             if node is None:
                 before = before + self.leave_stale(host)
                 if host.role == "manager":
-                    step = self.add("join", host.address, host.address, chain[-1:] + before,
-                                    role="manager", remote=[manager_addr_list[0]],
-                                    advertise_addr=host.advertise_address)  # fmt: skip
+                    step = self.join_manager(host, chain[-1:] + before, [manager_addr_list[0]])
                     chain.append(step)
                     self.total, self.reachable = self.total + 1, self.reachable + 1
                 else:
@@ -367,7 +384,7 @@ class _Planner:
                     step = self.add("join", host.address, host.address, before,
                                     role="worker", remote=[remote],
                                     advertise_addr=host.advertise_address)  # fmt: skip
-                self.add_update(host, step, node=hostname, current=None)
+                    self.add_update(host, step, node=hostname, current=None)
             elif host.role == "manager" and not node.is_manager:
                 step = self.add("promote", anchor, host.address, chain[-1:] + before, node=node.id)
                 chain.append(step)
@@ -384,7 +401,9 @@ class _Planner:
                 self.add_update(host, step, node=node.id, current=node)
         # Unreachable managers go first: removing them never costs quorum.
         absent = [h for h in self.inventory.hosts if h.state == "absent"]
-        absent.sort(key=lambda h: (n := by_host.get(h.address)) is None or n.ready)
+        absent.sort(
+            key=lambda h: not ((n := by_host.get(h.address)) and n.is_manager and not n.reachable)
+        )
         for host in absent:
             self.plan_removal(host, by_host.get(host.address), anchor, chain)
 
@@ -416,7 +435,7 @@ class _Planner:
         candidates = [
             h.address
             for h in self.inventory.managers
-            if (n := by_host.get(h.address)) is not None and n.is_manager and n.ready
+            if (n := by_host.get(h.address)) is not None and n.is_manager and n.reachable
         ]
         if not candidates:
             raise SwarmError(
@@ -460,7 +479,7 @@ class _Planner:
             raise SwarmError(f"{host.address}: cannot remove the manager that runs the change")
         drain = (
             self.add("drain", anchor, host.address, node=node.id)
-            if node.availability != "drain" and node.ready
+            if node.availability != "drain" and node.state != "down"
             else None
         )
         previous = [drain] if drain else []
@@ -555,6 +574,6 @@ def plan_preparation(
         digest = tuning.get(host.address, "")
         if digest and f.tuning_digest != digest:
             steps.append(PrepStep("tune", host.address, {"digest": digest}))
-        if f.docker_installed and not f.docker_running:
+        if f.docker_installed and not f.docker_running and not f.facts_error:
             steps.append(PrepStep("start-docker", host.address))
     return tuple(steps)

@@ -39,7 +39,7 @@ def apply_tuning(connection: Connection, script: str) -> None:
     """Upload the script over SFTP, run it as root, record its digest."""
     connection.put(script.encode(), REMOTE_SCRIPT, mode=0o700)
     connection.run(
-        f"sh {REMOTE_SCRIPT} && mkdir -p {TUNING_MARKER.rsplit('/', 1)[0]} && "
+        f"bash {REMOTE_SCRIPT} && mkdir -p {TUNING_MARKER.rsplit('/', 1)[0]} && "
         f"echo {digest(script)} > {TUNING_MARKER} && rm -f {REMOTE_SCRIPT}",
         mutating=True,
     )

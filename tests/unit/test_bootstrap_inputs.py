@@ -192,3 +192,10 @@ def test_redact_blanks_tokens_and_unlock_keys() -> None:
     assert "4hb6" not in text
     assert "abcDEF" not in text
     assert "SWMTKN-1-<redacted>" in text
+
+
+def test_the_example_inventory_is_valid() -> None:
+    path = Path(__file__).parents[2] / "examples" / "inventory.yaml"
+    inventory = load_inventory(path)
+    assert len(inventory.managers) == 3
+    assert inventory.ssh.trust_on_first_use is False
