@@ -239,6 +239,14 @@ def test_cli_status_and_ssh_reach_the_machines(local_cluster: LocalCluster) -> N
     assert (hostname.returncode, hostname.stdout) == (0, "ss-w1\n"), hostname.stderr
     failing = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "exit 3")
     assert failing.returncode == 3
+    # The ssh_config users Include for DOCKER_HOST=ssh://... carries key and known_hosts.
+    plain_ssh = subprocess.run(
+        ["ssh", "-F", data["ssh"]["config"], "-o", "BatchMode=yes",
+         local_cluster.managers[0].address, "docker version --format '{{.Server.Version}}'"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert plain_ssh.returncode == 0, plain_ssh.stderr
+    assert plain_ssh.stdout.strip()
     unknown = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w9")
     assert unknown.returncode == 2
     assert "NAME=ss-w9: no such machine" in unknown.stderr
