@@ -184,6 +184,9 @@ def _host_leftovers(cluster_dir: Path, bridge: str, cluster: str) -> list[str]:
                 continue
             if str(cluster_dir) in cmdline:
                 found.append(f"process {proc.name} {cmdline[:80]}")
+    propagate = Path("/run/systemd/nspawn/propagate")
+    if propagate.exists():
+        found += [f"nspawn {p}" for p in propagate.iterdir() if p.name.startswith(f"{cluster}-")]
     if cluster_dir.exists():
         found.append(f"directory {cluster_dir}")
     return found
@@ -207,6 +210,7 @@ def test_down_leaves_no_namespace_bridge_mount_cgroup_rule_or_process() -> None:
     assert any(item.startswith("cgroup") for item in during)
     assert any(item.startswith("rule") for item in during)
     assert f"bridge {bridge}" in during
+    assert any(item.startswith("nspawn") for item in during)
     cluster.down()
     assert _host_leftovers(cluster_dir, bridge, name) == []
     assert cluster.leftovers() == []
