@@ -362,6 +362,16 @@ class _Run:
         elif step.action == "update":
             self.progress.phase(target, "labelling")
             run(_update_command(args), mutating=True)
+        elif step.action == "update-many":
+            for update in args["updates"]:
+                self.progress.phase(self.address_of(plan, update["node"]), "labelling")
+            # In parallel on the anchor, in one round trip; fails if any update fails.
+            lines = [f'{_update_command(u)} & pids="$pids $!"' for u in args["updates"]]
+            run(
+                "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
+                "done; exit $rc",
+                mutating=True,
+            )
         elif step.action == "drain":
             self.progress.phase(target, "draining")
             node = shlex.quote(args["node"])
@@ -388,6 +398,13 @@ class _Run:
             raise SwarmError(f"unknown step {step.action}")
         if step.action in ("join", "init", "promote", "demote"):
             self.progress.phase(target, f"{step.action} done")
+
+    @staticmethod
+    def address_of(plan: Plan, node: str) -> str:
+        for expected in plan.expected:
+            if expected.hostname == node:
+                return expected.address
+        return node
 
     # --- the end: every node Ready ---------------------------------------------------------
 
