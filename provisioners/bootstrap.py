@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 60.0
+ABSENT_CONNECT_WINDOW = 10.0
 T = TypeVar("T")
 
 
@@ -198,8 +199,15 @@ class _Run:
         def connect_and_read(address: str) -> HostFacts:
             host = self.inventory.host(address)
             self.progress.phase(address, "connecting")
+            # A host being removed may be gone for good: do not wait long for it to boot.
+            window = None
+            if host.state == "absent":
+                window = min(ABSENT_CONNECT_WINDOW, self.connector.connect_window)
             connection = self.connector.connect(
-                address, host.port, on_retry=lambda m: self.progress.phase(address, m)
+                address,
+                host.port,
+                on_retry=lambda m: self.progress.phase(address, m),
+                window=window,
             )
             self.connections[address] = connection
             self.progress.phase(address, "reading facts")

@@ -291,8 +291,10 @@ class Connector:
         port: int | None = None,
         *,
         on_retry: Callable[[str], None] | None = None,
+        window: float | None = None,
     ) -> Connection:
-        """A verified connection to ``address``; retries boot-time failures in the window."""
+        """A verified connection to ``address``; retries boot-time failures in the window
+        (``window`` seconds, default the connector's)."""
         port = port or self.settings.port
         user = self.settings.user
 
@@ -301,7 +303,7 @@ class Connector:
             sock = self._bastion_channel(bastion, address, port) if bastion else None
             return self._connect_once(address, port, user, sock)
 
-        client = self._with_retries(address, port, attempt, on_retry=on_retry)
+        client = self._with_retries(address, port, attempt, on_retry=on_retry, window=window)
         return Connection(address=address, user=user, client=client)
 
     def _with_retries(
@@ -312,9 +314,10 @@ class Connector:
         *,
         what: str = "host",
         on_retry: Callable[[str], None] | None = None,
+        window: float | None = None,
     ) -> paramiko.SSHClient:
         started = time.monotonic()
-        deadline = started + self.connect_window
+        deadline = started + (self.connect_window if window is None else window)
         tries = 0
         where = address if port == 22 else f"{address}:{port}"
         while True:
