@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 60.0
+ABSENT_CONNECT_WINDOW = 10.0
 T = TypeVar("T")
 
 
@@ -198,8 +199,15 @@ class _Run:
         def connect_and_read(address: str) -> HostFacts:
             host = self.inventory.host(address)
             self.progress.phase(address, "connecting")
+            # A host being removed may be gone for good: do not wait long for it to boot.
+            window = None
+            if host.state == "absent":
+                window = min(ABSENT_CONNECT_WINDOW, self.connector.connect_window)
             connection = self.connector.connect(
-                address, host.port, on_retry=lambda m: self.progress.phase(address, m)
+                address,
+                host.port,
+                on_retry=lambda m: self.progress.phase(address, m),
+                window=window,
             )
             self.connections[address] = connection
             self.progress.phase(address, "reading facts")
@@ -362,6 +370,16 @@ class _Run:
         elif step.action == "update":
             self.progress.phase(target, "labelling")
             run(_update_command(args), mutating=True)
+        elif step.action == "update-many":
+            for update in args["updates"]:
+                self.progress.phase(self.address_of(plan, update["node"]), "labelling")
+            # In parallel on the anchor, in one round trip; fails if any update fails.
+            lines = [f'{_update_command(u)} & pids="$pids $!"' for u in args["updates"]]
+            run(
+                "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
+                "done; exit $rc",
+                mutating=True,
+            )
         elif step.action == "drain":
             self.progress.phase(target, "draining")
             node = shlex.quote(args["node"])
@@ -388,6 +406,13 @@ class _Run:
             raise SwarmError(f"unknown step {step.action}")
         if step.action in ("join", "init", "promote", "demote"):
             self.progress.phase(target, f"{step.action} done")
+
+    @staticmethod
+    def address_of(plan: Plan, node: str) -> str:
+        for expected in plan.expected:
+            if expected.hostname == node:
+                return expected.address
+        return node
 
     # --- the end: every node Ready ---------------------------------------------------------
 

@@ -35,7 +35,8 @@ AUTH_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15
 COMMAND_TIMEOUT = 300.0
 # sshd's MaxSessions defaults to 10 channels per connection; stay below it.
-MAX_CHANNELS_PER_HOST = 8
+MAX_CHANNELS_PER_HOST = 6  # sshd may count a just-closed channel for a moment longer
+CHANNEL_OPEN_TRIES = 5
 BACKOFF_FIRST, BACKOFF_CAP = 0.25, 5.0
 
 _SECRETS = re.compile(r"SWM(TKN|KEY)-1-[A-Za-z0-9+/=_-]+")
@@ -135,7 +136,7 @@ class Connection:
             raise RemoteCommandFailed(f"{self.address}: the SSH connection was closed")
         with self._channels:
             try:
-                channel = transport.open_session(timeout=AUTH_TIMEOUT)
+                channel = _open_session(transport)
                 channel.settimeout(timeout)
                 channel.exec_command(wrapped)
                 if stdin is not None:
@@ -176,6 +177,18 @@ class Connection:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _open_session(transport: paramiko.Transport) -> paramiko.Channel:
+    """A new session channel; sshd refuses one over its MaxSessions for a moment: retry."""
+    for attempt in range(CHANNEL_OPEN_TRIES):
+        try:
+            return transport.open_session(timeout=AUTH_TIMEOUT)
+        except paramiko.ChannelException:
+            if attempt == CHANNEL_OPEN_TRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def _read_all(receive: Callable[[int], bytes]) -> bytes:
@@ -278,8 +291,10 @@ class Connector:
         port: int | None = None,
         *,
         on_retry: Callable[[str], None] | None = None,
+        window: float | None = None,
     ) -> Connection:
-        """A verified connection to ``address``; retries boot-time failures in the window."""
+        """A verified connection to ``address``; retries boot-time failures in the window
+        (``window`` seconds, default the connector's)."""
         port = port or self.settings.port
         user = self.settings.user
 
@@ -288,7 +303,7 @@ class Connector:
             sock = self._bastion_channel(bastion, address, port) if bastion else None
             return self._connect_once(address, port, user, sock)
 
-        client = self._with_retries(address, port, attempt, on_retry=on_retry)
+        client = self._with_retries(address, port, attempt, on_retry=on_retry, window=window)
         return Connection(address=address, user=user, client=client)
 
     def _with_retries(
@@ -299,9 +314,10 @@ class Connector:
         *,
         what: str = "host",
         on_retry: Callable[[str], None] | None = None,
+        window: float | None = None,
     ) -> paramiko.SSHClient:
         started = time.monotonic()
-        deadline = started + self.connect_window
+        deadline = started + (self.connect_window if window is None else window)
         tries = 0
         where = address if port == 22 else f"{address}:{port}"
         while True:

@@ -32,7 +32,9 @@ SWARM_PORT = 2377
 LABEL_ROLE = "swarmstack.role"
 LABEL_ZONE = "swarmstack.zone"
 # Steps that run on the anchor manager, not on the host they are about.
-CLUSTER_ACTIONS = ("promote", "demote", "update", "drain", "remove", "swarm-update")
+CLUSTER_ACTIONS = (
+    "promote", "demote", "update", "update-many", "drain", "remove", "swarm-update",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class _Planner:
         self.steps: list[Step] = []
         self.warnings: list[str] = []
         self.removed: list[str] = []
+        self.batch: list[dict[str, Any]] = []  # updates run together (update-many)
+        self.batch_after: list[str] = []
         self.total = 0  # raft managers along the membership chain
         self.reachable = 0
 
@@ -233,7 +237,8 @@ class _Planner:
                 "join", host.address, host.address, [init, *cleanup], role="worker",
                 remote=remote, advertise_addr=host.advertise_address,
             )  # fmt: skip
-            self.add_update(host, join, node=self.facts[host.address].hostname, current=None)
+            self.batch_update(host, join, node=self.facts[host.address].hostname, current=None)
+        self.flush_batch("workers")
         for host in self.inventory.hosts:
             if host.state == "absent":
                 absent = self.facts.get(host.address)
@@ -283,6 +288,32 @@ class _Planner:
         args = self.update_args(host, node=node, current=current)
         if args is not None:
             self.add("update", "", host.address, [after] if after else [], **args)
+
+    def batch_update(
+        self, host: Host, after: str | None, *, node: str, current: SwarmNode | None
+    ) -> None:
+        """Collect an update into one `update-many` step (one round trip on the anchor)."""
+        args = self.update_args(host, node=node, current=current)
+        if args is not None:
+            self.batch.append(args)
+            if after:
+                self.batch_after.append(after)
+
+    def flush_batch(self, name: str) -> None:
+        if len(self.batch) == 1:
+            node = self.batch[0]
+            target = next(
+                (h.address for h in self.inventory.present if node["node"] in self.node_refs(h)),
+                name,
+            )
+            self.add("update", "", target, self.batch_after, **node)
+        elif self.batch:
+            self.add("update-many", "", name, self.batch_after, updates=self.batch)
+        self.batch, self.batch_after = [], []
+
+    def node_refs(self, host: Host) -> set[str]:
+        f = self.facts.get(host.address)
+        return {f.hostname, f.node_id} if f else set()
 
     def join_manager(self, host: Host, after: list[str], remote: list[str]) -> str:
         """A manager joins and, in the same round trip, sets its own labels: it is a manager
@@ -384,14 +415,15 @@ class _Planner:
                     step = self.add("join", host.address, host.address, before,
                                     role="worker", remote=[remote],
                                     advertise_addr=host.advertise_address)  # fmt: skip
-                    self.add_update(host, step, node=hostname, current=None)
+                    self.batch_update(host, step, node=hostname, current=None)
             elif host.role == "manager" and not node.is_manager:
                 step = self.add("promote", anchor, host.address, chain[-1:] + before, node=node.id)
                 chain.append(step)
                 self.total, self.reachable = self.total + 1, self.reachable + 1
                 self.add_update(host, step, node=node.id, current=node)
             elif not (host.role == "worker" and node.is_manager):  # demotions: below
-                self.add_update(host, before[-1] if before else None, node=node.id, current=node)
+                self.batch_update(host, before[-1] if before else None, node=node.id, current=node)
+        self.flush_batch("nodes")
         for host in self.inventory.present:
             node = by_host.get(host.address)
             if node is not None and host.role == "worker" and node.is_manager:
