@@ -1,0 +1,97 @@
+"""`swarmstack azure deploy` against the fake Resource Manager, through the real SDK."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from swarmstack.cli.main import cli
+from swarmstack.spec import ClusterSpec
+from swarmstack.templates.azure import ConcreteRefs, build_resources, resolve_settings
+from swarmstack.templates.azure.customdata import custom_data
+from swarmstack.templates.azure.parameters import parameter_values
+
+from ..fake_azure import FakeAzure
+from .conftest import SUBSCRIPTION, secret_credential
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops@example"
+GROUP = "swarm-rg"
+LOCATION = "westeurope"
+SPEC = {"ssh_public_key": KEY, "ssh_cidr": "203.0.113.0/24", "manager_size": 3, "cluster_size": 2}
+
+
+def run(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """Run the CLI with the credential swapped for the client-secret flow against the fake."""
+    monkeypatch.setattr(
+        "swarmstack.azure.credentials.default_credential", lambda cloud: secret_credential(fake)
+    )
+    flags = [
+        "--ssh-public-key", KEY, "--ssh-cidr", SPEC["ssh_cidr"],
+        "--manager-size", "3", "--cluster-size", "2",
+    ]  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["-o", "json", "azure", *args, "-g", GROUP, "--subscription", SUBSCRIPTION,
+         "--arm-endpoint", fake.base_url, "--poll-interval", "0", *flags],
+    )  # fmt: skip
+    return result
+
+
+def expected_resources() -> list[Any]:
+    settings = resolve_settings(ClusterSpec.model_validate(SPEC))
+    refs = ConcreteRefs(SUBSCRIPTION, GROUP, parameter_values(settings, LOCATION))
+    return build_resources(settings, refs)
+
+
+def test_deploy_creates_every_resource_with_the_expected_body(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["applied"] is True
+    assert fake_azure.groups[GROUP]["tags"] == {"swarmstack:cluster": "swarm"}
+    settings = resolve_settings(ClusterSpec.model_validate(SPEC))
+    for resource in expected_resources():
+        puts = fake_azure.puts(resource.name)
+        assert len(puts) == 1, resource.name
+        assert puts[0].api_version == resource.api_version
+        sent = dict(puts[0].body)
+        if resource.type.endswith("virtualMachineScaleSets"):
+            role = "manager" if resource.key == "managers" else "worker"
+            assert sent["properties"]["virtualMachineProfile"]["osProfile"]["customData"] == (
+                custom_data(settings, role)  # type: ignore[arg-type]
+            )
+        assert sent == resource.body
+        assert fake_azure.resource(resource.name)["properties"]["provisioningState"] == "Succeeded"
+    # The real client-secret flow asked for a token for this Resource Manager.
+    assert fake_azure.token_requests
+    assert fake_azure.token_requests[0]["scope"] == [f"{fake_azure.base_url}/.default"]
+    managers = [n for n in out["nodes"] if n["role"] == "manager"]
+    workers = [n for n in out["nodes"] if n["role"] == "worker"]
+    assert [(m["ssh_host"], m["ssh_port"]) for m in managers] == [
+        ("198.18.0.10", 50000), ("198.18.0.10", 50001), ("198.18.0.10", 50002)
+    ]  # fmt: skip
+    assert sorted(m["zone"] for m in managers) == ["1", "2", "3"]
+    assert len(workers) == 2
+    assert all(w["ssh_port"] is None and w["private_ip"].startswith("172.31.") for w in workers)
+    assert out["public_ip"] == "198.18.0.10"
+
+
+def test_a_second_deploy_plans_no_change(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap")
+    assert first.exit_code == 0, first.output
+    puts_before = len([r for r in fake_azure.requests if r.method == "PUT"])
+    second = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--no-bootstrap")
+    assert second.exit_code == 0, second.output  # no --yes needed: nothing to confirm
+    out = json.loads(second.stdout)
+    assert out["applied"] is False
+    assert out["plan"]["resource_group"]["action"] == "no change"
+    assert {r["action"] for r in out["plan"]["resources"]} == {"no change"}
+    assert len([r for r in fake_azure.requests if r.method == "PUT"]) == puts_before
+    assert "no changes" in second.stderr
