@@ -31,7 +31,7 @@ def run(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
     flags = [
         "--ssh-public-key", KEY, "--ssh-cidr", SPEC["ssh_cidr"],
         "--manager-size", "3", "--cluster-size", "2",
-    ]  # fmt: skip
+    ] if args[0] == "deploy" else []  # fmt: skip
     result = CliRunner().invoke(
         cli,
         ["-o", "json", "azure", *args, "-g", GROUP, "--subscription", SUBSCRIPTION,
