@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .network import LB, PUBLIC_IP
+from .network import LB, PUBLIC_IP, SSH_NAT_PORTS
 from .parameters import parameter_definitions
 from .refs import ArmRefs
 from .resources import build_resources
@@ -45,13 +45,17 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
     outputs: dict[str, Any] = {
         "publicIpAddress": {"type": "string", "value": f"[{ip_ref}.ipAddress]"},
         "appUrl": {"type": "string", "value": f"[format('http://{{0}}/', {ip_ref}.ipAddress)]"},
-        "sshManagers": {
+        "sshFirstManager": {
             "type": "string",
             "value": (
-                f"[format('ssh -p {SSH_NAT_FIRST_PORT}.. {{0}}@{{1}} "
-                f"(one port per manager, from {SSH_NAT_FIRST_PORT})', "
+                f"[format('ssh -p {SSH_NAT_FIRST_PORT} {{0}}@{{1}}', "
                 f"parameters('adminUsername'), {ip_ref}.ipAddress)]"
             ),
+        },
+        "sshManagerPorts": {
+            "type": "string",
+            "value": f"{SSH_NAT_FIRST_PORT}-{SSH_NAT_FIRST_PORT + SSH_NAT_PORTS - 1}: one port "
+            "per manager instance, from the first; workers are reached through a manager",
         },
         "loadBalancerId": {"type": "string", "value": refs.resource_id(LB, names.load_balancer)},
     }

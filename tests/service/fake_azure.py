@@ -106,12 +106,19 @@ class FakeAzure:
         with self.lock:
             self.held.discard(name.lower())
             for operation in list(self.operations.values()):
-                if operation.status == "InProgress" and self._name(operation.resource_id) == name.lower():
+                if (
+                    operation.status == "InProgress"
+                    and self._name(operation.resource_id) == name.lower()
+                ):
                     operation.polls_left = 0
                     self._advance(operation)
 
     def puts(self, name: str) -> list[Request]:
-        return [r for r in self.requests if r.method == "PUT" and r.path.lower().endswith("/" + name.lower())]
+        return [
+            r
+            for r in self.requests
+            if r.method == "PUT" and r.path.lower().endswith("/" + name.lower())
+        ]
 
     def resource(self, name: str) -> dict[str, Any]:
         for resource_id, body in self.resources.items():
@@ -132,21 +139,33 @@ class FakeAzure:
         if lower[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
             return self._token(body)
         if headers.get("Authorization") != f"Bearer {self.token}":
-            return _error(401, "InvalidAuthenticationToken", "The access token is missing or invalid.")
+            return _error(
+                401, "InvalidAuthenticationToken", "The access token is missing or invalid."
+            )
         payload = json.loads(body) if body else None
         with self.lock:
-            self.requests.append(Request(method, path, (query.get("api-version") or [None])[0], payload))
+            self.requests.append(
+                Request(method, path, next(iter(query.get("api-version", [])), None), payload)
+            )
             if lower[:1] == ["fake"]:
                 return self._poll(lower[1], lower[2])
             if len(lower) < 4 or lower[0] != "subscriptions" or lower[2] != "resourcegroups":
                 return _error(404, "NotFound", f"no route {method} {path}")
             if "api-version" not in query:
-                return _error(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
+                return _error(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter is required.",
+                )
             group = lower[3]
             if len(lower) == 4:
                 return self._group(method, path, group, payload)
             if group not in self.groups:
-                return _error(404, "ResourceGroupNotFound", f"Resource group '{segments[3]}' could not be found.")
+                return _error(
+                    404,
+                    "ResourceGroupNotFound",
+                    f"Resource group '{segments[3]}' could not be found.",
+                )
             if lower[4:] == ["resources"]:
                 return self._list_group(group)
             if len(lower) == 8 and lower[4] == "providers":
@@ -188,7 +207,12 @@ class FakeAzure:
             )
         return Reply(
             200,
-            {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": self.token},
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": self.token,
+            },
         )
 
     # --- resource groups -----------------------------------------------------------------
@@ -199,7 +223,9 @@ class FakeAzure:
             return _error(*refused)
         if method == "GET":
             if group not in self.groups:
-                return _error(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+                return _error(
+                    404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
+                )
             return Reply(200, self.groups[group])
         if method == "PUT":
             created = group not in self.groups
@@ -236,7 +262,11 @@ class FakeAzure:
         refused = self.refusals.get((method, name))
         if refused:
             return _error(*refused)
-        busy = [o for o in self.operations.values() if o.resource_id == resource_id and o.status == "InProgress"]
+        busy = [
+            o
+            for o in self.operations.values()
+            if o.resource_id == resource_id and o.status == "InProgress"
+        ]
         existing = self.resources.get(resource_id)
         if method == "GET":
             if existing is None:
@@ -254,14 +284,24 @@ class FakeAzure:
         if method == "PUT":
             missing = [ref for ref in self._references(payload) if ref not in self.resources]
             if missing:
-                return _error(400, "InvalidResourceReference", f"Resource {missing[0]} referenced by {path} was not found.")
+                return _error(
+                    400,
+                    "InvalidResourceReference",
+                    f"Resource {missing[0]} referenced by {path} was not found.",
+                )
             return self._put(path, resource_id, payload, existing is None)
         if method == "DELETE":
             if existing is None:
                 return Reply(204)
-            users = [other for other, body in self.resources.items() if other != resource_id and resource_id in self._references(body)]
+            users = [
+                other
+                for other, body in self.resources.items()
+                if other != resource_id and resource_id in self._references(body)
+            ]
             if users:
-                return _error(409, "InUseResourceCannotBeDeleted", f"{path} is in use by {users[0]}.")
+                return _error(
+                    409, "InUseResourceCannotBeDeleted", f"{path} is in use by {users[0]}."
+                )
             self.log.append(("delete requested", name))
             return self._start(resource_id, "delete", name)
         return _error(405, "MethodNotAllowed", method)
@@ -273,7 +313,9 @@ class FakeAzure:
         if "customData" in profile.get("osProfile", {}):
             self.custom_data[resource_id] = profile["osProfile"].pop("customData")  # write-only
         body.update({"id": path, "name": segments[-1], "type": f"{segments[6]}/{segments[7]}"})
-        body.setdefault("properties", {})["provisioningState"] = "Creating" if created else "Updating"
+        body.setdefault("properties", {})["provisioningState"] = (
+            "Creating" if created else "Updating"
+        )
         body["etag"] = f'W/"{uuid.uuid4()}"'
         self._add_child_ids(path, body)
         self.resources[resource_id] = body
@@ -288,9 +330,17 @@ class FakeAzure:
         self.operations[operation.id] = operation
         style = "location" if kind == "delete" else LRO_STYLE.get(self._type(resource_id), "async")
         if kind == "delete":
-            return Reply(202, None, {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"})
+            return Reply(
+                202,
+                None,
+                {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"},
+            )
         if style == "async":
-            return Reply(201, None, {"Azure-AsyncOperation": f"{self.base_url}/fake/operations/{operation.id}"})
+            return Reply(
+                201,
+                None,
+                {"Azure-AsyncOperation": f"{self.base_url}/fake/operations/{operation.id}"},
+            )
         if style == "location":
             return Reply(201, None, {"Location": f"{self.base_url}/fake/locations/{operation.id}"})
         return Reply(201)
@@ -301,12 +351,20 @@ class FakeAzure:
             return _error(404, "NotFound", "no such operation")
         self._advance(operation)
         if style == "operations":
-            body: dict[str, Any] = {"id": operation.id, "name": operation.id, "status": operation.status}
+            body: dict[str, Any] = {
+                "id": operation.id,
+                "name": operation.id,
+                "status": operation.status,
+            }
             if operation.status == "Failed" and operation.failure:
                 body["error"] = {"code": operation.failure[0], "message": operation.failure[1]}
             return Reply(200, body)
         if operation.status == "InProgress":
-            return Reply(202, None, {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"})
+            return Reply(
+                202,
+                None,
+                {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"},
+            )
         if operation.status == "Failed" and operation.failure:
             return _error(400, *operation.failure)
         if operation.kind == "delete":
@@ -349,12 +407,18 @@ class FakeAzure:
             "networkInterfaceConfigurations"
         ][0]["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower()
         vnet = self.resources[subnet_id.rsplit("/subnets/", 1)[0]]
-        prefix = ipaddress.ip_network(vnet["properties"]["subnets"][0]["properties"]["addressPrefix"])
+        prefix = ipaddress.ip_network(
+            vnet["properties"]["subnets"][0]["properties"]["addressPrefix"]
+        )
         instances = existing[: body["sku"]["capacity"]]
         while len(instances) < body["sku"]["capacity"]:
             index = len(instances)
             instances.append(
-                {"instanceId": str(index), "zone": zones[index % len(zones)], "ip": str(prefix[next(self._ips)])}
+                {
+                    "instanceId": str(index),
+                    "zone": zones[index % len(zones)],
+                    "ip": str(prefix[next(self._ips)]),
+                }
             )
         self.instances[body["id"].lower()] = instances
 
@@ -377,7 +441,9 @@ class FakeAzure:
                         "zones": [instance["zone"]] if instance["zone"] else [],
                         "properties": {
                             "provisioningState": "Succeeded",
-                            "osProfile": {"computerName": f"{prefix}{int(instance['instanceId']):06d}"},
+                            "osProfile": {
+                                "computerName": f"{prefix}{int(instance['instanceId']):06d}"
+                            },
                         },
                     }
                 )
@@ -393,7 +459,10 @@ class FakeAzure:
                                 {
                                     "id": f"{nic_id}/ipConfigurations/ipconfig",
                                     "name": "ipconfig",
-                                    "properties": {"privateIPAddress": instance["ip"], "primary": True},
+                                    "properties": {
+                                        "privateIPAddress": instance["ip"],
+                                        "primary": True,
+                                    },
                                 }
                             ],
                         },
@@ -411,12 +480,18 @@ class FakeAzure:
         instance = rest.split("/", 1)[0]
         scale_set = self.resources.get(scale_set_id)
         pool_id = f"{lb['id']}/backendAddressPools/{pool}".lower()
-        pools = [
-            p["id"].lower()
-            for p in scale_set["properties"]["virtualMachineProfile"]["networkProfile"][
-                "networkInterfaceConfigurations"
-            ][0]["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"]
-        ] if scale_set else []
+        pools = (
+            [
+                p["id"].lower()
+                for p in scale_set["properties"]["virtualMachineProfile"]["networkProfile"][
+                    "networkInterfaceConfigurations"
+                ][0]["properties"]["ipConfigurations"][0]["properties"][
+                    "loadBalancerBackendAddressPools"
+                ]
+            ]
+            if scale_set
+            else []
+        )
         if pool_id not in pools:
             return _error(400, "InvalidRequest", f"{ip_config} is not in backend pool {pool}")
         mappings = []
@@ -508,7 +583,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -24,7 +24,14 @@ TENANT = "72f988bf-0000-4000-8000-000000000001"
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 CLIENT_SECRET = "fake-client-secret-Zq8~not-real"
 SUBSCRIPTION = "00000000-1111-4222-8333-444444444444"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +51,9 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def fake_azure(tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAzure]:
+def fake_azure(
+    tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeAzure]:
     cert, key = tls_files
     fake = FakeAzure(TENANT, CLIENT_ID, CLIENT_SECRET)
     server, _ = serve(fake, cert, key)

@@ -29,15 +29,14 @@ def run(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
         "swarmstack.azure.credentials.default_credential", lambda cloud: secret_credential(fake)
     )
     flags = [
-        "--ssh-public-key", KEY, "--ssh-cidr", SPEC["ssh_cidr"],
+        "--ssh-public-key", KEY, "--ssh-cidr", str(SPEC["ssh_cidr"]),
         "--manager-size", "3", "--cluster-size", "2",
     ] if args[0] == "deploy" else []  # fmt: skip
-    result = CliRunner().invoke(
+    return CliRunner().invoke(
         cli,
         ["-o", "json", "azure", *args, "-g", GROUP, "--subscription", SUBSCRIPTION,
          "--arm-endpoint", fake.base_url, "--poll-interval", "0", *flags],
     )  # fmt: skip
-    return result
 
 
 def expected_resources() -> list[Any]:
@@ -49,7 +48,9 @@ def expected_resources() -> list[Any]:
 def test_deploy_creates_every_resource_with_the_expected_body(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap")
+    result = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["applied"] is True
@@ -84,7 +85,9 @@ def test_deploy_creates_every_resource_with_the_expected_body(
 def test_a_second_deploy_plans_no_change(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap")
+    first = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
     assert first.exit_code == 0, first.output
     puts_before = len([r for r in fake_azure.requests if r.method == "PUT"])
     second = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--no-bootstrap")

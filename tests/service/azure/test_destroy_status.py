@@ -36,7 +36,8 @@ def test_destroy_deletes_in_reverse_dependency_order(
             assert gone < asked, (key, dependency, log)
     # The group was created by swarmstack and is empty: it goes last.
     assert log[-1] == ("deleted", GROUP)
-    assert not fake_azure.resources and GROUP not in fake_azure.groups
+    assert not fake_azure.resources
+    assert GROUP not in fake_azure.groups
 
 
 def test_destroy_keeps_a_group_it_did_not_create(
@@ -69,5 +70,6 @@ def test_status_shows_each_resource(fake_azure: FakeAzure, monkeypatch: pytest.M
     states = {row["key"]: row["state"] for row in status["resources"]}
     assert states == dict.fromkeys(resource_names(Names("swarm")), "Succeeded")
     sizes = {row["key"]: row.get("instances") for row in status["resources"]}
-    assert sizes["managers"] == 3 and sizes["workers"] == 2
+    assert sizes["managers"] == 3
+    assert sizes["workers"] == 2
     assert status["public_ip"] == "198.18.0.10"

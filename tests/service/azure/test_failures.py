@@ -34,7 +34,9 @@ def deploy(clients: AzureClients, events: list[Event] | None = None, on_event=No
 def test_a_failed_operation_names_resource_code_and_message(
     fake_azure: FakeAzure, clients: AzureClients
 ) -> None:
-    fake_azure.fail("swarm-workers", "AllocationFailed", "Allocation failed: no capacity in zone 2.")
+    fake_azure.fail(
+        "swarm-workers", "AllocationFailed", "Allocation failed: no capacity in zone 2."
+    )
     events: list[Event] = []
     with pytest.raises(AzureOperationFailed) as caught:
         deploy(clients, events)
@@ -164,7 +166,9 @@ def test_the_cli_reports_a_failure_as_one_line(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_azure.fail("swarm-managers", "ZonalAllocationFailed", "No capacity for Standard_D2s_v5.")
-    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap")
+    result = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
     assert result.exit_code == 1
     assert (
         "error: managers (swarm-managers): ZonalAllocationFailed: No capacity for Standard_D2s_v5."
