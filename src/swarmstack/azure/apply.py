@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import SwarmstackError
 from .clients import AzureClients
 from .engine import EventSink, Step, StepContext, run_steps
 from .failures import error_for
@@ -33,8 +32,7 @@ def apply_plan(clients: AzureClients, plan: Plan, on_event: EventSink, poll_seco
         )
     failures = run_steps(steps, on_event, verb="deploy")
     if failures:
-        error: SwarmstackError = error_for(failures)
-        raise error
+        raise error_for(failures)
 
 
 def _create_group(clients: AzureClients, plan: Plan) -> StepRun:

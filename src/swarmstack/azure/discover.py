@@ -57,8 +57,9 @@ def discover(clients: AzureClients, group: str, names: Names, admin_username: st
         public = as_dict(clients.network.public_ip_addresses.get(group, names.public_ip))
     public_ip = public.get("properties", {}).get("ipAddress")
     nodes: list[Node] = []
-    for role, scale_set in (("manager", names.managers), ("worker", names.workers)):
-        nodes += _nodes(clients, group, names, scale_set, role, public_ip)  # type: ignore[arg-type]
+    roles: tuple[tuple[Role, str], ...] = (("manager", names.managers), ("worker", names.workers))
+    for role, scale_set in roles:
+        nodes += _nodes(clients, group, names, scale_set, role, public_ip)
     return Discovery(public_ip, admin_username, tuple(nodes))
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from ..errors import AzureInterrupted
 from .failures import Failure, failure_of
 
+HEARTBEAT_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class Event:
@@ -55,12 +57,20 @@ class StepContext:
         if self._stop.wait(seconds):
             raise Stopped
 
-    def wait(self, poller: Any) -> Any:
-        """Wait for an SDK poller, giving up promptly when the run is interrupted."""
+    def wait(self, poller: Any, phase: str = "in progress") -> Any:
+        """Wait for an SDK poller, giving up promptly when the run is interrupted.
+
+        Emits a heartbeat every HEARTBEAT_SECONDS so long operations (scale sets take
+        minutes) visibly progress.
+        """
+        next_beat = time.monotonic() + HEARTBEAT_SECONDS
         while not poller.done():
             if self._stop.is_set():
                 raise Stopped
             poller.wait(0.2)
+            if time.monotonic() >= next_beat:
+                self.emit(phase, f"status {poller.status()}")
+                next_beat += HEARTBEAT_SECONDS
         return poller.result()
 
 

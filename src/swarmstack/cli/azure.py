@@ -177,6 +177,12 @@ def deploy_command(
     settings = resolve_settings(spec, encryption_at_host=encryption_at_host)
     where = _location(location, spec)
     _check_group(group)
+    if not no_bootstrap and spec.ssh_cidr is None:
+        raise UsageError(
+            "ssh_cidr=null: the SSH bootstrap needs SSH to the managers from your network",
+            hint="set ssh_cidr (--ssh-cidr) to the network you run swarmstack from, "
+            "or pass --no-bootstrap to create the resources only",
+        )
     clients = _connect(subscription, arm_endpoint, poll_interval)
     from ..azure.apply import apply_plan
     from ..azure.discover import discover

@@ -24,7 +24,10 @@ SPEC = {"ssh_public_key": KEY, "ssh_cidr": "203.0.113.0/24", "manager_size": 3, 
 
 
 def run(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
-    """Run the CLI with the credential swapped for the client-secret flow against the fake."""
+    """Run the CLI with the credential swapped for the client-secret flow against the fake.
+
+    Flags in ``args`` after the command win over the SPEC defaults given here.
+    """
     monkeypatch.setattr(
         "swarmstack.azure.credentials.default_credential", lambda cloud: secret_credential(fake)
     )
@@ -34,8 +37,8 @@ def run(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
     ] if args[0] == "deploy" else []  # fmt: skip
     return CliRunner().invoke(
         cli,
-        ["-o", "json", "azure", *args, "-g", GROUP, "--subscription", SUBSCRIPTION,
-         "--arm-endpoint", fake.base_url, "--poll-interval", "0", *flags],
+        ["-o", "json", "azure", args[0], "-g", GROUP, "--subscription", SUBSCRIPTION,
+         "--arm-endpoint", fake.base_url, "--poll-interval", "0", *flags, *args[1:]],
     )  # fmt: skip
 
 
@@ -68,6 +71,32 @@ def test_deploy_creates_every_resource_with_the_expected_body(
             )
         assert sent == resource.body
         assert fake_azure.resource(resource.name)["properties"]["provisioningState"] == "Succeeded"
+    # What users rely on, read back from the fake rather than from our own builder:
+    rules = {
+        rule["name"]: rule["properties"]
+        for rule in fake_azure.resource("swarm-nsg")["properties"]["securityRules"]
+    }
+    assert rules["ssh-from-admins"]["sourceAddressPrefix"] == "203.0.113.0/24"
+    assert all(
+        rule["sourceAddressPrefix"] in ("172.31.0.0/16", "203.0.113.0/24", "VirtualNetwork")
+        for name, rule in rules.items()
+        if name != "published-ports"
+    )
+    assert rules["published-ports"]["destinationPortRanges"] == ["80", "443"]
+    lb = fake_azure.resource("swarm-lb")["properties"]
+    assert [r["properties"]["frontendPort"] for r in lb["loadBalancingRules"]] == [80, 443]
+    assert lb["inboundNatRules"][0]["properties"]["backendPort"] == 22
+    assert fake_azure.resource("swarm-ip")["sku"]["name"] == "Standard"
+    for name, capacity in (("swarm-managers", 3), ("swarm-workers", 2)):
+        vmss = fake_azure.resource(name)
+        profile = vmss["properties"]["virtualMachineProfile"]
+        assert vmss["sku"]["capacity"] == capacity
+        assert vmss["zones"] == ["1", "2", "3"]
+        assert vmss["identity"] == {"type": "SystemAssigned"}
+        assert profile["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
+        assert profile["storageProfile"]["dataDisks"][0]["diskSizeGB"] == 20
+        assert profile["diagnosticsProfile"]["bootDiagnostics"]["enabled"] is True
+        assert "customData" not in profile["osProfile"]  # write-only, as in Azure
     # The real client-secret flow asked for a token for this Resource Manager.
     assert fake_azure.token_requests
     assert fake_azure.token_requests[0]["scope"] == [f"{fake_azure.base_url}/.default"]
@@ -98,3 +127,23 @@ def test_a_second_deploy_plans_no_change(
     assert {r["action"] for r in out["plan"]["resources"]} == {"no change"}
     assert len([r for r in fake_azure.requests if r.method == "PUT"]) == puts_before
     assert "no changes" in second.stderr
+
+
+def test_a_scale_change_updates_only_the_workers(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
+    assert first.exit_code == 0, first.output
+    scaled = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap",
+        "--cluster-size", "4",
+    )  # fmt: skip
+    assert scaled.exit_code == 0, scaled.output
+    out = json.loads(scaled.stdout)
+    actions = {r["key"]: (r["action"], r.get("differences")) for r in out["plan"]["resources"]}
+    assert actions["workers"] == ("update", ["sku.capacity"])
+    assert {key for key, (action, _) in actions.items() if action != "no change"} == {"workers"}
+    assert fake_azure.resource("swarm-workers")["sku"]["capacity"] == 4
+    assert len([n for n in out["nodes"] if n["role"] == "worker"]) == 4
