@@ -33,6 +33,8 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
             "name": resource.name,
             **resource.body,
         }
+        if "tags" in entry:
+            entry["tags"] = {_literal(k): _literal(v) for k, v in entry["tags"].items()}
         if resource.depends_on:
             entry["dependsOn"] = [
                 refs.resource_id(by_key[key].type, by_key[key].name) for key in resource.depends_on
@@ -70,6 +72,11 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
         "resources": arm_resources,
         "outputs": outputs,
     }
+
+
+def _literal(text: str) -> str:
+    """ARM evaluates strings starting with '[' as expressions; '[[' keeps one literal '['."""
+    return "[" + text if text.startswith("[") else text
 
 
 def to_json(template: dict[str, Any]) -> str:

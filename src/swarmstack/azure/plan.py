@@ -24,6 +24,11 @@ class Change:
     action: str  # create | update | resume | no change
     differences: tuple[str, ...] = ()
     state: str | None = None  # provisioningState now, when the resource exists
+    capacity: tuple[int, int] | None = None  # scale sets: (now, wanted) when it changes
+
+    @property
+    def scales_in(self) -> bool:
+        return self.capacity is not None and self.capacity[1] < self.capacity[0]
 
     @property
     def label(self) -> str:
@@ -40,6 +45,8 @@ class Change:
             result["differences"] = list(self.differences)
         if self.state:
             result["state"] = self.state
+        if self.capacity is not None:
+            result["capacity"] = {"from": self.capacity[0], "to": self.capacity[1]}
         return result
 
 
@@ -111,7 +118,7 @@ def compare(resource: AzureResource, actual: dict[str, Any] | None) -> Change:
         return Change(resource, "resume", state=state)
     found = differences(resource.body, actual)
     if found or state == "Failed":
-        return Change(resource, "update", tuple(found), state)
+        return Change(resource, "update", tuple(found), state, _capacity(resource, actual))
     return Change(resource, "no change", state=state)
 
 
@@ -124,3 +131,11 @@ def _change(clients: AzureClients, group: str, cluster: str, resource: AzureReso
             hint="choose another cluster name (--name) or another resource group",
         )
     return compare(resource, actual)
+
+
+def _capacity(resource: AzureResource, actual: dict[str, Any]) -> tuple[int, int] | None:
+    now = (actual.get("sku") or {}).get("capacity")
+    wanted = (resource.body.get("sku") or {}).get("capacity")
+    if isinstance(now, int) and isinstance(wanted, int) and now != wanted:
+        return now, wanted
+    return None

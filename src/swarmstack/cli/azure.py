@@ -266,7 +266,7 @@ def destroy_command(
         output.info(f"nothing of cluster {spec.name} in resource group {group}")
         output.emit({**plan.as_dict(), "deleted": False})
         return
-    for target in plan.targets:
+    for target in reversed(plan.targets):  # roughly the order they go in
         output.info(f"  - delete  {target.label:<34} {target.type}")
     if plan.delete_group:
         output.info(f"  - delete  resource group {group}")
@@ -276,7 +276,17 @@ def destroy_command(
         output.info("nothing deleted")
         return
     destroy(clients, plan, _progress(output))
-    output.emit({**plan.as_dict(), "deleted": True})
+    result = {**plan.as_dict(), "deleted": True}
+
+    def render(console: Console) -> None:
+        kept = "deleted" if plan.delete_group else f"kept ({plan.keep_group_reason})"
+        console.print(
+            f"deleted {len(plan.targets)} resource(s) of cluster {spec.name}; "
+            f"resource group {group} {kept}",
+            markup=False,
+        )
+
+    output.emit(result, render)
 
 
 @azure_group.command("status")
@@ -367,8 +377,15 @@ def _show_plan(output: Output, plan: Any) -> None:
                 detail += f" and {len(change.differences) - 4} more"
         if change.action == "resume":
             detail = f": {change.state} (an earlier run was interrupted)"
+        if change.capacity is not None:
+            detail += f" ({change.capacity[0]} -> {change.capacity[1]} instances)"
         symbol = SYMBOLS[change.action]
         output.info(f"  {symbol} {change.action:<10} {change.label}{detail}")
+        if change.scales_in:
+            output.warn(
+                f"{change.label} scales in: Azure removes instances without draining them; "
+                "their swarm nodes stay listed as down until removed (docker node rm)"
+            )
 
 
 def _progress(output: Output) -> Callable[[Event], None]:

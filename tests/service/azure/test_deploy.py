@@ -147,3 +147,22 @@ def test_a_scale_change_updates_only_the_workers(
     assert {key for key, (action, _) in actions.items() if action != "no change"} == {"workers"}
     assert fake_azure.resource("swarm-workers")["sku"]["capacity"] == 4
     assert len([n for n in out["nodes"] if n["role"] == "worker"]) == 4
+
+
+def test_scaling_in_warns_that_nodes_are_not_drained(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
+    assert first.exit_code == 0, first.output
+    smaller = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap",
+        "--cluster-size", "1",
+    )  # fmt: skip
+    assert smaller.exit_code == 0, smaller.output
+    workers = next(
+        r for r in json.loads(smaller.stdout)["plan"]["resources"] if r["key"] == "workers"
+    )
+    assert workers["capacity"] == {"from": 2, "to": 1}
+    assert "warning: workers (swarm-workers) scales in: Azure removes instances" in smaller.stderr

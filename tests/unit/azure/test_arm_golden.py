@@ -71,3 +71,13 @@ def test_template_holds_no_secret_or_password() -> None:
         text = path.read_text().lower()
         assert "adminpassword" not in text
         assert '"disablepasswordauthentication": true' in text
+
+
+def test_user_text_is_never_evaluated_as_an_arm_expression() -> None:
+    from swarmstack.templates.azure import resolve_settings
+
+    from .cases import spec
+
+    settings = resolve_settings(spec(tags={"note": "[concat('a')]"}), require_ssh_key=False)
+    template = arm_template(settings)
+    assert {r["tags"]["note"] for r in template["resources"]} == {"[[concat('a')]"}
