@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AzureInterrupted
-from .failures import Failure, failure_of
+from .failures import Failure, expected, failure_of
 
 HEARTBEAT_SECONDS = 30.0
 
@@ -119,6 +119,8 @@ def run_steps(steps: list[Step], on_event: EventSink, verb: str = "deploy") -> l
                 if error is None:
                     succeeded.add(step.key)
                     continue
+                if not expected(error):
+                    raise error  # a bug: keep its traceback
                 failed.add(step.key)
                 failure = failure_of(step.label, error)
                 failures.append(failure)

@@ -45,10 +45,17 @@ class Failure:
         return f"{self.resource}: {self.code}: {self.message}"
 
 
+def expected(exc: BaseException) -> bool:
+    """Failures of Azure or of swarmstack's checks, as opposed to bugs."""
+    return isinstance(exc, SdkAzureError | SwarmstackError)
+
+
 def failure_of(resource: str, exc: BaseException) -> Failure:
     code = "Error"
     message = str(exc)
-    if isinstance(exc, HttpResponseError):
+    if isinstance(exc, SwarmstackError):
+        code, message = type(exc).__name__, "; ".join(exc.problems)
+    elif isinstance(exc, HttpResponseError):
         error = exc.error
         code = (error.code if error is not None and error.code else None) or (
             f"HTTP {exc.status_code}" if exc.status_code else type(exc).__name__
