@@ -149,6 +149,7 @@ def template_command(
 @click.option(
     "--no-bootstrap", is_flag=True, help="Create the resources only; skip the SSH bootstrap."
 )
+@click.option("--dry-run", is_flag=True, help="Show the plan and stop; change nothing.")
 @yes_option
 @spec_options
 @click.pass_obj
@@ -162,6 +163,7 @@ def deploy_command(
     poll_interval: float,
     encryption_at_host: bool,
     no_bootstrap: bool,
+    dry_run: bool,
     yes: bool,
     **options: Any,
 ) -> None:
@@ -172,12 +174,17 @@ def deploy_command(
     changing anything (--yes without a terminal). Resources are applied in dependency order,
     independent ones in parallel. Interrupted? Run the same command again: it re-reads what
     exists and resumes.
+
+    \b
+    Example:
+      swarmstack azure deploy -g swarm-prod --location westeurope -f cluster.yaml \\
+          --ssh-public-key "$(cat ~/.ssh/id_ed25519.pub)" --ssh-cidr 203.0.113.0/24
     """
     spec = spec_from_options(options)
     settings = resolve_settings(spec, encryption_at_host=encryption_at_host)
     where = _location(location, spec)
     _check_group(group)
-    if not no_bootstrap and spec.ssh_cidr is None:
+    if not (no_bootstrap or dry_run) and spec.ssh_cidr is None:
         raise UsageError(
             "ssh_cidr=null: the SSH bootstrap needs SSH to the managers from your network",
             hint="set ssh_cidr (--ssh-cidr) to the network you run swarmstack from, "
@@ -194,6 +201,9 @@ def deploy_command(
     output.info(f"reading resource group {group} in subscription {clients.subscription_id}")
     plan = make_plan(clients, group, where, spec.name, dict(spec.tags), resources)
     _show_plan(output, plan)
+    if dry_run:
+        output.emit({"resource_group": group, "plan": plan.as_dict(), "applied": False})
+        return
     applied = False
     if plan.has_changes:
         if not confirm(output, f"apply these changes to resource group {group}?", yes):

@@ -166,3 +166,15 @@ def test_scaling_in_warns_that_nodes_are_not_drained(
     )
     assert workers["capacity"] == {"from": 2, "to": 1}
     assert "warning: workers (swarm-workers) scales in: Azure removes instances" in smaller.stderr
+
+
+def test_a_dry_run_shows_the_plan_and_changes_nothing(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--dry-run")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["plan"]
+    assert plan["resource_group"]["action"] == "create"
+    assert {r["action"] for r in plan["resources"]} == {"create"}
+    assert not [r for r in fake_azure.requests if r.method != "GET"]
+    assert "+ create     managers (swarm-managers)" in result.stderr
