@@ -35,7 +35,9 @@ class Refs(Protocol):
 class ConcreteRefs:
     """Real ids and values, for the Azure SDK."""
 
-    def __init__(self, subscription_id: str, resource_group: str, values: Mapping[str, Any]):
+    def __init__(
+        self, subscription_id: str, resource_group: str, values: Mapping[str, Any]
+    ) -> None:
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.values = dict(values)
@@ -64,7 +66,7 @@ class ConcreteRefs:
 class ArmRefs:
     """ARM template expressions, evaluated by Resource Manager at deployment time."""
 
-    def __init__(self, parameter_names: set[str]):
+    def __init__(self, parameter_names: set[str]) -> None:
         self.parameter_names = parameter_names
 
     def resource_id(self, resource_type: str, *names: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from swarmstack.cli.main import cli
-from swarmstack.spec import ClusterSpec
+from swarmstack.spec import ClusterSpec, Role
 from swarmstack.templates.azure import ConcreteRefs, build_resources, resolve_settings
 from swarmstack.templates.azure.customdata import custom_data
 from swarmstack.templates.azure.parameters import parameter_values
@@ -65,9 +65,9 @@ def test_deploy_creates_every_resource_with_the_expected_body(
         assert puts[0].api_version == resource.api_version
         sent = dict(puts[0].body)
         if resource.type.endswith("virtualMachineScaleSets"):
-            role = "manager" if resource.key == "managers" else "worker"
+            role: Role = "manager" if resource.key == "managers" else "worker"
             assert sent["properties"]["virtualMachineProfile"]["osProfile"]["customData"] == (
-                custom_data(settings, role)  # type: ignore[arg-type]
+                custom_data(settings, role)
             )
         assert sent == resource.body
         assert fake_azure.resource(resource.name)["properties"]["provisioningState"] == "Succeeded"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -25,7 +26,12 @@ from .test_deploy import GROUP, LOCATION, expected_resources, run
 ACTION = "Microsoft.Compute/virtualMachineScaleSets/write"
 
 
-def deploy(clients: AzureClients, events: list[Event] | None = None, on_event=None) -> None:  # type: ignore[no-untyped-def]
+def deploy(
+    clients: AzureClients,
+    events: list[Event] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> None:
+    """Plan and apply the test cluster, as `azure deploy --yes` does."""
     plan = make_plan(clients, GROUP, LOCATION, "swarm", {}, expected_resources())
     sink = on_event or (events.append if events is not None else (lambda event: None))
     apply_plan(clients, plan, sink, poll_seconds=0)
