@@ -282,7 +282,9 @@ class FakeAzure:
                 f"Another operation on this or dependent resource is in progress. {path}",
             )
         if method == "PUT":
-            missing = [ref for ref in self._references(payload) if ref not in self.resources]
+            missing = [
+                ref for ref in self._references(payload, resource_id) if ref not in self.resources
+            ]
             if missing:
                 return _error(
                     400,
@@ -296,7 +298,7 @@ class FakeAzure:
             users = [
                 other
                 for other, body in self.resources.items()
-                if other != resource_id and resource_id in self._references(body)
+                if resource_id in self._references(body, other)
             ]
             if users:
                 return _error(
@@ -526,15 +528,15 @@ class FakeAzure:
                 child["id"] = f"{path}/{kind}/{child['name']}"
 
     @staticmethod
-    def _references(body: Any) -> set[str]:
-        """Top-level resource ids (lower case) that a body refers to."""
+    def _references(body: Any, own_id: str) -> set[str]:
+        """Other top-level resources (lower-case ids) that a body refers to."""
         found: set[str] = set()
         for value in _strings(body):
             if value.lower().startswith("/subscriptions/"):
                 parts = value.lower().split("/")
                 if len(parts) >= 9 and parts[5] == "providers":
                     found.add("/".join(parts[:9]))
-        return found
+        return found - {own_id}
 
     @staticmethod
     def _name(resource_id: str) -> str:
@@ -550,9 +552,8 @@ def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for key, item in value.items():
-            if key != "id":  # its own id (and its children's) are not references
-                yield from _strings(item)
+        for item in value.values():
+            yield from _strings(item)
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)

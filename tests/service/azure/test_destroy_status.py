@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
+from swarmstack.azure.clients import AzureClients
 from swarmstack.templates.azure.resources import LAYOUT, resource_names
 from swarmstack.templates.azure.settings import Names
 
@@ -73,3 +75,28 @@ def test_status_shows_each_resource(fake_azure: FakeAzure, monkeypatch: pytest.M
     assert sizes["managers"] == 3
     assert sizes["workers"] == 2
     assert status["public_ip"] == "198.18.0.10"
+
+
+def test_azure_like_order_is_enforced_by_the_fake(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch, clients: AzureClients
+) -> None:
+    """Guards the order tests: deleting a resource still in use fails, as in Azure."""
+    deployed(fake_azure, monkeypatch)
+    with pytest.raises(HttpResponseError) as caught:
+        clients.network.virtual_networks.begin_delete(GROUP, "swarm-vnet")
+    assert caught.value.error is not None
+    assert caught.value.error.code == "InUseResourceCannotBeDeleted"
+
+
+def test_creating_before_dependencies_is_refused_by_the_fake(clients: AzureClients) -> None:
+    """Guards the deploy-order tests: a body referring to a missing resource fails, as in Azure."""
+    from .test_deploy import expected_resources
+
+    clients.resources.resource_groups.create_or_update(GROUP, {"location": LOCATION})
+    workers = next(r for r in expected_resources() if r.key == "workers")
+    with pytest.raises(HttpResponseError) as caught:
+        clients.compute.virtual_machine_scale_sets.begin_create_or_update(
+            GROUP, workers.name, workers.body
+        )
+    assert caught.value.error is not None
+    assert caught.value.error.code == "InvalidResourceReference"
