@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .refs import Refs
-from .settings import SSH_NAT_FIRST_PORT, AzureSettings
+from .settings import AZURE_ZONES, SSH_NAT_FIRST_PORT, AzureSettings
 
 NETWORK_API_VERSION = "2026-03-01"
 NSG = "Microsoft.Network/networkSecurityGroups"
@@ -106,7 +106,8 @@ def public_ip(settings: AzureSettings, refs: Refs) -> dict[str, Any]:
         "location": refs.param("location"),
         "tags": tags(settings),
         "sku": {"name": "Standard", "tier": "Regional"},
-        "zones": list(settings.zones),
+        # Zone-redundant whatever zones the nodes use: a subset is not a valid choice here.
+        "zones": list(AZURE_ZONES),
         "properties": {
             "publicIPAllocationMethod": "Static",
             "publicIPAddressVersion": "IPv4",
