@@ -305,6 +305,7 @@ class FakeAzure:
                     409, "InUseResourceCannotBeDeleted", f"{path} is in use by {users[0]}."
                 )
             self.log.append(("delete requested", name))
+            existing["properties"]["provisioningState"] = "Deleting"
             return self._start(resource_id, "delete", name)
         return _error(405, "MethodNotAllowed", method)
 

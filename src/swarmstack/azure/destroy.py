@@ -26,6 +26,7 @@ class Target:
     key: str
     type: str
     name: str
+    state: str | None = None  # "Deleting": an earlier destroy was interrupted
 
     @property
     def label(self) -> str:
@@ -64,7 +65,8 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
             except ResourceNotFoundError:
                 continue
         if (found.get("tags") or {}).get(CLUSTER_TAG) == cluster:
-            plan.targets.append(Target(key, kind, names[key]))
+            state = found.get("properties", {}).get("provisioningState")
+            plan.targets.append(Target(key, kind, names[key], state))
     ours = {t.name.lower() for t in plan.targets}
     with azure_errors(f"resources of {group}"):
         others = [
@@ -81,13 +83,20 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
     return plan
 
 
-def destroy(clients: AzureClients, plan: DestroyPlan, on_event: EventSink) -> None:
+def destroy(
+    clients: AzureClients, plan: DestroyPlan, on_event: EventSink, poll_seconds: float
+) -> None:
     keys = {target.key for target in plan.targets}
     dependents = {
         key: frozenset(k for k, _, deps in LAYOUT if key in deps and k in keys) for key in keys
     }
     steps = [
-        Step(target.key, target.label, _delete(clients, plan.group, target), dependents[target.key])
+        Step(
+            target.key,
+            target.label,
+            _delete(clients, plan.group, target, poll_seconds),
+            dependents[target.key],
+        )
         for target in plan.targets
     ]
     if plan.delete_group:
@@ -104,9 +113,21 @@ def destroy(clients: AzureClients, plan: DestroyPlan, on_event: EventSink) -> No
         raise error_for(failures)
 
 
-def _delete(clients: AzureClients, group: str, target: Target) -> Any:
+def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: float) -> Any:
+    operations = clients.operations(target.type)
+
     def run(context: StepContext) -> None:
-        poller = clients.operations(target.type).begin_delete(group, target.name)
+        if target.state == "Deleting":
+            # An earlier destroy was interrupted: wait for that delete instead of racing it.
+            context.emit("resuming", "waiting for Deleting")
+            while True:
+                try:
+                    operations.get(group, target.name)
+                except ResourceNotFoundError:
+                    context.emit("deleted")
+                    return
+                context.sleep(poll_seconds)
+        poller = operations.begin_delete(group, target.name)
         context.emit("deleting")
         context.wait(poller)
         context.emit("deleted")

@@ -285,7 +285,7 @@ def destroy_command(
     if not confirm(output, f"delete cluster {spec.name} from resource group {group}?", yes):
         output.info("nothing deleted")
         return
-    destroy(clients, plan, _progress(output))
+    destroy(clients, plan, _progress(output), poll_interval)
     result = {**plan.as_dict(), "deleted": True}
 
     def render(console: Console) -> None:

@@ -8,6 +8,9 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from swarmstack.azure.clients import AzureClients
+from swarmstack.azure.destroy import destroy, plan_destroy
+from swarmstack.azure.engine import Event
+from swarmstack.errors import AzureInterrupted
 from swarmstack.templates.azure.resources import LAYOUT, resource_names
 from swarmstack.templates.azure.settings import Names
 
@@ -100,3 +103,31 @@ def test_creating_before_dependencies_is_refused_by_the_fake(clients: AzureClien
         )
     assert caught.value.error is not None
     assert caught.value.error.code == "InvalidResourceReference"
+
+
+def test_an_interrupted_destroy_resumes(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch, clients: AzureClients
+) -> None:
+    deployed(fake_azure, monkeypatch)
+    fake_azure.hold("swarm-workers")
+
+    def interrupt(event: Event) -> None:
+        if event.key == "workers" and event.phase == "deleting":
+            raise KeyboardInterrupt
+
+    with pytest.raises(AzureInterrupted, match=r"destroy interrupted; still running in Azure"):
+        destroy(clients, plan_destroy(clients, GROUP, "swarm"), interrupt, poll_seconds=0)
+    plan = plan_destroy(clients, GROUP, "swarm")
+    assert {t.key: t.state for t in plan.targets}["workers"] == "Deleting"
+    events: list[Event] = []
+
+    def release_when_resuming(event: Event) -> None:
+        events.append(event)
+        if event.key == "workers" and event.phase == "resuming":
+            fake_azure.release("swarm-workers")
+
+    destroy(clients, plan, release_when_resuming, poll_seconds=0)
+    assert [e.phase for e in events if e.key == "workers"] == ["resuming", "deleted"]
+    deletes = [r for r in fake_azure.requests if r.method == "DELETE" and "swarm-workers" in r.path]
+    assert len(deletes) == 1
+    assert not fake_azure.resources
