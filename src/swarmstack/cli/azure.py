@@ -133,7 +133,8 @@ def template_command(
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--out={out}: cannot write ({exc.strerror or exc})") from None
-    output.info(f"wrote {out} ({len(text)} bytes)")
+    output.info(f"wrote {out} ({len(text)} bytes); deploy it with:")
+    output.info(f"  az deployment group create -g GROUP --template-file {out}")
 
 
 @azure_group.command("deploy")

@@ -182,3 +182,28 @@ def test_the_cli_reports_a_failure_as_one_line(
     )
     assert "Traceback" not in result.output + result.stderr
     assert not result.stdout.strip() or json.loads(result.stdout)
+
+
+def test_the_cli_names_the_refused_action_in_one_line(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    action = "Microsoft.Resources/subscriptions/resourcegroups/read"
+    fake_azure.refuse(
+        "GET",
+        GROUP,
+        403,
+        "AuthorizationFailed",
+        f"The client 'x' with object id 'y' does not have authorization to perform action "
+        f"'{action}' over scope '/subscriptions/{SUBSCRIPTION}/resourcegroups/{GROUP}' or the "
+        "scope is invalid. If access was recently granted, please refresh your credentials.",
+    )
+    result = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[-2] == (
+        f"error: authorization failed: resource group {GROUP}: the signed-in identity may not "
+        f"perform {action} on /subscriptions/{SUBSCRIPTION}/resourcegroups/{GROUP}"
+    )
+    assert lines[-1].startswith("hint: ask for a role that grants it")
