@@ -374,7 +374,9 @@ def _connect(
     cloud = credentials.cloud_from(arm_endpoint, os.environ)
     subscription_id = credentials.subscription_from(subscription, os.environ)
     credential = credentials.default_credential(cloud)
-    return connect(credential, subscription_id, cloud, poll_seconds)
+    clients = connect(credential, subscription_id, cloud, poll_seconds)
+    click.get_current_context().call_on_close(clients.close)
+    return clients
 
 
 def _show_plan(output: Output, plan: Any) -> None:
