@@ -94,9 +94,14 @@ def error_for(failures: list[Failure]) -> SwarmstackError:
 
 
 def credential_error(exc: ClientAuthenticationError) -> AzureCredentialsError:
+    # DefaultAzureCredential lists every credential it tried over many lines; the first line
+    # says what failed, --debug shows the rest.
+    text = (exc.message or str(exc)).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "AADSTS" in text and "AADSTS" not in first:
+        first += " " + text[text.index("AADSTS") :].split(".")[0]
     return AzureCredentialsError(
-        f"no usable Azure credential: {_one_line(redact(exc.message or str(exc)))}",
-        hint=CREDENTIAL_HINT,
+        f"no usable Azure credential: {_one_line(redact(first))}", hint=CREDENTIAL_HINT
     )
 
 
