@@ -108,6 +108,28 @@ class AzureCredentialsError(AzureError):
     """No usable Azure credential or subscription."""
 
 
+class AzureAuthorizationFailed(AzureError):
+    """The signed-in identity may not perform an action (the message names it)."""
+
+
+class AzureQuotaExceeded(AzureError):
+    """A subscription or regional quota (cores, IPs, ...) does not allow the change."""
+
+
+class AzureOperationFailed(AzureError):
+    """Resource Manager refused or failed an operation on a named resource."""
+
+
+class AzureResourceNotOurs(AzureError):
+    """A resource with one of the cluster's names exists but swarmstack did not create it."""
+
+
+class AzureInterrupted(AzureError):
+    """A deploy or destroy was interrupted; operations already accepted continue in Azure."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class SshError(SwarmstackError):
     """An SSH connection or remote command failed."""
 
