@@ -54,7 +54,10 @@ _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 CIDR_PATTERN = rf"^{_IPV4}/([0-9]|[1-2][0-9]|3[0-2])$"
 ZONE_PATTERN = r"^$|^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
 VPC_ID_PATTERN = r"^$|^vpc-[0-9a-f]{8,17}$"
-KMS_KEY_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$"
+# Single-region (uuid) and multi-region (mrk-...) key ARNs in any partition.
+KMS_KEY_ARN_PATTERN = (
+    r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$"
+)
 
 LABELS = {
     KEY_NAME: "EC2 key pair for SSH",
