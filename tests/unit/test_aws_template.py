@@ -329,32 +329,30 @@ def test_default_user_data_is_a_cloud_config_without_stack_values() -> None:
         assert base64.b64decode(lt["UserData"]).decode().startswith("#cloud-config\n")
 
 
-def _asg_tags(data: dict[str, Any], role: str) -> list[Any]:
-    tags: list[Any] = data["Resources"][f"{role}AutoScalingGroup"]["Properties"]["Tags"]
-    return tags
+def _asg_tags(data: dict[str, Any], role: str) -> tuple[str, list[Any], list[Any]]:
+    """(condition, tags when it holds, tags otherwise) of a group."""
+    tags = data["Resources"][f"{role}AutoScalingGroup"]["Properties"]["Tags"]
+    condition, when_on, when_off = tags["Fn::If"]
+    return condition, when_on, when_off
 
 
 @pytest.mark.parametrize("role", ["manager", "worker"])
 def test_instances_learn_cluster_role_and_log_group_from_tags(role: str) -> None:
-    tags = _asg_tags(_template(spec_of(tags={"team": "platform"})), role.capitalize())
-    plain = {t["Key"]: t["Value"] for t in tags if "Key" in t}
-    assert all(t["PropagateAtLaunch"] is True for t in tags if "Key" in t)
-    assert plain["swarmstack-cluster"] == {"Ref": "AWS::StackName"}
-    assert plain["swarmstack-role"] == role
-    assert plain["swarmstack-system-prune"] == {"Ref": "EnableSystemPrune"}
-    assert plain["team"] == "platform"
-    [conditional] = [t for t in tags if "Fn::If" in t]
-    condition, tag, otherwise = conditional["Fn::If"]
+    data = _template(spec_of(tags={"team": "platform"}))
+    condition, when_on, when_off = _asg_tags(data, role.capitalize())
     assert condition == "CloudWatchLogsOn"
-    assert tag == {
-        "Key": "swarmstack-log-group",
-        "Value": {"Ref": "LogGroup"},
-        "PropagateAtLaunch": True,
-    }
-    assert otherwise == {"Ref": "AWS::NoValue"}
-    for key in plain:
+    on = {t["Key"]: t["Value"] for t in when_on}
+    off = {t["Key"]: t["Value"] for t in when_off}
+    assert all(t["PropagateAtLaunch"] is True for t in when_on + when_off)
+    assert on.pop("swarmstack-log-group") == {"Ref": "LogGroup"}
+    assert on == off
+    assert off["swarmstack-cluster"] == {"Ref": "AWS::StackName"}
+    assert off["swarmstack-role"] == role
+    assert off["swarmstack-system-prune"] == {"Ref": "EnableSystemPrune"}
+    assert off["team"] == "platform"
+    for key in on:
         assert "/" not in key
-    assert all(":" not in key for key in plain if key.startswith("swarmstack"))
+        assert ":" not in key
 
 
 def test_group_sizes_follow_the_parameters() -> None:
