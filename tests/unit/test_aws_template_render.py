@@ -124,4 +124,4 @@ def test_command_refuses_a_template_only_s3_can_take(monkeypatch: pytest.MonkeyP
     code, out, err = _run("aws", "template", "--for-s3")
     assert code == 0
     assert json.loads(out)["Resources"]
-    assert "upload it to S3" in err
+    assert "too large for --template-body" in err
