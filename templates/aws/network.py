@@ -1,10 +1,9 @@
 """The network: a new VPC with public subnets in two or three zones, or an existing VPC.
 
-The new VPC's address range comes from the spec (vpc_cidr) at render time.
-
-Which one is decided at deploy time by the `Vpc` parameter (condition NewVpc), so one template
-serves both. Zones come from parameters; only when none are given does the template fall back
-to the region's zones, always with literal indexes.
+Which one is decided at deploy time by the `Vpc` and `Subnets` parameters (condition NewVpc),
+so one template serves both. The new VPC's address range is the spec's vpc_cidr, cut into
+subnets at render time. Zones come from parameters; only when none are given does the template
+fall back to the region's zones, always with literal indexes.
 """
 
 from __future__ import annotations
