@@ -57,6 +57,12 @@ def network_problems(spec: ClusterSpec) -> list[str]:
             f"zones={','.join(spec.zones)}: on AWS must name two or three availability zones "
             "(or none to use the region's first ones)"
         )
+    foreign = [z for z in spec.zones if spec.region and not z.startswith(spec.region)]
+    if foreign:
+        problems.append(
+            f"zones={','.join(spec.zones)}: must be zones of region {spec.region} "
+            f"({', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not)"
+        )
     return problems
 
 

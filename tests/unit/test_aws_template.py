@@ -504,3 +504,13 @@ def test_console_rules_keep_vpc_subnets_and_zones_together() -> None:
     assert vpc_needs_subnets["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Vpc"}, ""]}]}
     [assertion] = vpc_needs_subnets["Assertions"]
     assert assertion["Assert"] == {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "Subnets"}, ""]}]}
+
+
+def test_zones_must_belong_to_the_specs_region() -> None:
+    spec = spec_of(region="eu-west-1", zones=["eu-west-1a", "us-east-1b"])
+    with pytest.raises(SpecError) as raised:
+        build_template(spec)
+    assert raised.value.problems == (
+        "zones=eu-west-1a,us-east-1b: must be zones of region eu-west-1 (us-east-1b is not)",
+    )
+    build_template(spec_of(region="eu-west-1", zones=["eu-west-1a", "eu-west-1b"]))
