@@ -13,6 +13,7 @@ from rich.console import Console
 from .. import __version__
 from ..errors import ExitCode, SwarmstackError
 from ..output import Output, OutputFormat
+from . import aws_template  # noqa: F401  (registers `swarmstack aws template`)
 from .aws import aws_group
 from .azure import azure_group
 from .bootstrap import bootstrap_command
