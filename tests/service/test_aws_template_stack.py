@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from swarmstack.templates.aws import build_template, render_template
 
 from swarmstack.spec import ClusterSpec
+from swarmstack.templates.aws import build_template, render_template
 
 
 def _spec(**values: Any) -> ClusterSpec:

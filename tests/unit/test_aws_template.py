@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from swarmstack.templates.aws import build_template, suppressions
 
 from swarmstack.errors import SpecError
 from swarmstack.spec import ClusterSpec
+from swarmstack.templates.aws import build_template, suppressions
 
 from .aws_variants import spec_of
 

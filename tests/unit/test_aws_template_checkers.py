@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from swarmstack.templates.aws import suppressions
 
 from .aws_variants import GOLDEN_DIR

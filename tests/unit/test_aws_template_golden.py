@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from swarmstack.templates.aws import INLINE_LIMIT_BYTES, build_template, render_body
 
 from .aws_variants import VARIANTS, golden_path

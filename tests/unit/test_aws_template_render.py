@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from swarmstack.templates.aws import INLINE_LIMIT_BYTES, render_body, render_template
 from troposphere import Join, Output, Template
 
 from swarmstack.cli.main import cli
 from swarmstack.errors import TemplateTooLarge
+from swarmstack.templates.aws import INLINE_LIMIT_BYTES, render_body, render_template
 
 from .aws_variants import golden_path
 
