@@ -13,6 +13,7 @@ from rich.console import Console
 from .. import __version__
 from ..errors import ExitCode, SwarmstackError
 from ..output import Output, OutputFormat
+from . import aws_stack  # noqa: F401 - registers the stack commands on aws_group
 from .aws import aws_group
 from .azure import azure_group
 from .bootstrap import bootstrap_command
