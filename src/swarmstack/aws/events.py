@@ -172,10 +172,13 @@ def watch_stack(
 
     The stack's status is read before its events, so when the status is terminal the same
     poll has already printed every event up to it. KeyboardInterrupt propagates: stopping the
-    watch never cancels the operation.
+    watch never cancels the operation. Pass a `feed` that has already polled to skip the
+    events of earlier operations (no clock comparison, so clock skew does not matter);
+    without one, `since` decides which events are new.
     """
     schedule = schedule or PollSchedule()
-    feed = EventFeed(cfn, stack_id, since)
+    if feed is None:
+        feed = EventFeed(cfn, stack_id, since)
     seen: list[StackEvent] = []
     interval = schedule.first
     deadline = None if timeout is None else clock() + timeout
