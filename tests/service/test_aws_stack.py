@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -16,12 +17,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 from swarmstack.aws import stack_template
+from swarmstack.aws.events import StackEvent, WatchResult
 from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_name
+from swarmstack.cli import aws_stack
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode
 from swarmstack.spec import ClusterSpec
 
 MOTO_AMI = "ami-12c6146b"  # one of the images moto's EC2 knows
+ASG = "AWS::AutoScaling::AutoScalingGroup"
+STACK = "AWS::CloudFormation::Stack"
+CANCELLED = "Resource creation cancelled"
 
 
 def small_template(spec: ClusterSpec, padding: int = 0) -> dict[str, Any]:
@@ -321,7 +327,11 @@ def test_update_of_a_missing_stack_is_stack_not_found(aws_endpoint: str) -> None
 @pytest.mark.usefixtures("use_template")
 def test_a_stack_not_made_by_swarmstack_is_left_alone(aws_endpoint: str) -> None:
     cfn = boto3.client("cloudformation")
-    body = json.dumps(small_template(ClusterSpec(name="mu", manager_size=1, cluster_size=0)))
+    body = json.dumps(
+        small_template(
+            ClusterSpec.model_validate({"name": "mu", "manager_size": 1, "cluster_size": 0})
+        )
+    )
     cfn.create_stack(StackName="mu", TemplateBody=body)
 
     result = launch("--name", "mu", "--manager-size", "1", "--cluster-size", "2")
@@ -329,3 +339,93 @@ def test_a_stack_not_made_by_swarmstack_is_left_alone(aws_endpoint: str) -> None
     assert result.exit_code == ExitCode.FAILED
     assert "error: stack mu exists and was not created by swarmstack" in result.stderr
     assert instance_counts("mu") == {"ManagerGroup": 1, "WorkerGroup": 0}
+
+
+@pytest.mark.usefixtures("use_template")
+def test_update_stack_updates_an_existing_stack(aws_endpoint: str) -> None:
+    assert launch("--name", "xi", "--manager-size", "1", "--cluster-size", "0").exit_code == 0
+
+    result = swarmstack(
+        "-o", "json", "aws", "update-stack", "--name", "xi", "--region", "us-east-1", "--yes",
+        "--no-bootstrap", "--manager-size", "3", "--cluster-size", "0",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["node_counts"] == {"manager": 3, "worker": 0}
+    assert instance_counts("xi") == {"ManagerGroup": 3, "WorkerGroup": 0}
+
+
+@pytest.mark.usefixtures("use_template")
+def test_launch_prints_the_change_set_then_the_node_table(aws_endpoint: str) -> None:
+    result = swarmstack(
+        "aws", "launch-stack", "--name", "omicron", "--region", "us-east-1", "--yes",
+        "--manager-size", "1", "--cluster-size", "2",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert out.index("CREATE change set") < out.index("stack omicron: CREATE_COMPLETE")
+    assert "ROLE" in out
+    assert "PRIVATE IP" in out
+    assert out.count("worker ") == 2
+    assert out.count("manager ") == 1
+    # Without --no-bootstrap the hand-off runs, and says plainly that it is not wired yet.
+    assert "SSH bootstrap is not wired" in result.stderr
+    assert "CREATE_COMPLETE" in result.stderr  # the streamed stack events
+
+
+@pytest.mark.usefixtures("use_template")
+def test_no_wait_returns_after_starting_and_says_how_to_watch(aws_endpoint: str) -> None:
+    result = launch("--name", "pi", "--manager-size", "1", "--cluster-size", "0", "--no-wait")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["result"] == "create started"
+    assert "swarmstack aws status --name pi --region us-east-1 --wait" in result.stderr
+
+
+@pytest.mark.usefixtures("use_template")
+def test_ctrl_c_stops_watching_without_cancelling_and_exits_130(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aws_stack, "watch_stack", interrupted)
+
+    result = launch("--name", "rho", "--manager-size", "1", "--cluster-size", "1")
+
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert "error: stopped watching stack rho; the operation continues" in result.stderr
+    assert "swarmstack aws status --name rho --region us-east-1 --wait" in result.stderr
+    stack = boto3.client("cloudformation").describe_stacks(StackName="rho")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.usefixtures("use_template")
+def test_a_failed_operation_names_the_first_failed_resource_and_exits_1(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto never fails a stack, so the watch result is the one thing replaced here."""
+    when = datetime(2026, 11, 27, 21, 4, 41, tzinfo=UTC)
+
+    def failed(cfn: Any, stack_id: str, **kwargs: Any) -> WatchResult:
+        events = [
+            StackEvent("e1", when, "WorkerGroup", ASG, "CREATE_FAILED", "vCPU limit", "w"),
+            StackEvent("e2", when, "ManagerGroup", ASG, "CREATE_FAILED", CANCELLED, "m"),
+            StackEvent("e3", when, "sigma", STACK, "ROLLBACK_COMPLETE", "", stack_id),
+        ]
+        for event in events:
+            kwargs["on_event"](event)
+        return WatchResult(stack_id, "ROLLBACK_COMPLETE", "", events)
+
+    monkeypatch.setattr(aws_stack, "watch_stack", failed)
+
+    result = launch("--name", "sigma", "--manager-size", "1", "--cluster-size", "1")
+
+    assert result.exit_code == ExitCode.FAILED
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: stack sigma ended ROLLBACK_COMPLETE",
+        "error: first failure: WorkerGroup (AWS::AutoScaling::AutoScalingGroup) "
+        "CREATE_FAILED: vCPU limit",
+    ]
