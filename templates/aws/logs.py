@@ -1,0 +1,26 @@
+"""The stack's CloudWatch log group (when EnableCloudWatchLogs=yes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from troposphere import If, NoValue, Ref, Template
+from troposphere.logs import LogGroup
+
+from ...spec import ClusterSpec
+from . import parameters as p
+from .conditions import CLOUDWATCH_LOGS_ON, LOG_KMS_KEY_GIVEN
+from .tags import stack_tags
+
+
+def add_log_group(template: Template, spec: ClusterSpec) -> Any:
+    """The log group; CloudFormation names it, instances learn the name from their tags."""
+    return template.add_resource(
+        LogGroup(
+            "LogGroup",
+            Condition=CLOUDWATCH_LOGS_ON,
+            RetentionInDays=Ref(p.LOG_RETENTION),
+            KmsKeyId=If(LOG_KMS_KEY_GIVEN, Ref(p.LOG_KMS_KEY_ARN), NoValue),
+            Tags=stack_tags(spec, "logs"),
+        )
+    )

@@ -1,0 +1,138 @@
+"""The network: a new VPC with public subnets in two or three zones, or an existing VPC.
+
+Which one is decided at deploy time by the `Vpc` parameter (condition NewVpc), so one template
+serves both. Zones come from parameters; only when none are given does the template fall back
+to the region's zones, always with literal indexes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import Cidr, GetAZs, If, NoValue, Ref, Select, Template
+from troposphere.ec2 import (
+    VPC,
+    InternetGateway,
+    Route,
+    RouteTable,
+    Subnet,
+    SubnetRouteTableAssociation,
+    VPCGatewayAttachment,
+)
+
+from ...spec import ClusterSpec
+from . import parameters as p
+from .conditions import NEW_VPC, THIRD_SUBNET, ZONES_GIVEN
+from .tags import stack_tags
+
+# The new VPC is cut into four equal blocks; the first two or three become subnets.
+SUBNET_BLOCKS = 4
+MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 24
+
+
+@dataclass(frozen=True)
+class Network:
+    """Deploy-time expressions for the VPC id and the subnet ids, whichever VPC is used."""
+
+    vpc_id: Any
+    subnet_ids: Any
+
+
+def network_problems(spec: ClusterSpec) -> list[str]:
+    """Network settings CloudFormation would only reject halfway through creating the stack."""
+    problems = []
+    if spec.vpc_cidr:
+        prefix = ipaddress.ip_network(spec.vpc_cidr).prefixlen
+        if not MIN_VPC_PREFIX <= prefix <= MAX_VPC_PREFIX:
+            problems.append(
+                f"vpc_cidr={spec.vpc_cidr}: on AWS must be a /{MIN_VPC_PREFIX} to "
+                f"/{MAX_VPC_PREFIX} network (VPC limits, room for {SUBNET_BLOCKS} subnets)"
+            )
+    if len(spec.zones) not in (0, 2, 3):
+        problems.append(
+            f"zones={','.join(spec.zones)}: on AWS must name two or three availability zones "
+            "(or none to use the region's first ones)"
+        )
+    return problems
+
+
+def _subnet_bits(spec: ClusterSpec) -> int:
+    prefix = ipaddress.ip_network(spec.vpc_cidr or "172.31.0.0/16").prefixlen
+    return 32 - prefix - (SUBNET_BLOCKS.bit_length() - 1)
+
+
+def _zone(index: int) -> Any:
+    return If(ZONES_GIVEN, Ref(p.AVAILABILITY_ZONES[index]), Select(index, GetAZs("")))
+
+
+def add_network(template: Template, spec: ClusterSpec) -> Network:
+    vpc = template.add_resource(
+        VPC(
+            "SwarmVpc",
+            Condition=NEW_VPC,
+            CidrBlock=Ref(p.VPC_CIDR),
+            EnableDnsSupport=True,
+            EnableDnsHostnames=True,
+            Tags=stack_tags(spec, "vpc"),
+        )
+    )
+    gateway = template.add_resource(
+        InternetGateway("InternetGateway", Condition=NEW_VPC, Tags=stack_tags(spec, "igw"))
+    )
+    attachment = template.add_resource(
+        VPCGatewayAttachment(
+            "InternetGatewayAttachment",
+            Condition=NEW_VPC,
+            VpcId=Ref(vpc),
+            InternetGatewayId=Ref(gateway),
+        )
+    )
+    routes = template.add_resource(
+        RouteTable(
+            "PublicRouteTable", Condition=NEW_VPC, VpcId=Ref(vpc), Tags=stack_tags(spec, "public")
+        )
+    )
+    template.add_resource(
+        Route(
+            "PublicDefaultRoute",
+            Condition=NEW_VPC,
+            DependsOn=attachment,
+            RouteTableId=Ref(routes),
+            DestinationCidrBlock="0.0.0.0/0",
+            GatewayId=Ref(gateway),
+        )
+    )
+    blocks = Cidr(Ref(p.VPC_CIDR), SUBNET_BLOCKS, _subnet_bits(spec))
+    subnets = []
+    for index in range(3):
+        condition = THIRD_SUBNET if index == 2 else NEW_VPC
+        subnet = template.add_resource(
+            Subnet(
+                f"PublicSubnet{index + 1}",
+                Condition=condition,
+                VpcId=Ref(vpc),
+                CidrBlock=Select(index, blocks),
+                AvailabilityZone=_zone(index),
+                Tags=stack_tags(spec, f"public-{index + 1}"),
+            )
+        )
+        template.add_resource(
+            SubnetRouteTableAssociation(
+                f"PublicSubnet{index + 1}RouteTableAssociation",
+                Condition=condition,
+                SubnetId=Ref(subnet),
+                RouteTableId=Ref(routes),
+            )
+        )
+        subnets.append(subnet)
+    new_subnets = [
+        Ref(subnets[0]),
+        Ref(subnets[1]),
+        If(THIRD_SUBNET, Ref(subnets[2]), NoValue),
+    ]
+    return Network(
+        vpc_id=If(NEW_VPC, Ref(vpc), Ref(p.VPC)),
+        subnet_ids=If(NEW_VPC, new_subnets, Ref(p.SUBNETS)),
+    )
