@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 ASG_TYPE = "AWS::AutoScaling::AutoScalingGroup"
 # Tag keys a group may carry to name its swarm role, most specific first.
-ROLE_TAGS = ("swarmstack:role", "SwarmRole", "swarm-role", "Role", "role")
+ROLE_TAGS = ("swarmstack-role", "swarmstack:role", "SwarmRole", "swarm-role", "Role", "role")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
 # Stacks created by swarmstack carry this tag; a stack without it is someone else's.
-CLUSTER_TAG = "swarmstack:cluster"
-VERSION_TAG = "swarmstack:version"
+CLUSTER_TAG = "swarmstack-cluster"
+VERSION_TAG = "swarmstack-version"
 
 # A stack in one of these states cannot take a new change set until it settles.
 BUSY_SUFFIX = "_IN_PROGRESS"
