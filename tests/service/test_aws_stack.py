@@ -467,3 +467,54 @@ def test_the_real_template_needs_a_key_pair_before_any_aws_call(aws_endpoint: st
     assert result.exit_code == ExitCode.USAGE
     assert "error: --key-name: required to launch (template parameter KeyName)" in result.stderr
     assert boto3.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+@pytest.mark.usefixtures("use_template")
+def test_launch_without_a_terminal_and_without_yes_refuses_and_leaves_nothing(
+    aws_endpoint: str,
+) -> None:
+    result = swarmstack("aws", "launch-stack", "--name", "phi", "--region", "us-east-1")
+
+    assert result.exit_code == ExitCode.USAGE
+    assert "needs confirmation, and stdin is not a terminal" in result.stderr
+    assert "hint: re-run with --yes" in result.stderr
+    cfn = boto3.client("cloudformation")
+    assert not [s for s in cfn.describe_stacks()["Stacks"] if s["StackName"] == "phi"]
+
+
+@pytest.mark.usefixtures("use_template")
+def test_a_shell_left_by_an_unexecuted_create_change_set_is_replaced(aws_endpoint: str) -> None:
+    cfn = boto3.client("cloudformation")
+    spec = ClusterSpec.model_validate({"name": "chi", "manager_size": 1, "cluster_size": 0})
+    cfn.create_change_set(
+        StackName="chi",
+        ChangeSetName="abandoned",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(small_template(spec)),
+        Tags=[{"Key": "swarmstack-cluster", "Value": "chi"}],
+    )
+    assert cfn.describe_stacks(StackName="chi")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+
+    result = launch("--name", "chi", "--manager-size", "1", "--cluster-size", "1")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["node_counts"] == {"manager": 1, "worker": 1}
+
+
+def test_delete_removes_the_stacks_uploaded_templates(
+    aws_endpoint: str, use_template: Callable[[int], None]
+) -> None:
+    use_template(INLINE_LIMIT_BYTES + 1)
+    assert launch("--name", "psi", "--manager-size", "1", "--cluster-size", "0").exit_code == 0
+    bucket = default_bucket_name("123456789012", "us-east-1")
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket)["KeyCount"] == 1
+
+    deleted = swarmstack(
+        "-o", "json", "aws", "delete-stack", "--name", "psi", "--region", "us-east-1", "--yes"
+    )  # fmt: skip
+
+    assert deleted.exit_code == 0, deleted.stderr
+    removed = json.loads(deleted.stdout)["templates_removed"]
+    assert len(removed) == 1
+    assert removed[0].startswith(f"s3://{bucket}/swarmstack/templates/psi/")
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket)["KeyCount"] == 0

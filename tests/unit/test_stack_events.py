@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from swarmstack.aws.events import EventFeed, PollSchedule, StackEvent, watch_stack
-from swarmstack.cli.aws_stack import format_event
+from swarmstack.cli.aws_stack_views import format_event
 
 DATA = Path(__file__).parent / "data"
 

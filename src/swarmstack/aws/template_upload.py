@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import TemplateTooLarge
+from ..errors import AwsError, TemplateTooLarge
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:
@@ -60,9 +60,14 @@ def template_source(
         )
     s3 = connection.s3()
     region = connection.region
+    owner: dict[str, Any] = {}
     if bucket is None:
-        bucket = default_bucket_name(connection.account_id(), region)
-        ensure_private_bucket(s3, bucket, region)
+        account = connection.account_id()
+        bucket = default_bucket_name(account, region)
+        # The name is predictable, so someone else could create it first ("bucket
+        # sniping"); every call insists the bucket is the caller's own.
+        owner = {"ExpectedBucketOwner": account}
+        ensure_private_bucket(s3, bucket, region, account)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:20]
     key = f"{KEY_PREFIX}/{stack_name}/{digest}.json"
     with aws_errors():
@@ -72,17 +77,24 @@ def template_source(
             Body=body.encode("utf-8"),
             ContentType="application/json",
             ServerSideEncryption="AES256",
+            **owner,
         )
     return TemplateSource(url=f"https://{bucket}.s3.{region}.amazonaws.com/{key}")
 
 
-def ensure_private_bucket(s3: S3Client, bucket: str, region: str) -> None:
+def ensure_private_bucket(s3: S3Client, bucket: str, region: str, account: str) -> None:
     """Create the bucket if it is missing, encrypted and closed to the public either way."""
     with aws_errors():
         try:
-            s3.head_bucket(Bucket=bucket)
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket"}:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in {"403", "AccessDenied"}:
+                raise AwsError(
+                    f"template bucket {bucket} exists but is not this account's ({account})",
+                    hint="pass --template-bucket with a bucket of your own",
+                ) from None
+            if code not in {"404", "NoSuchBucket"}:
                 raise
             if region == "us-east-1":  # the one region that rejects a LocationConstraint
                 s3.create_bucket(Bucket=bucket)
@@ -93,6 +105,7 @@ def ensure_private_bucket(s3: S3Client, bucket: str, region: str) -> None:
                 )
         s3.put_public_access_block(
             Bucket=bucket,
+            ExpectedBucketOwner=account,
             PublicAccessBlockConfiguration={
                 "BlockPublicAcls": True,
                 "IgnorePublicAcls": True,
@@ -102,6 +115,7 @@ def ensure_private_bucket(s3: S3Client, bucket: str, region: str) -> None:
         )
         s3.put_bucket_encryption(
             Bucket=bucket,
+            ExpectedBucketOwner=account,
             ServerSideEncryptionConfiguration={
                 "Rules": [
                     {
@@ -111,3 +125,30 @@ def ensure_private_bucket(s3: S3Client, bucket: str, region: str) -> None:
                 ]
             },
         )
+
+
+def remove_uploaded_templates(connection: AwsConnection, stack_name: str) -> list[str]:
+    """Delete this stack's templates from swarmstack's own bucket; returns the keys removed.
+    The bucket itself stays: other stacks of the account and region share it."""
+    s3 = connection.s3()
+    account = connection.account_id()
+    bucket = default_bucket_name(account, connection.region)
+    keys: list[str] = []
+    with aws_errors():
+        try:
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket", "403"}:
+                return []
+            raise
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{KEY_PREFIX}/{stack_name}/", ExpectedBucketOwner=account
+        )
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        for start in range(0, len(keys), 1000):  # delete_objects takes 1000 keys at most
+            s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]},
+                ExpectedBucketOwner=account,
+            )
+    return [f"s3://{bucket}/{key}" for key in keys]

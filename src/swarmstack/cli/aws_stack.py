@@ -19,14 +19,13 @@ from rich.console import Console
 
 from ..aws import stack_template
 from ..aws.changesets import (
-    ChangeSet,
     ChangeSetType,
     create_change_set,
     discard_change_set,
     execute_change_set,
 )
 from ..aws.discovery import Node, discover_nodes
-from ..aws.events import EventFeed, StackEvent, WatchResult, watch_stack
+from ..aws.events import EventFeed, WatchResult, watch_stack
 from ..aws.parameters import parameter_values
 from ..aws.session import AwsConnection, AwsSettings
 from ..aws.stacks import (
@@ -38,18 +37,31 @@ from ..aws.stacks import (
     retained_resources,
     stack_tags,
 )
-from ..aws.template_upload import template_source
+from ..aws.template_upload import remove_uploaded_templates, template_source
 from ..errors import (
+    ConfirmationRequired,
     ForeignStack,
     StackBusy,
     StackNotFound,
-    StackOperationFailed,
     WatchInterrupted,
 )
-from ..output import Output, OutputFormat, table
+from ..output import Output, OutputFormat
 from ..spec import ClusterSpec
 from ..specload import load_spec
 from .aws import aws_group
+from .aws_stack_views import (
+    change_set_result,
+    change_set_table,
+    emit_simple,
+    emit_started,
+    failure_error,
+    left_behind_table,
+    node_summary,
+    print_event,
+    render_stack,
+    resume_command,
+    stack_result,
+)
 from .options import confirm, spec_from_options, spec_options, yes_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -211,7 +223,7 @@ def delete_stack_command(
     if stack.busy:
         raise StackBusy(
             f"stack {stack.name} is {stack.status}",
-            hint=f"watch it with: {_resume_command(stack.name, connection.region)}",
+            hint=f"watch it with: {resume_command(stack.name, connection.region)}",
         )
     nodes = discover_nodes(connection, stack.stack_id)
     output.info(
@@ -219,12 +231,12 @@ def delete_stack_command(
         f"every resource in it, including {len(nodes)} instance(s)"
     )
     if not confirm(output, f"Delete stack {stack.name}?", yes):
-        _emit_simple(output, {"stack": stack.name, "result": "cancelled"}, "cancelled")
+        emit_simple(output, {"stack": stack.name, "result": "cancelled"}, "cancelled")
         return
     feed = _primed_feed(connection, stack.stack_id)
     delete_stack(cfn, stack.stack_id)
     if no_wait:
-        _emit_started(output, stack.name, connection.region, "delete")
+        emit_started(output, stack.name, connection.region, "delete")
         return
     outcome = _watch(output, connection, feed, stack.name)
     left = retained_resources(cfn, stack.stack_id)
@@ -241,19 +253,21 @@ def delete_stack_command(
         if e.status == "DELETE_SKIPPED" and e.logical_id not in left_ids
     ]
     if not outcome.succeeded:
-        raise _failure(stack.name, outcome, left)
+        raise failure_error(stack.name, outcome, left)
+    removed = remove_uploaded_templates(connection, stack.name)
     result = {
         "stack": stack.name,
         "region": connection.region,
         "result": "deleted",
         "status": outcome.status,
         "left_behind": left,
+        "templates_removed": removed,
     }
 
     def render(console: Console) -> None:
         console.print(f"stack {stack.name} deleted", markup=False)
         if left:
-            console.print(_left_behind_table(left))
+            console.print(left_behind_table(left))
 
     output.emit(result, render)
 
@@ -295,13 +309,13 @@ def status_command(
         output.info(f"stack {stack.name} is {stack.status}; watching (Ctrl-C stops watching)")
         outcome = _watch(output, connection, _primed_feed(connection, stack.stack_id), stack.name)
         if not outcome.succeeded:
-            raise _failure(stack.name, outcome)
+            raise failure_error(stack.name, outcome)
         refreshed = describe_stack(cfn, stack.stack_id)
         if refreshed is None or refreshed.status == "DELETE_COMPLETE":
             raise StackNotFound(f"stack {spec.name} was deleted")
         stack = refreshed
     nodes = [] if stack.status == REVIEW_STATE else discover_nodes(connection, stack.stack_id)
-    output.emit(_stack_result(stack, connection.region, nodes), _render_stack(stack, nodes))
+    output.emit(stack_result(stack, connection.region, nodes), render_stack(stack, nodes))
 
 
 # --- the launch/update flow -----------------------------------------------------------------
@@ -341,51 +355,58 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
     base = {
         "stack": spec.name,
         "region": region,
-        "change_set": _change_set_result(change_set),
+        "change_set": change_set_result(change_set),
         "template_url": source.url,
     }
     if change_set.empty:
         discard_change_set(cfn, change_set)
-        _emit_simple(output, {**base, "result": "no changes"}, f"stack {spec.name}: no changes")
+        emit_simple(output, {**base, "result": "no changes"}, f"stack {spec.name}: no changes")
         return
     if output.format is OutputFormat.TEXT:
-        output.stdout.print(_change_set_table(change_set))
+        output.stdout.print(change_set_table(change_set))
     if plan:
         discard_change_set(cfn, change_set)
         output.info("--plan: change set discarded, nothing changed")
         if output.format is not OutputFormat.TEXT:
             output.emit({**base, "result": "planned"})
         return
-    if not confirm(output, f"Execute these {len(change_set.changes)} change(s)?", yes):
+    if not yes and output.format is not OutputFormat.TEXT:
+        output.stderr.print(change_set_table(change_set))  # what the question is about
+    try:
+        proceed = confirm(output, f"Execute these {len(change_set.changes)} change(s)?", yes)
+    except (click.Abort, KeyboardInterrupt, ConfirmationRequired):
+        discard_change_set(cfn, change_set)  # leave nothing half-made behind
+        raise
+    if not proceed:
         discard_change_set(cfn, change_set)
-        _emit_simple(output, {**base, "result": "cancelled"}, "cancelled; nothing changed")
+        emit_simple(output, {**base, "result": "cancelled"}, "cancelled; nothing changed")
         return
 
     feed = _primed_feed(connection, change_set.stack_id)
     execute_change_set(cfn, change_set)
     if no_wait:
-        _emit_started(output, spec.name, region, kind.lower(), base)
+        emit_started(output, spec.name, region, kind.lower(), base)
         return
     outcome = _watch(output, connection, feed, spec.name)
     if not outcome.succeeded:
-        raise _failure(spec.name, outcome)
+        raise failure_error(spec.name, outcome)
 
     final = describe_stack(cfn, change_set.stack_id)
     if final is None:  # pragma: no cover - a stack that just completed is there
         raise StackNotFound(f"stack {spec.name} vanished after {outcome.status}")
     nodes = discover_nodes(connection, final.stack_id)
-    output.info(_node_summary(nodes))
+    output.info(node_summary(nodes))
     if no_bootstrap:
         bootstrap: dict[str, Any] = {"status": "skipped", "reason": "--no-bootstrap"}
     else:
         bootstrap = bootstrap_discovered_nodes(output, spec, nodes)
     result = {
         **base,
-        **_stack_result(final, region, nodes),
+        **stack_result(final, region, nodes),
         "result": "created" if kind == "CREATE" else "updated",
         "bootstrap": bootstrap,
     }
-    output.emit(result, _render_stack(final, nodes))
+    output.emit(result, render_stack(final, nodes))
 
 
 def bootstrap_discovered_nodes(
@@ -412,7 +433,9 @@ def _change_set_type(
         _refuse_foreign(stack)
     if stack is not None and stack.status == REVIEW_STATE:
         # An empty shell left by an earlier unexecuted CREATE change set: start afresh.
-        delete_stack(connection.cloudformation(), stack.stack_id)
+        cfn = connection.cloudformation()
+        delete_stack(cfn, stack.stack_id)
+        watch_stack(cfn, stack.stack_id, on_event=lambda event: None)
         stack = None
     if stack is None:
         if mode == "update":
@@ -429,7 +452,7 @@ def _change_set_type(
     if stack.busy:
         raise StackBusy(
             f"stack {name} is {stack.status}; wait for it to settle",
-            hint=f"watch it with: {_resume_command(name, connection.region)}",
+            hint=f"watch it with: {resume_command(name, connection.region)}",
         )
     return "UPDATE"
 
@@ -471,7 +494,7 @@ def _watch(output: Output, connection: AwsConnection, feed: EventFeed, name: str
             connection.cloudformation(),
             feed.stack_id,
             feed=feed,
-            on_event=lambda event: _print_event(output, event),
+            on_event=lambda event: print_event(output, event),
             on_poll=on_poll,
         )
 
@@ -483,135 +506,5 @@ def _stop_watching_on_interrupt(name: str, region: str) -> Iterator[None]:
     except KeyboardInterrupt:
         raise WatchInterrupted(
             f"stopped watching stack {name}; the operation continues in CloudFormation",
-            hint=f"resume watching with: {_resume_command(name, region)}",
+            hint=f"resume watching with: {resume_command(name, region)}",
         ) from None
-
-
-def _resume_command(name: str, region: str) -> str:
-    return f"swarmstack aws status --name {name} --region {region} --wait"
-
-
-def format_event(event: StackEvent) -> str:
-    """`timestamp  logical id  type  status  reason`, one line per event."""
-    stamp = event.timestamp.strftime("%H:%M:%S")
-    line = f"{stamp}  {event.logical_id:<28} {event.resource_type:<40} {event.status}"
-    return f"{line}  {event.reason}" if event.reason else line
-
-
-def _print_event(output: Output, event: StackEvent) -> None:
-    if output.verbosity < 0:
-        return
-    style = "red" if event.failed else ("green" if event.status.endswith("_COMPLETE") else None)
-    output.stderr.print(format_event(event), style=style, markup=False)
-
-
-def _failure(
-    name: str, outcome: WatchResult, left: list[dict[str, str]] | None = None
-) -> StackOperationFailed:
-    lines = [f"stack {name} ended {outcome.status}"]
-    first = outcome.first_failure
-    if first is not None:
-        lines.append(
-            f"first failure: {first.logical_id} ({first.resource_type}) {first.status}: "
-            f"{first.reason or 'no reason given'}"
-        )
-    elif outcome.reason:
-        lines.append(f"reason: {outcome.reason}")
-    for row in left or []:
-        lines.append(f"left behind: {row['logical_id']} ({row['type']}) {row['physical_id']}")
-    return StackOperationFailed(*lines)
-
-
-# --- results --------------------------------------------------------------------------------
-
-
-def _change_set_result(change_set: ChangeSet) -> dict[str, Any]:
-    return {
-        "id": change_set.change_set_id,
-        "type": change_set.kind,
-        "changes": [change.to_dict() for change in change_set.changes],
-    }
-
-
-def _change_set_table(change_set: ChangeSet) -> Any:
-    return table(
-        ["ACTION", "LOGICAL ID", "TYPE", "REPLACEMENT"],
-        [
-            (c.action, c.logical_id, c.resource_type, c.replacement or "-")
-            for c in change_set.changes
-        ],
-        title=f"{change_set.kind} change set: {len(change_set.changes)} change(s)",
-    )
-
-
-def _stack_result(stack: Stack, region: str, nodes: Sequence[Node]) -> dict[str, Any]:
-    roles = {"manager": 0, "worker": 0}
-    for node in nodes:
-        roles[node.role] += 1
-    return {
-        "stack": stack.name,
-        "region": region,
-        "status": stack.status,
-        "stack_id": stack.stack_id,
-        "outputs": dict(sorted(stack.outputs.items())),
-        "nodes": [node.to_dict() for node in nodes],
-        "node_counts": roles,
-    }
-
-
-def _render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], None]:
-    def render(console: Console) -> None:
-        console.print(f"stack {stack.name}: {stack.status}", markup=False)
-        if nodes:
-            console.print(
-                table(
-                    ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE"],
-                    [
-                        (
-                            n.role,
-                            n.instance_id,
-                            n.zone,
-                            n.private_ip or "-",
-                            n.public_ip or "-",
-                            n.state,
-                        )
-                        for n in nodes
-                    ],
-                )
-            )
-        else:
-            console.print("no nodes", markup=False)
-        if stack.outputs:
-            console.print(
-                table(["OUTPUT", "VALUE"], sorted(stack.outputs.items()), title="outputs")
-            )
-
-    return render
-
-
-def _left_behind_table(rows: list[dict[str, str]]) -> Any:
-    return table(
-        ["LEFT BEHIND", "TYPE", "PHYSICAL ID", "STATUS", "REASON"],
-        [(r["logical_id"], r["type"], r["physical_id"], r["status"], r["reason"]) for r in rows],
-    )
-
-
-def _node_summary(nodes: Sequence[Node]) -> str:
-    managers = sum(1 for n in nodes if n.role == "manager")
-    return f"found {managers} manager(s) and {len(nodes) - managers} worker(s)"
-
-
-def _emit_simple(output: Output, result: dict[str, Any], text: str) -> None:
-    output.emit(result, lambda console: console.print(text, markup=False))
-
-
-def _emit_started(
-    output: Output, name: str, region: str, operation: str, base: dict[str, Any] | None = None
-) -> None:
-    resume = _resume_command(name, region)
-    output.info(f"--no-wait: {operation} started; watch it with: {resume}")
-    _emit_simple(
-        output,
-        {**(base or {"stack": name, "region": region}), "result": f"{operation} started"},
-        f"stack {name}: {operation} started",
-    )
