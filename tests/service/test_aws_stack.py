@@ -518,3 +518,12 @@ def test_delete_removes_the_stacks_uploaded_templates(
     assert len(removed) == 1
     assert removed[0].startswith(f"s3://{bucket}/swarmstack/templates/psi/")
     assert boto3.client("s3").list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+@pytest.mark.usefixtures("use_template")
+def test_an_unknown_profile_is_one_line(aws_endpoint: str) -> None:
+    result = launch("--name", "omega", "--profile", "no-such-profile")
+
+    assert result.exit_code == ExitCode.FAILED
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: AWS profile 'no-such-profile' not found in your AWS config files"]

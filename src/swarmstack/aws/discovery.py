@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..spec import Role
+from ..templates.aws import ROLE_TAG
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:
     from .session import AwsConnection
 
 ASG_TYPE = "AWS::AutoScaling::AutoScalingGroup"
-# Tag keys a group may carry to name its swarm role, most specific first.
-ROLE_TAGS = ("swarmstack-role", "swarmstack:role", "SwarmRole", "swarm-role", "Role", "role")
+# Tag keys a group may carry to name its swarm role: ours first, then common spellings
+# for hand-edited templates.
+ROLE_TAGS = (ROLE_TAG, "SwarmRole", "swarm-role", "Role", "role")
 
 
 @dataclass(frozen=True)

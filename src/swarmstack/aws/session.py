@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from ..errors import UsageError
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:
@@ -60,8 +61,6 @@ class AwsConnection:
         """The region every client uses; a one-line error when none is configured."""
         region = self._session.region_name
         if not region:
-            from ..errors import UsageError
-
             raise UsageError(
                 "no AWS region: set --region, region: in the spec file, "
                 "AWS_REGION or a region in your AWS profile"

@@ -11,13 +11,14 @@ import yaml
 from botocore.exceptions import ClientError
 
 from .. import __version__
+from ..templates.aws import CLUSTER_TAG
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
-# Stacks created by swarmstack carry this tag; a stack without it is someone else's.
-CLUSTER_TAG = "swarmstack-cluster"
+# Stacks created by swarmstack carry the template's cluster tag; without it a stack is
+# someone else's. (No ':' in our keys: instances read their tags through IMDS.)
 VERSION_TAG = "swarmstack-version"
 
 # A stack in one of these states cannot take a new change set until it settles.
