@@ -182,7 +182,7 @@ def test_plan_shows_the_change_set_and_changes_nothing(aws_endpoint: str) -> Non
     )  # fmt: skip
 
     assert result.exit_code == 0, result.stderr
-    assert "CREATE change set" in result.stdout
+    assert "CREATE change set: 5 resource change(s)" in result.stdout
     assert "WorkerGroup" in result.stdout
     assert "AWS::AutoScaling::AutoScalingGroup" in result.stdout
     cfn = boto3.client("cloudformation")
@@ -200,6 +200,9 @@ def test_plan_on_an_existing_stack_leaves_it_as_it_was(aws_endpoint: str) -> Non
     data = json.loads(result.stdout)
     assert data["result"] == "planned"
     assert data["change_set"]["type"] == "UPDATE"
+    assert data["change_set"]["parameter_changes"] == [
+        {"name": "ClusterSize", "old": "1", "new": "3"}
+    ]
     assert instance_counts("delta") == {"ManagerGroup": 1, "WorkerGroup": 1}
     assert pending_change_sets("delta") == []
 

@@ -7,6 +7,7 @@ a previous value, and a parameter without a default is caught here, before any A
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
@@ -52,3 +53,23 @@ def _as_text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_as_text(item) for item in value)
     return str(value)
+
+
+@dataclass(frozen=True)
+class ParameterChange:
+    """A parameter whose value an update changes (CloudFormation lists resources, not these)."""
+
+    name: str
+    old: str | None  # None: the parameter is new in this template
+    new: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "old": self.old, "new": self.new}
+
+
+def parameter_changes(current: dict[str, str], wanted: dict[str, str]) -> list[ParameterChange]:
+    return [
+        ParameterChange(name, current.get(name), value)
+        for name, value in sorted(wanted.items())
+        if current.get(name) != value
+    ]

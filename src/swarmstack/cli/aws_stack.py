@@ -26,7 +26,7 @@ from ..aws.changesets import (
 )
 from ..aws.discovery import Node, discover_nodes
 from ..aws.events import EventFeed, WatchResult, watch_stack
-from ..aws.parameters import parameter_values
+from ..aws.parameters import parameter_changes, parameter_values
 from ..aws.session import AwsConnection, AwsSettings
 from ..aws.stacks import (
     DEAD_STATES,
@@ -51,12 +51,12 @@ from ..specload import load_spec
 from .aws import aws_group
 from .aws_stack_views import (
     change_set_result,
-    change_set_table,
     emit_simple,
     emit_started,
     failure_error,
     left_behind_table,
     node_summary,
+    print_change_set,
     print_event,
     render_stack,
     resume_command,
@@ -341,9 +341,11 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
 
     source = template_source(connection, body, spec.name, bucket)
     output.info(
-        f"creating a {kind} change set for stack {spec.name} in {region} "
+        f"creating the change set ({kind}) for stack {spec.name} in {region} "
         f"(template {len(body.encode()):,} bytes, {source.describe()})"
     )
+    current = stack.parameters if stack is not None and kind == "UPDATE" else {}
+    changed_parameters = parameter_changes(current, parameters) if current else []
     change_set = create_change_set(
         cfn,
         stack_name=spec.name,
@@ -355,7 +357,7 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
     base = {
         "stack": spec.name,
         "region": region,
-        "change_set": change_set_result(change_set),
+        "change_set": change_set_result(change_set, changed_parameters),
         "template_url": source.url,
     }
     if change_set.empty:
@@ -363,7 +365,7 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
         emit_simple(output, {**base, "result": "no changes"}, f"stack {spec.name}: no changes")
         return
     if output.format is OutputFormat.TEXT:
-        output.stdout.print(change_set_table(change_set))
+        print_change_set(output.stdout, change_set, changed_parameters)
     if plan:
         discard_change_set(cfn, change_set)
         output.info("--plan: change set discarded, nothing changed")
@@ -371,7 +373,7 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
             output.emit({**base, "result": "planned"})
         return
     if not yes and output.format is not OutputFormat.TEXT:
-        output.stderr.print(change_set_table(change_set))  # what the question is about
+        print_change_set(output.stderr, change_set, changed_parameters)  # what is asked
     try:
         proceed = confirm(output, f"Execute these {len(change_set.changes)} change(s)?", yes)
     except (click.Abort, KeyboardInterrupt, ConfirmationRequired):

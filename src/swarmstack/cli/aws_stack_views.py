@@ -13,6 +13,7 @@ from rich.console import Console
 from ..aws.changesets import ChangeSet
 from ..aws.discovery import Node
 from ..aws.events import StackEvent, WatchResult
+from ..aws.parameters import ParameterChange
 from ..aws.stacks import Stack
 from ..errors import StackOperationFailed
 from ..output import Output, table
@@ -56,23 +57,39 @@ def failure_error(
 # --- results --------------------------------------------------------------------------------
 
 
-def change_set_result(change_set: ChangeSet) -> dict[str, Any]:
+def change_set_result(
+    change_set: ChangeSet, parameter_changes: Sequence[ParameterChange]
+) -> dict[str, Any]:
     return {
         "id": change_set.change_set_id,
         "type": change_set.kind,
         "changes": [change.to_dict() for change in change_set.changes],
+        "parameter_changes": [change.to_dict() for change in parameter_changes],
     }
 
 
-def change_set_table(change_set: ChangeSet) -> Any:
-    return table(
-        ["ACTION", "LOGICAL ID", "TYPE", "REPLACEMENT"],
-        [
-            (c.action, c.logical_id, c.resource_type, c.replacement or "-")
-            for c in change_set.changes
-        ],
-        title=f"{change_set.kind} change set: {len(change_set.changes)} change(s)",
-    )
+def print_change_set(
+    console: Console, change_set: ChangeSet, parameter_changes: Sequence[ParameterChange]
+) -> None:
+    """The preview: resource changes, then (for an update) parameter values old -> new."""
+    changes = change_set.changes
+    if changes:
+        console.print(
+            table(
+                ["ACTION", "LOGICAL ID", "TYPE", "REPLACEMENT"],
+                [(c.action, c.logical_id, c.resource_type, c.replacement or "-") for c in changes],
+                title=f"{change_set.kind} change set: {len(changes)} resource change(s)",
+            )
+        )
+    else:
+        console.print(f"{change_set.kind} change set: no resource changes listed", markup=False)
+    if parameter_changes:
+        console.print(
+            table(
+                ["PARAMETER", "NOW", "NEW"],
+                [(p.name, p.old if p.old is not None else "-", p.new) for p in parameter_changes],
+            )
+        )
 
 
 def stack_result(stack: Stack, region: str, nodes: Sequence[Node]) -> dict[str, Any]:
