@@ -18,7 +18,7 @@ from .network import add_network
 from .outputs import add_outputs
 from .parameters import add_parameters, add_rules
 from .security_groups import add_security_groups
-from .userdata import placeholder_user_data_base64
+from .userdata import user_data_for
 
 DESCRIPTION = (
     "swarmstack: a hardened, highly available Docker swarm (managers and workers in Auto "
@@ -36,7 +36,7 @@ def build_template(
     that AWS cannot use. Pure: no AWS calls.
     """
     check_spec_for_aws(spec)
-    render_user_data = user_data or placeholder_user_data_base64
+    render_user_data = user_data or user_data_for(spec)
     template = Template(Description=DESCRIPTION)
     template.set_version("2010-09-09")
     add_parameters(template, spec)
@@ -81,12 +81,15 @@ def build_template(
     )
 
     security_groups = {
-        "Node": groups.node,
-        "Manager": groups.manager,
-        "Worker": groups.worker,
+        "Node": (groups.node, "Security group of every swarm node (swarm ports, SSH)"),
+        "Manager": (groups.manager, "Security group of the managers"),
+        "Worker": (groups.worker, "Security group of the workers (published ports)"),
     }
     if groups.load_balancer is not None:
-        security_groups["LoadBalancer"] = groups.load_balancer
+        security_groups["LoadBalancer"] = (
+            groups.load_balancer,
+            "Security group of the load balancer",
+        )
     add_outputs(
         template,
         vpc_id=network.vpc_id,

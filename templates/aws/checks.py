@@ -8,6 +8,8 @@ from .network import network_problems
 from .parameters import DISK_TYPES
 from .tags import tag_problems
 
+MAX_LISTENERS = 50
+
 
 def check_spec_for_aws(spec: ClusterSpec) -> None:
     """Raise SpecError listing every problem at once, one line each."""
@@ -23,6 +25,11 @@ def check_spec_for_aws(spec: ClusterSpec) -> None:
                 f"{field}={value}: on AWS must be {', '.join(DISK_TYPES)} for the Docker data "
                 "volume (io1/io2 need provisioned IOPS, st1/sc1 at least 125 GiB)"
             )
+    if len(spec.published_ports) > MAX_LISTENERS:
+        problems.append(
+            f"published_ports={','.join(map(str, spec.published_ports))}: on AWS at most "
+            f"{MAX_LISTENERS} ports (a network load balancer's listener limit)"
+        )
     problems += network_problems(spec)
     problems += tag_problems(spec)
     if problems:

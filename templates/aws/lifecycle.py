@@ -36,6 +36,9 @@ def add_lifecycle(template: Template, spec: ClusterSpec) -> Lifecycle:
     queue = template.add_resource(
         Queue(
             "LifecycleQueue",
+            # Holds only transient termination notices.
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
             # KMS with the account's AWS managed SQS key: its key policy already lets this
             # account's principals use it through SQS, so no key grants are needed.
             KmsMasterKeyId=SQS_MANAGED_KEY,

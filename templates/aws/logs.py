@@ -19,6 +19,10 @@ def add_log_group(template: Template, spec: ClusterSpec) -> Any:
         LogGroup(
             "LogGroup",
             Condition=CLOUDWATCH_LOGS_ON,
+            # Deleting the stack removes the swarm and its logs: nothing is left behind.
+            # Export them first if you need them; retention expires them anyway.
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
             RetentionInDays=Ref(p.LOG_RETENTION),
             KmsKeyId=If(LOG_KMS_KEY_GIVEN, Ref(p.LOG_KMS_KEY_ARN), NoValue),
             Tags=stack_tags(spec, "logs"),

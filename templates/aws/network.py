@@ -1,5 +1,7 @@
 """The network: a new VPC with public subnets in two or three zones, or an existing VPC.
 
+The new VPC's address range comes from the spec (vpc_cidr) at render time.
+
 Which one is decided at deploy time by the `Vpc` parameter (condition NewVpc), so one template
 serves both. Zones come from parameters; only when none are given does the template fall back
 to the region's zones, always with literal indexes.
@@ -11,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import Cidr, GetAZs, If, NoValue, Ref, Select, Template
+from troposphere import GetAZs, If, NoValue, Ref, Select, Template
 from troposphere.ec2 import (
     VPC,
     InternetGateway,
@@ -30,6 +32,7 @@ from .tags import stack_tags
 # The new VPC is cut into four equal blocks; the first two or three become subnets.
 SUBNET_BLOCKS = 4
 MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 24
+DEFAULT_VPC_CIDR = "172.31.0.0/16"
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,11 @@ def network_problems(spec: ClusterSpec) -> list[str]:
     return problems
 
 
-def _subnet_bits(spec: ClusterSpec) -> int:
-    prefix = ipaddress.ip_network(spec.vpc_cidr or "172.31.0.0/16").prefixlen
-    return 32 - prefix - (SUBNET_BLOCKS.bit_length() - 1)
+def subnet_cidrs(spec: ClusterSpec) -> list[str]:
+    """The new VPC's subnet blocks, computed here (not with Fn::Cidr, which moto lacks)."""
+    vpc = ipaddress.ip_network(spec.vpc_cidr or DEFAULT_VPC_CIDR)
+    blocks = vpc.subnets(prefixlen_diff=SUBNET_BLOCKS.bit_length() - 1)
+    return [str(block) for block in blocks][:3]
 
 
 def _zone(index: int) -> Any:
@@ -72,7 +77,7 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
         VPC(
             "SwarmVpc",
             Condition=NEW_VPC,
-            CidrBlock=Ref(p.VPC_CIDR),
+            CidrBlock=spec.vpc_cidr or DEFAULT_VPC_CIDR,
             EnableDnsSupport=True,
             EnableDnsHostnames=True,
             Tags=stack_tags(spec, "vpc"),
@@ -104,16 +109,15 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
             GatewayId=Ref(gateway),
         )
     )
-    blocks = Cidr(Ref(p.VPC_CIDR), SUBNET_BLOCKS, _subnet_bits(spec))
     subnets = []
-    for index in range(3):
+    for index, cidr in enumerate(subnet_cidrs(spec)):
         condition = THIRD_SUBNET if index == 2 else NEW_VPC
         subnet = template.add_resource(
             Subnet(
                 f"PublicSubnet{index + 1}",
                 Condition=condition,
                 VpcId=Ref(vpc),
-                CidrBlock=Select(index, blocks),
+                CidrBlock=cidr,
                 AvailabilityZone=_zone(index),
                 Tags=stack_tags(spec, f"public-{index + 1}"),
             )

@@ -16,7 +16,7 @@ def add_outputs(
     vpc_id: Any,
     manager_group: Any,
     worker_group: Any,
-    security_groups: dict[str, Any],
+    security_groups: dict[str, tuple[Any, str]],
     load_balancer: Any | None,
     log_group: Any,
     lifecycle_queue: Any,
@@ -64,12 +64,10 @@ def add_outputs(
             ),
         ]
     )
-    for title, group in security_groups.items():
+    for title, (group, description) in security_groups.items():
         template.add_output(
             Output(
-                f"{title}SecurityGroupId",
-                Description=f"Security group: {title.lower()}",
-                Value=GetAtt(group, "GroupId"),
+                f"{title}SecurityGroupId", Description=description, Value=GetAtt(group, "GroupId")
             )
         )
     if load_balancer is not None:

@@ -37,7 +37,6 @@ LOG_KMS_KEY_ARN = "LogKmsKeyArn"
 SSH_CIDR = "SshCidr"
 AMI = "AmiId"
 ROOT_DEVICE_NAME = "RootDeviceName"
-VPC_CIDR = "VpcCidr"
 AVAILABILITY_ZONES = ("AvailabilityZone1", "AvailabilityZone2", "AvailabilityZone3")
 VPC = "Vpc"
 SUBNETS = "Subnets"
@@ -55,7 +54,10 @@ _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 CIDR_PATTERN = rf"^{_IPV4}/([0-9]|[1-2][0-9]|3[0-2])$"
 ZONE_PATTERN = r"^$|^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
 VPC_ID_PATTERN = r"^$|^vpc-[0-9a-f]{8,17}$"
-KMS_KEY_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$"
+# Single-region (uuid) and multi-region (mrk-...) key ARNs in any partition.
+KMS_KEY_ARN_PATTERN = (
+    r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$"
+)
 
 LABELS = {
     KEY_NAME: "EC2 key pair for SSH",
@@ -74,7 +76,6 @@ LABELS = {
     SSH_CIDR: "Network allowed to SSH in (empty: none)",
     AMI: "Image (SSM parameter)",
     ROOT_DEVICE_NAME: "Root device name of the image",
-    VPC_CIDR: "CIDR of the new VPC",
     AVAILABILITY_ZONES[0]: "First availability zone (empty: automatic)",
     AVAILABILITY_ZONES[1]: "Second availability zone",
     AVAILABILITY_ZONES[2]: "Third availability zone (empty: two zones)",
@@ -99,7 +100,7 @@ GROUPS = (
     ),
     ("Swarm Manager Properties", (MANAGER_INSTANCE_TYPE, MANAGER_DISK_SIZE, MANAGER_DISK_TYPE)),
     ("Swarm Worker Properties", (INSTANCE_TYPE, WORKER_DISK_SIZE, WORKER_DISK_TYPE)),
-    ("Network: new VPC", (VPC_CIDR, *AVAILABILITY_ZONES)),
+    ("Network: new VPC", AVAILABILITY_ZONES),
     ("Network: existing VPC", (VPC, SUBNETS)),
 )
 
@@ -114,7 +115,6 @@ def _zone_default(spec: ClusterSpec, index: int) -> str:
 
 def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
     """Every parameter as CloudFormation properties, defaults taken from the spec."""
-    vpc_prefix = int((spec.vpc_cidr or "172.31.0.0/16").split("/")[1])
     yes_no = {"Type": "String", "AllowedValues": ["yes", "no"]}
     key_name: dict[str, Any] = {
         "Type": "AWS::EC2::KeyPair::KeyName",
@@ -224,15 +224,6 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
             "AllowedValues": list(ROOT_DEVICE_NAMES),
             "Description": "The image's root device, so the encrypted gp3 root volume replaces "
             "it: /dev/xvda for Debian, /dev/sda1 for Ubuntu.",
-        },
-        VPC_CIDR: {
-            "Type": "String",
-            "Default": spec.vpc_cidr or "172.31.0.0/16",
-            "AllowedPattern": rf"^{_IPV4}/{vpc_prefix}$",
-            "Description": f"IPv4 /{vpc_prefix} network of the new VPC; its first quarters "
-            "become the public subnets.",
-            "ConstraintDescription": f"must be an IPv4 /{vpc_prefix} network (render the "
-            "template again with another vpc_cidr for another size)",
         },
         **{
             name: {

@@ -19,6 +19,9 @@ from ...errors import TemplateTooLarge
 TemplateFormat = Literal["json", "yaml"]
 INLINE_LIMIT_BYTES = 51_200
 S3_LIMIT_BYTES = 1_000_000
+# One space per level, as troposphere and the AWS examples do: readable, and it keeps the
+# default stack under the inline limit.
+JSON_INDENT = 1
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def render_body(template: Template, fmt: TemplateFormat = "json") -> RenderedTem
     if fmt == "yaml":
         body = yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000)
         return RenderedTemplate(body, "yaml", minified=False, indented_size=len(body.encode()))
-    indented = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    indented = json.dumps(data, indent=JSON_INDENT, sort_keys=True) + "\n"
     indented_size = len(indented.encode("utf-8"))
     if indented_size <= INLINE_LIMIT_BYTES:
         return RenderedTemplate(indented, "json", minified=False, indented_size=indented_size)

@@ -17,12 +17,18 @@ from ...spec import ClusterSpec
 from . import parameters as p
 from .conditions import SSH_ALLOWED
 from .network import Network
-from .suppressions import PUBLISHED_PORTS_OPEN, checkov_skip
+from .suppressions import (
+    ESP_PORTS_IGNORED,
+    PUBLISHED_PORTS_OPEN,
+    cfn_lint_skip,
+    checkov_skip,
+)
 from .tags import stack_tags
 
 SWARM_MANAGEMENT_PORT = 2377
 GOSSIP_PORT = 7946
 ESP_PROTOCOL = "50"
+ALL_PORTS = -1
 SSH_PORT = 22
 HTTP_PORT = 80
 
@@ -45,20 +51,20 @@ def _between_nodes(
     target: Any,
     source: Any,
     protocol: str,
-    port: int | None,
+    port: int,
     why: str,
+    **extra: Any,
 ) -> None:
-    # ESP has no ports; troposphere's validator insists on them, so it is skipped for ESP.
-    ports = {} if port is None else {"FromPort": port, "ToPort": port}
     template.add_resource(
         SecurityGroupIngress(
             title,
             GroupId=GetAtt(target, "GroupId"),
             SourceSecurityGroupId=GetAtt(source, "GroupId"),
             IpProtocol=protocol,
+            FromPort=port,
+            ToPort=port,
             Description=why,
-            validation=port is not None,
-            **ports,
+            **extra,
         )
     )
 
@@ -135,8 +141,9 @@ def add_security_groups(template: Template, spec: ClusterSpec, network: Network)
         node,
         node,
         ESP_PROTOCOL,
-        None,
+        ALL_PORTS,
         "Encrypted overlay networks (IPsec ESP) between nodes",
+        Metadata=cfn_lint_skip(ESP_PORTS_IGNORED),
     )
     template.add_resource(
         SecurityGroupIngress(

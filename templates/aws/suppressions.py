@@ -1,7 +1,8 @@
 """Every static-check finding we accept, with the reason, as in-template metadata.
 
-checkov reads ``Metadata.checkov.skip`` on the resource; README's security section lists the
-same entries. Keep this the only place a suppression is written.
+checkov reads ``Metadata.checkov.skip`` on the resource, cfn-lint ``Metadata.cfn-lint``
+(which has no place for a reason, so it goes next to it under ``Comment``). README's security
+section lists the same entries. Keep this the only place a suppression is written.
 """
 
 from __future__ import annotations
@@ -19,9 +20,24 @@ PUBLISHED_PORTS_OPEN = (
     "only its own group is open, and nodes accept these ports only from this group.",
 )
 
-ALL = (NLB_ACCESS_LOGS, PUBLISHED_PORTS_OPEN)
+ESP_PORTS_IGNORED = (
+    "W3687",
+    "ESP has no ports and EC2 ignores them for it; -1 (all) is stated because some "
+    "CloudFormation implementations, such as moto used in our tests, require port fields.",
+)
+
+CHECKOV = (NLB_ACCESS_LOGS, PUBLISHED_PORTS_OPEN)
+CFN_LINT = (ESP_PORTS_IGNORED,)
 
 
 def checkov_skip(*findings: tuple[str, str]) -> dict[str, Any]:
     """Resource metadata that suppresses `findings` in checkov, each with its justification."""
     return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in findings]}}
+
+
+def cfn_lint_skip(*findings: tuple[str, str]) -> dict[str, Any]:
+    """Resource metadata that suppresses `findings` in cfn-lint, with the reasons beside it."""
+    return {
+        "cfn-lint": {"config": {"ignore_checks": [rule for rule, _ in findings]}},
+        "Comment": " ".join(f"{rule}: {why}" for rule, why in findings),
+    }

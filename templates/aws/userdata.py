@@ -8,8 +8,19 @@ valid ``#cloud-config`` document, base64-encoded as EC2 expects it in a launch t
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
-from ...spec import Role
+from ...spec import ClusterSpec, Role
+
+
+def user_data_for(spec: ClusterSpec) -> Callable[[Role], str]:
+    """The user data hook `build_template` uses by default and the CLI passes explicitly.
+
+    Swap point: once swarmstack.cloudinit lands this returns
+    ``lambda role: user_data_base64(spec, role, "aws")``.
+    """
+    del spec  # the placeholder is the same for every spec
+    return placeholder_user_data_base64
 
 
 def placeholder_user_data_base64(role: Role) -> str:
