@@ -205,6 +205,7 @@ def test_an_event_line_has_time_logical_id_type_status_and_reason() -> None:
 
     line = format_event(failed)
 
-    assert line.startswith("21:04:41  WorkerGroup ")
+    local_time = failed.timestamp.astimezone().strftime("%H:%M:%S")
+    assert line.startswith(f"{local_time}  WorkerGroup ")
     assert "AWS::AutoScaling::AutoScalingGroup" in line
     assert "CREATE_FAILED  Resource handler returned message" in line

@@ -24,8 +24,8 @@ def resume_command(name: str, region: str) -> str:
 
 
 def format_event(event: StackEvent) -> str:
-    """`timestamp  logical id  type  status  reason`, one line per event."""
-    stamp = event.timestamp.strftime("%H:%M:%S")
+    """`time  logical id  type  status  reason`, one line per event, in local time."""
+    stamp = event.timestamp.astimezone().strftime("%H:%M:%S")
     line = f"{stamp}  {event.logical_id:<28} {event.resource_type:<40} {event.status}"
     return f"{line}  {event.reason}" if event.reason else line
 
@@ -111,6 +111,8 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
     def render(console: Console) -> None:
         console.print(f"stack {stack.name}: {stack.status}", markup=False)
         if nodes:
+            managers = sum(1 for n in nodes if n.role == "manager")
+            console.print(f"{managers} manager(s), {len(nodes) - managers} worker(s)", markup=False)
             console.print(
                 table(
                     ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE"],
