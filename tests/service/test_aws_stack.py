@@ -7,6 +7,7 @@ ManagerSize/ClusterSize parameters whose defaults are the spec's, as the real bu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from swarmstack.aws import stack_template
 from swarmstack.aws.events import StackEvent, WatchResult
+from swarmstack.aws.stacks import Stack, describe_stack
 from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_name
 from swarmstack.cli import aws_stack
 from swarmstack.cli.main import cli
@@ -532,3 +534,32 @@ def test_an_unknown_profile_is_one_line(aws_endpoint: str) -> None:
     assert result.exit_code == ExitCode.FAILED
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: AWS profile 'no-such-profile' not found in your AWS config files"]
+
+
+@pytest.mark.usefixtures("use_template")
+def test_status_wait_resumes_watching_a_busy_stack(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto finishes every operation at once, so the first look reports it still busy."""
+    assert launch("--name", "busy", "--manager-size", "1", "--cluster-size", "1").exit_code == 0
+    calls: list[str] = []
+
+    def first_busy(cfn: Any, name_or_id: str) -> Stack | None:
+        calls.append(name_or_id)
+        stack = describe_stack(cfn, name_or_id)
+        if stack is not None and len(calls) == 1:
+            return dataclasses.replace(stack, status="UPDATE_IN_PROGRESS")
+        return stack
+
+    monkeypatch.setattr(aws_stack, "describe_stack", first_busy)
+
+    result = swarmstack(
+        "-o", "json", "aws", "status", "--name", "busy", "--region", "us-east-1", "--wait"
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert "stack busy is UPDATE_IN_PROGRESS; watching (Ctrl-C stops watching)" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "CREATE_COMPLETE"
+    assert data["node_counts"] == {"manager": 1, "worker": 1}
+    assert len(calls) == 2  # looked again after the watch
