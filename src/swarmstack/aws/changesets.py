@@ -106,6 +106,7 @@ def create_change_set(
         sleep(delay)
         delay = min(delay * 1.5, 5.0)
     if change_set.status == "FAILED" and not change_set.empty:
+        discard_change_set(cfn, change_set)  # nothing half-made is left behind
         raise TemplateRejected(f"CloudFormation rejected the change set: {change_set.reason}")
     return change_set
 

@@ -43,6 +43,7 @@ from ..errors import (
     ForeignStack,
     StackBusy,
     StackNotFound,
+    StackOperationFailed,
     WatchInterrupted,
 )
 from ..output import Output, OutputFormat
@@ -290,7 +291,8 @@ def status_command(
     """Show the stack's state, its outputs and its nodes per role.
 
     With --wait, first watch a running create/update/delete until it settles (this is how
-    to resume watching after Ctrl-C). Exit 1 when the stack does not exist or ended failed.
+    to resume watching after Ctrl-C). Exit 1 when the stack does not exist, or is in a
+    failed state (it is still shown).
 
     \b
     Example:
@@ -316,6 +318,10 @@ def status_command(
         stack = refreshed
     nodes = [] if stack.status == REVIEW_STATE else discover_nodes(connection, stack.stack_id)
     output.emit(stack_result(stack, connection.region, nodes), render_stack(stack, nodes))
+    if stack.status in DEAD_STATES:  # shown in full above; the exit code says it failed
+        raise StackOperationFailed(
+            f"stack {stack.name} is {stack.status}" + (f": {stack.reason}" if stack.reason else "")
+        )
 
 
 # --- the launch/update flow -----------------------------------------------------------------

@@ -19,6 +19,10 @@ from ..errors import StackOperationFailed
 from ..output import Output, table
 
 
+def delete_command(name: str) -> str:
+    return f"swarmstack aws delete-stack --name {name}"
+
+
 def resume_command(name: str, region: str) -> str:
     return f"swarmstack aws status --name {name} --region {region} --wait"
 
@@ -51,7 +55,12 @@ def failure_error(
         lines.append(f"reason: {outcome.reason}")
     for row in left or []:
         lines.append(f"left behind: {row['logical_id']} ({row['type']}) {row['physical_id']}")
-    return StackOperationFailed(*lines)
+    hint = None
+    if outcome.status in {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED"}:
+        hint = f"a stack that failed to create can only be deleted: {delete_command(name)}"
+    elif outcome.status == "DELETE_FAILED":
+        hint = "remove what is left behind by hand, or run delete-stack again"
+    return StackOperationFailed(*lines, hint=hint)
 
 
 # --- results --------------------------------------------------------------------------------
