@@ -30,6 +30,7 @@ from .conditions import NEW_VPC
 from .iam import NodeIdentity
 from .lifecycle import Lifecycle, termination_hook
 from .network import Network
+from .suppressions import NODE_PUBLIC_IPS, checkov_skip
 from .tags import instance_tags, stack_tags
 
 ROOT_VOLUME_GIB = 16
@@ -71,6 +72,7 @@ def add_launch_template(
     return template.add_resource(
         LaunchTemplate(
             f"{role.capitalize()}LaunchTemplate",
+            Metadata=checkov_skip(NODE_PUBLIC_IPS),
             LaunchTemplateData=LaunchTemplateData(
                 ImageId=Ref(p.AMI),
                 InstanceType=Ref(settings.instance_type),

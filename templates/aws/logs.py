@@ -10,6 +10,7 @@ from troposphere.logs import LogGroup
 from ...spec import ClusterSpec
 from . import parameters as p
 from .conditions import CLOUDWATCH_LOGS_ON, LOG_KMS_KEY_GIVEN
+from .suppressions import LOG_GROUP_KMS_OPTIONAL, checkov_skip
 from .tags import stack_tags
 
 
@@ -26,5 +27,6 @@ def add_log_group(template: Template, spec: ClusterSpec) -> Any:
             RetentionInDays=Ref(p.LOG_RETENTION),
             KmsKeyId=If(LOG_KMS_KEY_GIVEN, Ref(p.LOG_KMS_KEY_ARN), NoValue),
             Tags=stack_tags(spec, "logs"),
+            Metadata=checkov_skip(LOG_GROUP_KMS_OPTIONAL),
         )
     )

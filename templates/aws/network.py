@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAZs, If, NoValue, Ref, Select, Template
+from troposphere import GetAZs, If, Ref, Select, Template
 from troposphere.ec2 import (
     VPC,
     InternetGateway,
@@ -131,12 +131,9 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
             )
         )
         subnets.append(subnet)
-    new_subnets = [
-        Ref(subnets[0]),
-        Ref(subnets[1]),
-        If(THIRD_SUBNET, Ref(subnets[2]), NoValue),
-    ]
+    # Whole lists are chosen, never an AWS::NoValue item (moto keeps those as nulls).
+    two, three = [Ref(s) for s in subnets[:2]], [Ref(s) for s in subnets]
     return Network(
         vpc_id=If(NEW_VPC, Ref(vpc), Ref(p.VPC)),
-        subnet_ids=If(NEW_VPC, new_subnets, Ref(p.SUBNETS)),
+        subnet_ids=If(NEW_VPC, If(THIRD_SUBNET, three, two), Ref(p.SUBNETS)),
     )

@@ -86,6 +86,7 @@ def too_large(rendered: RenderedTemplate) -> TemplateTooLarge:
         f"template is {rendered.size:,} bytes as {what}, over CloudFormation's "
         f"{INLINE_LIMIT_BYTES:,}-byte inline limit: it must be uploaded to S3 and used "
         "through TemplateURL",
-        hint="`swarmstack aws launch-stack` uploads it to S3 for you"
-        + ("; -o json may also fit" if rendered.format == "yaml" else ""),
+        hint="`swarmstack aws launch-stack` uploads it to S3 for you; the console's "
+        '"Upload a template file" also stores it in S3 (`aws template --for-s3` writes it)'
+        + ("; -o json may also fit inline" if rendered.format == "yaml" else ""),
     )

@@ -20,13 +20,28 @@ PUBLISHED_PORTS_OPEN = (
     "only its own group is open, and nodes accept these ports only from this group.",
 )
 
+# The two below pass in checkov only because the value is an Fn::If it cannot evaluate; they
+# are suppressed anyway so that what the default stack really does is written down.
+NODE_PUBLIC_IPS = (
+    "CKV_AWS_88",
+    "In a new VPC the nodes sit in public subnets and get public IPs for outbound traffic "
+    "(no NAT gateway to pay for); inbound is closed by the security groups: swarm ports only "
+    "between nodes, published ports only from the load balancer, SSH only from SshCidr. In an "
+    "existing VPC the subnets decide.",
+)
+LOG_GROUP_KMS_OPTIONAL = (
+    "CKV_AWS_158",
+    "CloudWatch Logs encrypts every log group at rest; a customer-managed key is optional "
+    "(LogKmsKeyArn) because its key policy must first allow the CloudWatch Logs service of "
+    "the region, which the template cannot grant on a key it does not own.",
+)
 ESP_PORTS_IGNORED = (
     "W3687",
     "ESP has no ports and EC2 ignores them for it; -1 (all) is stated because some "
     "CloudFormation implementations, such as moto used in our tests, require port fields.",
 )
 
-CHECKOV = (NLB_ACCESS_LOGS, PUBLISHED_PORTS_OPEN)
+CHECKOV = (NLB_ACCESS_LOGS, PUBLISHED_PORTS_OPEN, NODE_PUBLIC_IPS, LOG_GROUP_KMS_OPTIONAL)
 CFN_LINT = (ESP_PORTS_IGNORED,)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from troposphere import If, NoValue, Ref, Sub, Tags
+from troposphere import If, Ref, Sub, Tags
 
 from ...spec import ClusterSpec, Role
 from .conditions import CLOUDWATCH_LOGS_ON
@@ -53,11 +53,12 @@ def stack_tags(spec: ClusterSpec, name: str) -> Tags:
     )
 
 
-def instance_tags(spec: ClusterSpec, role: Role, log_group: Any) -> list[Any]:
+def instance_tags(spec: ClusterSpec, role: Role, log_group: Any) -> Any:
     """Auto Scaling group tags, propagated to every instance at launch.
 
-    ``log_group`` is the log group's name, or None when CloudWatch logs are not part of the
-    template; the tag is dropped at deploy time when the condition is off.
+    ``log_group`` is the log group's name, or None when the template has no log group. The
+    log group tag exists only when CloudWatch logs are on; the whole list is chosen with
+    Fn::If (not an AWS::NoValue item, which some implementations keep as a null tag).
     """
     fixed: dict[str, Any] = {
         **spec.tags,
@@ -67,16 +68,14 @@ def instance_tags(spec: ClusterSpec, role: Role, log_group: Any) -> list[Any]:
         # yes/no: the boot script enables the daily prune timer from this.
         SYSTEM_PRUNE_TAG: Ref(ENABLE_SYSTEM_PRUNE),
     }
-    tags: list[Any] = [
-        {"Key": key, "Value": value, "PropagateAtLaunch": True}
-        for key, value in sorted(fixed.items())
-    ]
-    if log_group is not None:
-        tags.append(
-            If(
-                CLOUDWATCH_LOGS_ON,
-                {"Key": LOG_GROUP_TAG, "Value": log_group, "PropagateAtLaunch": True},
-                NoValue,
-            )
-        )
-    return tags
+    tags = [_propagated(key, value) for key, value in sorted(fixed.items())]
+    if log_group is None:
+        return tags
+    with_log_group = sorted(
+        [*tags, _propagated(LOG_GROUP_TAG, log_group)], key=lambda tag: str(tag["Key"])
+    )
+    return If(CLOUDWATCH_LOGS_ON, with_log_group, tags)
+
+
+def _propagated(key: str, value: Any) -> dict[str, Any]:
+    return {"Key": key, "Value": value, "PropagateAtLaunch": True}

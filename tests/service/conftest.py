@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from moto.elbv2 import models as elbv2_models
 from moto.server import ThreadedMotoServer
 
 FAKE_AWS_ENV = {
@@ -43,4 +45,34 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    _honour_load_balancer_type(monkeypatch)
     return moto_server
+
+
+def _honour_load_balancer_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (5.2) creates every CloudFormation AWS::ElasticLoadBalancingV2::LoadBalancer as an
+    application load balancer, ignoring `Type: network`, and then rejects its TCP listeners.
+    The server runs in this process, so the fake is corrected here; nothing else changes.
+    """
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        return elbv2_models.elbv2_backends[account_id][region_name].create_load_balancer(
+            resource_name,
+            properties.get("SecurityGroups"),
+            properties.get("Subnets"),
+            scheme=properties.get("Scheme", "internet-facing"),
+            loadbalancer_type=properties.get("Type", "application"),
+        )
+
+    monkeypatch.setattr(
+        elbv2_models.FakeLoadBalancer, "create_from_cloudformation_json", classmethod(create)
+    )

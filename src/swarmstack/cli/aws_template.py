@@ -66,8 +66,8 @@ def template_command(output: Output, /, out: Path | None, for_s3: bool, **option
         )
     if not rendered.fits_inline:
         output.warn(
-            f"the template is {rendered.size:,} bytes: upload it to S3 and create the stack "
-            "with its URL (TemplateURL); the console's upload field will refuse it"
+            f"the template is {rendered.size:,} bytes, too large for --template-body: upload "
+            "it in the console (which stores it in S3) or to your own bucket for --template-url"
         )
     if out is None:
         click.echo(rendered.body, nl=False)
