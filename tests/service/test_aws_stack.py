@@ -440,9 +440,7 @@ def test_the_real_template_launches_and_its_nodes_are_found(
     aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The template of swarmstack.templates.aws end to end. moto reserves /aws/ SSM names,
-    so the image parameter points at a test SSM parameter holding an image moto knows; and
-    moto's CloudFormation refuses TCP listeners, so this cluster publishes no ports (no
-    network load balancer)."""
+    so the image parameter points at a test SSM parameter holding an image moto knows."""
     boto3.client("ssm").put_parameter(Name="/test/debian-12", Value=MOTO_AMI, Type="String")
     real_render = stack_template.render_body
 
@@ -454,14 +452,16 @@ def test_the_real_template_launches_and_its_nodes_are_found(
     monkeypatch.setattr(stack_template, "render_body", render)
 
     result = launch(
-        "--name", "tau", "--key-name", "ops", "--manager-size", "3", "--cluster-size", "2",
-        "--published-ports", "",
+        "--name", "tau", "--key-name", "ops", "--manager-size", "3", "--cluster-size", "2"
     )  # fmt: skip
 
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["node_counts"] == {"manager": 3, "worker": 2}
     assert {n["state"] for n in data["nodes"]} == {"running"}
+    assert data["change_set"]["type"] == "CREATE"
+    created = {c["type"] for c in data["change_set"]["changes"]}
+    assert "AWS::ElasticLoadBalancingV2::LoadBalancer" in created
     assert {n["group"].split("-")[1] for n in data["nodes"]} == {
         "ManagerAutoScalingGroup",
         "WorkerAutoScalingGroup",
