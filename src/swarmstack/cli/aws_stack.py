@@ -59,6 +59,7 @@ from .aws_stack_views import (
     node_summary,
     print_change_set,
     print_event,
+    print_table,
     render_stack,
     resume_command,
     stack_result,
@@ -268,7 +269,7 @@ def delete_stack_command(
     def render(console: Console) -> None:
         console.print(f"stack {stack.name} deleted", markup=False)
         if left:
-            console.print(left_behind_table(left))
+            print_table(console, left_behind_table(left))
 
     output.emit(result, render)
 

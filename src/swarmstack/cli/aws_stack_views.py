@@ -5,10 +5,12 @@ Results are plain dicts (for -o json/yaml); the text renderers print the same da
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from ..aws.changesets import ChangeSet
 from ..aws.discovery import Node
@@ -17,6 +19,21 @@ from ..aws.parameters import ParameterChange
 from ..aws.stacks import Stack
 from ..errors import StackOperationFailed
 from ..output import Output, table
+
+# Piped output has no terminal width; never cut ids and types short to fit 80 columns.
+PIPE_WIDTH = 400
+
+
+def print_table(console: Console, rendered: Table) -> None:
+    """A table at the terminal's width, or uncut (and without trailing blanks) in a pipe."""
+    if console.is_terminal:
+        console.print(rendered)
+        return
+    wide = Console(file=io.StringIO(), width=PIPE_WIDTH, no_color=True, highlight=False)
+    wide.print(rendered)
+    text = wide.file.getvalue()  # type: ignore[attr-defined]
+    for line in text.splitlines():
+        console.print(line.rstrip(), markup=False, highlight=False)
 
 
 def delete_command(name: str) -> str:
@@ -83,21 +100,23 @@ def print_change_set(
     """The preview: resource changes, then (for an update) parameter values old -> new."""
     changes = change_set.changes
     if changes:
-        console.print(
+        print_table(
+            console,
             table(
                 ["ACTION", "LOGICAL ID", "TYPE", "REPLACEMENT"],
                 [(c.action, c.logical_id, c.resource_type, c.replacement or "-") for c in changes],
                 title=f"{change_set.kind} change set: {len(changes)} resource change(s)",
-            )
+            ),
         )
     else:
         console.print(f"{change_set.kind} change set: no resource changes listed", markup=False)
     if parameter_changes:
-        console.print(
+        print_table(
+            console,
             table(
                 ["PARAMETER", "NOW", "NEW"],
                 [(p.name, p.old if p.old is not None else "-", p.new) for p in parameter_changes],
-            )
+            ),
         )
 
 
@@ -122,7 +141,8 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
         if nodes:
             managers = sum(1 for n in nodes if n.role == "manager")
             console.print(f"{managers} manager(s), {len(nodes) - managers} worker(s)", markup=False)
-            console.print(
+            print_table(
+                console,
                 table(
                     ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE"],
                     [
@@ -136,19 +156,19 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
                         )
                         for n in nodes
                     ],
-                )
+                ),
             )
         else:
             console.print("no nodes", markup=False)
         if stack.outputs:
-            console.print(
-                table(["OUTPUT", "VALUE"], sorted(stack.outputs.items()), title="outputs")
+            print_table(
+                console, table(["OUTPUT", "VALUE"], sorted(stack.outputs.items()), title="outputs")
             )
 
     return render
 
 
-def left_behind_table(rows: list[dict[str, str]]) -> Any:
+def left_behind_table(rows: list[dict[str, str]]) -> Table:
     return table(
         ["LEFT BEHIND", "TYPE", "PHYSICAL ID", "STATUS", "REASON"],
         [(r["logical_id"], r["type"], r["physical_id"], r["status"], r["reason"]) for r in rows],
