@@ -157,6 +157,8 @@ def test_launch_creates_the_stack_with_managers_and_workers(aws_endpoint: str) -
     # moto does not compute outputs for stacks made through change sets; the key is there.
     assert isinstance(data["outputs"], dict)
     assert data["bootstrap"]["status"] == "skipped"
+    assert data["operation"]["status"] == "CREATE_COMPLETE"
+    assert data["operation"]["first_failure"] is None
     assert instance_counts("alpha") == {"ManagerGroup": 3, "WorkerGroup": 2}
     stack = boto3.client("cloudformation").describe_stacks(StackName="alpha")["Stacks"][0]
     assert {"Key": "swarmstack-cluster", "Value": "alpha"} in stack["Tags"]

@@ -51,18 +51,6 @@ class Stack:
     def busy(self) -> bool:
         return self.status.endswith(BUSY_SUFFIX) and self.status != REVIEW_STATE
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "stack_id": self.stack_id,
-            "status": self.status,
-            "reason": self.reason,
-            "created": self.created.isoformat() if self.created else None,
-            "updated": self.updated.isoformat() if self.updated else None,
-            "outputs": dict(sorted(self.outputs.items())),
-            "parameters": dict(sorted(self.parameters.items())),
-        }
-
 
 def stack_tags(cluster_name: str, user_tags: dict[str, str]) -> list[dict[str, str]]:
     """Tags for the stack; CloudFormation copies them onto every resource it creates."""

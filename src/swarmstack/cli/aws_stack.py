@@ -262,6 +262,7 @@ def delete_stack_command(
         "region": connection.region,
         "result": "deleted",
         "status": outcome.status,
+        "operation": outcome.to_dict(),
         "left_behind": left,
         "templates_removed": removed,
     }
@@ -413,6 +414,7 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
         **base,
         **stack_result(final, region, nodes),
         "result": "created" if kind == "CREATE" else "updated",
+        "operation": outcome.to_dict(),
         "bootstrap": bootstrap,
     }
     output.emit(result, render_stack(final, nodes))

@@ -121,6 +121,7 @@ def print_change_set(
 
 
 def stack_result(stack: Stack, region: str, nodes: Sequence[Node]) -> dict[str, Any]:
+    changed = stack.updated or stack.created
     roles = {"manager": 0, "worker": 0}
     for node in nodes:
         roles[node.role] += 1
@@ -128,7 +129,9 @@ def stack_result(stack: Stack, region: str, nodes: Sequence[Node]) -> dict[str, 
         "stack": stack.name,
         "region": region,
         "status": stack.status,
+        "reason": stack.reason,
         "stack_id": stack.stack_id,
+        "last_change": changed.isoformat() if changed else None,
         "outputs": dict(sorted(stack.outputs.items())),
         "nodes": [node.to_dict() for node in nodes],
         "node_counts": roles,
