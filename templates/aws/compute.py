@@ -33,6 +33,7 @@ from .network import Network
 from .suppressions import NODE_PUBLIC_IPS, checkov_skip
 from .tags import instance_tags, stack_tags
 
+# The OS only: images, containers and volumes live on the Docker data volume.
 ROOT_VOLUME_GIB = 16
 # The Docker data volume; on Nitro instances it shows up as the second NVMe disk.
 DOCKER_VOLUME_DEVICE = "/dev/sdf"

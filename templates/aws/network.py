@@ -1,10 +1,9 @@
 """The network: a new VPC with public subnets in two or three zones, or an existing VPC.
 
-The new VPC's address range comes from the spec (vpc_cidr) at render time.
-
-Which one is decided at deploy time by the `Vpc` parameter (condition NewVpc), so one template
-serves both. Zones come from parameters; only when none are given does the template fall back
-to the region's zones, always with literal indexes.
+Which one is decided at deploy time by the `Vpc` and `Subnets` parameters (condition NewVpc),
+so one template serves both. The new VPC's address range is the spec's vpc_cidr, cut into
+subnets at render time. Zones come from parameters; only when none are given does the template
+fall back to the region's zones, always with literal indexes.
 """
 
 from __future__ import annotations
@@ -57,6 +56,12 @@ def network_problems(spec: ClusterSpec) -> list[str]:
         problems.append(
             f"zones={','.join(spec.zones)}: on AWS must name two or three availability zones "
             "(or none to use the region's first ones)"
+        )
+    foreign = [z for z in spec.zones if spec.region and not z.startswith(spec.region)]
+    if foreign:
+        problems.append(
+            f"zones={','.join(spec.zones)}: must be zones of region {spec.region} "
+            f"({', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not)"
         )
     return problems
 

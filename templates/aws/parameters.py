@@ -293,6 +293,18 @@ def add_rules(template: Template) -> None:
         },
     )
     template.add_rule(
+        "VpcWithSubnets",
+        {
+            "RuleCondition": {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": SUBNETS}, ""]}]},
+            "Assertions": [
+                {
+                    "Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": VPC}, ""]}]},
+                    "AssertDescription": "Subnets belong to an existing VPC: set Vpc too.",
+                }
+            ],
+        },
+    )
+    template.add_rule(
         "SubnetsWithVpc",
         {
             "RuleCondition": {"Fn::Not": [{"Fn::Equals": [{"Ref": VPC}, ""]}]},

@@ -19,8 +19,8 @@ from ...errors import TemplateTooLarge
 TemplateFormat = Literal["json", "yaml"]
 INLINE_LIMIT_BYTES = 51_200
 S3_LIMIT_BYTES = 1_000_000
-# One space per level, as troposphere and the AWS examples do: readable, and it keeps the
-# default stack under the inline limit.
+# One space per level, troposphere's own default: readable, and it keeps the default stack
+# under the inline limit.
 JSON_INDENT = 1
 
 
@@ -48,10 +48,6 @@ class RenderedTemplate:
         return self.size <= S3_LIMIT_BYTES
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML; long strings (user data) are not folded."""
-
-
 def _to_dict(template: Template) -> dict[str, Any]:
     return dict(template.to_dict())
 
@@ -62,7 +58,8 @@ def render_body(template: Template, fmt: TemplateFormat = "json") -> RenderedTem
     """
     data = _to_dict(template)
     if fmt == "yaml":
-        body = yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000)
+        # Block style; the wide line keeps long strings (descriptions) on one line.
+        body = yaml.safe_dump(data, sort_keys=True, default_flow_style=False, width=1000)
         return RenderedTemplate(body, "yaml", minified=False, indented_size=len(body.encode()))
     indented = json.dumps(data, indent=JSON_INDENT, sort_keys=True) + "\n"
     indented_size = len(indented.encode("utf-8"))

@@ -26,11 +26,18 @@ RESERVED_PREFIX = "swarmstack-"
 # What EC2 accepts as a tag key when instance tags are exposed through IMDS.
 _IMDS_TAG_KEY = re.compile(r"^[A-Za-z0-9+=.,_:@-]+$")
 _IMDS_FORBIDDEN_KEYS = {".", "..", "_index"}
+# EC2 takes 50 tags per resource; instances carry up to five of ours.
+MAX_USER_TAGS = 45
 
 
 def tag_problems(spec: ClusterSpec) -> list[str]:
     """User tags that would clash with ours or make EC2 refuse to launch the instances."""
     problems = []
+    if len(spec.tags) > MAX_USER_TAGS:
+        problems.append(
+            f"tags: {len(spec.tags)} tags, but on AWS at most {MAX_USER_TAGS} (EC2 allows 50 per "
+            "resource and swarmstack adds its own)"
+        )
     for key in spec.tags:
         if key.lower().startswith(RESERVED_PREFIX):
             problems.append(f"tags={key}: keys starting with {RESERVED_PREFIX} are reserved")

@@ -4,7 +4,6 @@ Scaling groups launch their instances, each tagged with its cluster and swarm ro
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -14,31 +13,21 @@ from swarmstack.templates.aws import build_template, render_template
 
 from swarmstack.spec import ClusterSpec
 
-TEST_IMAGE_PARAMETER = "/swarmstack-test/debian-12"
-
 
 def _spec(**values: Any) -> ClusterSpec:
     return ClusterSpec.model_validate(values)
 
 
 def _body(spec: ClusterSpec) -> str:
-    """The rendered template, with one moto workaround: moto resolves an SSM-typed parameter's
-    *default* before applying the given value, and the public /aws/service/... names cannot be
-    created in its SSM. The test's own image parameter is used as the default instead.
-    """
-    data = json.loads(render_template(build_template(spec)))
-    data["Parameters"]["AmiId"]["Default"] = TEST_IMAGE_PARAMETER
-    return json.dumps(data)
+    """Exactly what `swarmstack aws template` prints for the spec."""
+    return render_template(build_template(spec))
 
 
 @pytest.fixture
-def account(aws_endpoint: str) -> dict[str, Any]:
-    """A key pair and an image parameter, as a user's account would have them."""
-    ec2 = boto3.client("ec2")
-    ec2.create_key_pair(KeyName="ops")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    boto3.client("ssm").put_parameter(Name=TEST_IMAGE_PARAMETER, Value=image, Type="String")
-    return {"endpoint": aws_endpoint, "image": image}
+def account(aws_endpoint: str, public_image_parameters: str) -> dict[str, Any]:
+    """A key pair and the public image parameters, as a user's account would have them."""
+    boto3.client("ec2").create_key_pair(KeyName="ops")
+    return {"endpoint": aws_endpoint, "image": public_image_parameters}
 
 
 def _create(name: str, body: str, **parameters: str) -> dict[str, str]:
@@ -48,11 +37,7 @@ def _create(name: str, body: str, **parameters: str) -> dict[str, str]:
         TemplateBody=body,
         Parameters=[
             {"ParameterKey": key, "ParameterValue": value}
-            for key, value in {
-                "KeyName": "ops",
-                "AmiId": TEST_IMAGE_PARAMETER,
-                **parameters,
-            }.items()
+            for key, value in {"KeyName": "ops", **parameters}.items()
         ],
         Capabilities=["CAPABILITY_IAM"],
     )

@@ -488,3 +488,29 @@ def test_spec_values_aws_cannot_use_are_all_reported_at_once() -> None:
 def test_more_published_ports_than_listeners_is_an_error() -> None:
     with pytest.raises(SpecError, match="at most 50 ports"):
         build_template(spec_of(published_ports=list(range(1000, 1051))))
+
+
+def test_too_many_user_tags_is_an_error() -> None:
+    tags = {f"k{i}": "v" for i in range(46)}
+    with pytest.raises(SpecError, match="at most 45"):
+        build_template(spec_of(tags=tags))
+    build_template(spec_of(tags=dict(list(tags.items())[:45])))
+
+
+def test_console_rules_keep_vpc_subnets_and_zones_together() -> None:
+    rules = _template()["Rules"]
+    assert set(rules) == {"SecondZoneWithFirst", "VpcWithSubnets", "SubnetsWithVpc"}
+    vpc_needs_subnets = rules["SubnetsWithVpc"]
+    assert vpc_needs_subnets["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Vpc"}, ""]}]}
+    [assertion] = vpc_needs_subnets["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "Subnets"}, ""]}]}
+
+
+def test_zones_must_belong_to_the_specs_region() -> None:
+    spec = spec_of(region="eu-west-1", zones=["eu-west-1a", "us-east-1b"])
+    with pytest.raises(SpecError) as raised:
+        build_template(spec)
+    assert raised.value.problems == (
+        "zones=eu-west-1a,us-east-1b: must be zones of region eu-west-1 (us-east-1b is not)",
+    )
+    build_template(spec_of(region="eu-west-1", zones=["eu-west-1a", "eu-west-1b"]))

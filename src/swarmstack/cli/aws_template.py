@@ -75,8 +75,9 @@ def template_command(output: Output, /, out: Path | None, for_s3: bool, **option
         out.write_text(rendered.body, encoding="utf-8")
         output.info(f"wrote {out} ({rendered.size:,} bytes, {fmt})")
     target = f"file://{out}" if out else "file://swarm.json"
+    key = "" if spec.key_name else " --parameters ParameterKey=KeyName,ParameterValue=<key pair>"
     output.info(
         "next: upload it in the CloudFormation console, or run `aws cloudformation "
         f"create-stack --stack-name {spec.name} --template-body {target} --capabilities "
-        "CAPABILITY_IAM --parameters ParameterKey=KeyName,ParameterValue=<your key pair>`"
+        f"CAPABILITY_IAM{key}`"
     )
