@@ -438,21 +438,9 @@ def test_a_failed_operation_names_the_first_failed_resource_and_exits_1(
     ]
 
 
-def test_the_real_template_launches_and_its_nodes_are_found(
-    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The template of swarmstack.templates.aws end to end. moto reserves /aws/ SSM names,
-    so the image parameter points at a test SSM parameter holding an image moto knows."""
-    boto3.client("ssm").put_parameter(Name="/test/debian-12", Value=MOTO_AMI, Type="String")
-    real_render = stack_template.render_body
-
-    def render(spec: ClusterSpec) -> str:
-        template = json.loads(real_render(spec))
-        template["Parameters"]["AmiId"]["Default"] = "/test/debian-12"
-        return json.dumps(template, sort_keys=True)
-
-    monkeypatch.setattr(stack_template, "render_body", render)
-
+@pytest.mark.usefixtures("public_image_parameters")
+def test_the_real_template_launches_and_its_nodes_are_found(aws_endpoint: str) -> None:
+    """The template of swarmstack.templates.aws end to end, exactly as rendered."""
     result = launch(
         "--name", "tau", "--key-name", "ops", "--manager-size", "3", "--cluster-size", "2"
     )  # fmt: skip
