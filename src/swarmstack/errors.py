@@ -100,6 +100,20 @@ class StackOperationFailed(AwsError):
     """A stack create, update or delete ended in a failed or rolled-back state."""
 
 
+class StackBusy(AwsError):
+    """The stack is in the middle of another operation (or can only be deleted)."""
+
+
+class ForeignStack(AwsError):
+    """The named stack exists but was not created by swarmstack; it is never changed."""
+
+
+class WatchInterrupted(SwarmstackError):
+    """The user stopped watching (Ctrl-C); the stack operation itself carries on."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class AzureError(CloudError):
     """An Azure Resource Manager call failed."""
 
