@@ -88,6 +88,7 @@ for name in "${clusters[@]}"; do
     done
     find /sys/fs/cgroup -depth -type d -path "*/swarmstack/$name*" -exec rmdir {} + 2>/dev/null
     rm -rf "${STATE_ROOT:?}/$name" "$STATE_ROOT/.$name.lock"
+    rm -rf /run/systemd/nspawn/propagate/"$name"-ss-*
 done
 
 # Bridges no cluster's iptables rules point at any more; stray veths only when removing all.

@@ -19,6 +19,7 @@ from .plan import (
     Machine,
     ScalePlan,
 )
+from .run import require_root
 
 __all__ = [
     "SWARM_DEFAULT_ADDR_POOL",
@@ -29,4 +30,5 @@ __all__ = [
     "ScalePlan",
     "busybox_image",
     "cluster_names",
+    "require_root",
 ]

@@ -41,12 +41,26 @@ def create(cluster: str, machine: str) -> list[Path]:
             parent, path = path, path / part
             if not path.exists():
                 path.mkdir()
+            _delegate_controllers(parent)
             for knob in ("cpuset.cpus", "cpuset.mems"):
                 here, there = path / knob, parent / knob
                 if here.exists() and not here.read_text().strip():
                     here.write_text(there.read_text())
         made.append(path)
     return made
+
+
+def _delegate_controllers(parent: Path) -> None:
+    """cgroup v2: children see memory/cpu/pids only when their parent enables them."""
+    available = parent / "cgroup.controllers"
+    control = parent / "cgroup.subtree_control"
+    if not available.exists():
+        return  # cgroup v1: every hierarchy has its controller already
+    wanted = {"memory", "cpu", "pids"} & set(available.read_text().split())
+    missing = wanted - set(control.read_text().split())
+    for controller in sorted(missing):
+        with contextlib.suppress(OSError):  # best effort: accounting, not function
+            control.write_text(f"+{controller}\n")
 
 
 def join(paths: list[Path], pid: int) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ...errors import LocalProviderError, UsageError
 from ...spec import NAME
-from . import cgroups, images, keys, machine, network, paths, state
+from . import cgroups, host, images, keys, machine, network, paths, state
 from .machine import MachineFiles
 from .plan import Machine, ScalePlan, bridge_address, free_subnet, plan_scale, subnet
 from .run import require_host_tools, require_root
@@ -126,6 +126,7 @@ class LocalCluster:
         plan_scale([], managers, workers, 0)  # bad counts fail before anything is touched
         require_root("swarmstack local up")
         require_host_tools()
+        host.ensure_limits(progress)
         with _locked(name):
             cluster = cls._load_or_create(name, progress)
             plan = cluster.plan_scale(managers, workers)

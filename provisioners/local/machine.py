@@ -111,6 +111,7 @@ def start(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine
     paths = cgroups.create(cluster, machine.name)
     config = {
         "name": machine.name,
+        "machine": f"{cluster}-{machine.name}",
         "root": str(files.root),
         "netns": netns,
         "docker_data": str(files.docker),

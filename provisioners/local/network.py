@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import LocalProviderError
 from .plan import Machine, bridge_address
 from .run import run, succeeds
 
@@ -73,8 +74,7 @@ def remove_bridge(cluster: str, subnet_index: int) -> None:
     for rule in _forward_rules(bridge, cluster):
         while succeeds(["iptables", "-w", "-C", "FORWARD", *rule]):
             run(["iptables", "-w", "-D", "FORWARD", *rule])
-    if _link_exists(bridge):
-        run(["ip", "link", "del", bridge])
+    _delete_link(bridge)
 
 
 def ensure_machine_network(cluster: str, subnet_index: int, machine: Machine) -> str:
@@ -86,8 +86,7 @@ def ensure_machine_network(cluster: str, subnet_index: int, machine: Machine) ->
         run(["ip", "netns", "add", ns])
     in_ns = ["ip", "-n", ns]
     if not succeeds([*in_ns, "link", "show", "eth0"]):
-        if _link_exists(outer):  # half-made by an interrupted run
-            run(["ip", "link", "del", outer])
+        _delete_link(outer)  # half-made by an interrupted run
         peer = f"ssp{subnet_index}-{machine.host_number}"
         run(["ip", "link", "add", outer, "type", "veth", "peer", "name", peer])
         run(["ip", "link", "set", peer, "netns", ns])
@@ -99,14 +98,21 @@ def ensure_machine_network(cluster: str, subnet_index: int, machine: Machine) ->
     return str(NETNS_DIR / ns)
 
 
+def _delete_link(name: str) -> None:
+    """Delete a link that may vanish on its own meanwhile (a namespace being torn down)."""
+    if _link_exists(name):
+        result = run(["ip", "link", "del", name], check=False)
+        if result.returncode != 0 and _link_exists(name):
+            raise LocalProviderError(f"ip link del {name} failed: {result.stderr.strip()}")
+
+
 def remove_machine_network(cluster: str, subnet_index: int, machine: Machine) -> None:
-    # Deleting the namespace destroys eth0 and with it the host end of the pair.
+    # The veth pair first: deleting it is synchronous, while a deleted namespace takes its
+    # interfaces down later, in the kernel's own time.
+    _delete_link(veth_name(subnet_index, machine))
     ns = netns_name(cluster, machine)
     if (NETNS_DIR / ns).exists():
         run(["ip", "netns", "del", ns])
-    outer = veth_name(subnet_index, machine)
-    if _link_exists(outer):
-        run(["ip", "link", "del", outer])
 
 
 def namespaces_of(cluster: str) -> list[str]:

@@ -30,7 +30,9 @@ def nspawn_command(config: dict[str, Any]) -> list[str]:
     return [
         "systemd-nspawn",
         "--boot",
-        f"--machine={config['name']}",
+        # Unique on the host (nspawn keeps per-machine files under /run by this name);
+        # the hostname inside is the short name.
+        f"--machine={config.get('machine', config['name'])}",
         f"--hostname={config['name']}",
         f"--directory={config['root']}",
         f"--network-namespace-path={config['netns']}",

@@ -184,6 +184,9 @@ def _host_leftovers(cluster_dir: Path, bridge: str, cluster: str) -> list[str]:
                 continue
             if str(cluster_dir) in cmdline:
                 found.append(f"process {proc.name} {cmdline[:80]}")
+    propagate = Path("/run/systemd/nspawn/propagate")
+    if propagate.exists():
+        found += [f"nspawn {p}" for p in propagate.iterdir() if p.name.startswith(f"{cluster}-")]
     if cluster_dir.exists():
         found.append(f"directory {cluster_dir}")
     return found
@@ -192,7 +195,12 @@ def _host_leftovers(cluster_dir: Path, bridge: str, cluster: str) -> list[str]:
 def test_down_leaves_no_namespace_bridge_mount_cgroup_rule_or_process() -> None:
     require_root()
     name = session_cluster_name("-down")
-    cluster = LocalCluster.up(1, 1, name=name)
+    try:
+        cluster = LocalCluster.up(1, 1, name=name)
+    except BaseException:
+        if LocalCluster.exists(name):
+            LocalCluster.open(name).down()
+        raise
     bridge, cluster_dir = cluster.bridge, cluster.dir
     during = _host_leftovers(cluster_dir, bridge, name)
     # The check must see a running cluster, or it would prove nothing after down.
@@ -202,6 +210,7 @@ def test_down_leaves_no_namespace_bridge_mount_cgroup_rule_or_process() -> None:
     assert any(item.startswith("cgroup") for item in during)
     assert any(item.startswith("rule") for item in during)
     assert f"bridge {bridge}" in during
+    assert any(item.startswith("nspawn") for item in during)
     cluster.down()
     assert _host_leftovers(cluster_dir, bridge, name) == []
     assert cluster.leftovers() == []
@@ -234,6 +243,14 @@ def test_cli_status_and_ssh_reach_the_machines(local_cluster: LocalCluster) -> N
     assert (hostname.returncode, hostname.stdout) == (0, "ss-w1\n"), hostname.stderr
     failing = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "exit 3")
     assert failing.returncode == 3
+    # The ssh_config users Include for DOCKER_HOST=ssh://... carries key and known_hosts.
+    plain_ssh = subprocess.run(
+        ["ssh", "-F", data["ssh"]["config"], "-o", "BatchMode=yes",
+         local_cluster.managers[0].address, "docker version --format '{{.Server.Version}}'"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert plain_ssh.returncode == 0, plain_ssh.stderr
+    assert plain_ssh.stdout.strip()
     unknown = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w9")
     assert unknown.returncode == 2
     assert "NAME=ss-w9: no such machine" in unknown.stderr

@@ -31,6 +31,15 @@ def test_up_without_root_is_a_clear_error_and_touches_nothing(not_root: Path) ->
     assert list(not_root.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["down", "--name", "x"], ["ssh", "ss-m1"]])
+def test_down_and_ssh_need_root_too(not_root: Path, command: list[str]) -> None:
+    (not_root / "state" / "x").mkdir(parents=True)
+    (not_root / "state" / "x" / "state.json").write_text("{}")
+    result = CliRunner().invoke(cli, ["local", *command])
+    assert result.exit_code == ExitCode.FAILED
+    assert f"error: swarmstack local {command[0]} needs root" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -55,7 +64,10 @@ def test_status_of_a_cluster_that_does_not_exist(not_root: Path) -> None:
     assert "swarmstack local up --name nothere" in result.stderr
 
 
-def test_down_of_a_cluster_that_does_not_exist_is_a_no_op(not_root: Path) -> None:
+def test_down_of_a_cluster_that_does_not_exist_is_a_no_op(
+    not_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
     result = CliRunner().invoke(cli, ["-o", "json", "local", "down", "--name", "nothere"])
     assert result.exit_code == ExitCode.OK
     assert '"removed": false' in result.stdout

@@ -18,6 +18,7 @@ from ..provisioners.local import (
     SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
     LocalCluster,
     Machine,
+    require_root,
 )
 from ..spec import ClusterSpec
 from .bootstrap import progress_for
@@ -124,6 +125,7 @@ def status(output: Output, /, name: str) -> None:
 @click.pass_obj
 def down(output: Output, /, name: str) -> None:
     """Power off and delete the local machines, their network and state. Needs root."""
+    require_root("swarmstack local down")
     if not LocalCluster.exists(name):
         output.emit(
             {"cluster": name, "removed": False},
@@ -164,6 +166,7 @@ def ssh(output: Output, /, name: str, machine: str, command: tuple[str, ...]) ->
       swarmstack local ssh ss-m1 -- docker node ls
     """
     del output
+    require_root("swarmstack local ssh")  # the cluster's key is readable by root only
     cluster = LocalCluster.open(name)
     args = cluster.ssh_command(machine, command, tty=not command)
     os.execvp(args[0], args)  # noqa: S606 - becomes the ssh client, argv as a list
