@@ -100,12 +100,48 @@ class StackOperationFailed(AwsError):
     """A stack create, update or delete ended in a failed or rolled-back state."""
 
 
+class StackBusy(AwsError):
+    """The stack is in the middle of another operation (or can only be deleted)."""
+
+
+class ForeignStack(AwsError):
+    """The named stack exists but was not created by swarmstack; it is never changed."""
+
+
+class WatchInterrupted(SwarmstackError):
+    """The user stopped watching (Ctrl-C); the stack operation itself carries on."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class AzureError(CloudError):
     """An Azure Resource Manager call failed."""
 
 
 class AzureCredentialsError(AzureError):
     """No usable Azure credential or subscription."""
+
+
+class AzureAuthorizationFailed(AzureError):
+    """The signed-in identity may not perform an action (the message names it)."""
+
+
+class AzureQuotaExceeded(AzureError):
+    """A subscription or regional quota (cores, IPs, ...) does not allow the change."""
+
+
+class AzureOperationFailed(AzureError):
+    """Resource Manager refused or failed an operation on a named resource."""
+
+
+class AzureResourceNotOurs(AzureError):
+    """A resource with one of the cluster's names exists but swarmstack did not create it."""
+
+
+class AzureInterrupted(AzureError):
+    """A deploy or destroy was interrupted; operations already accepted continue in Azure."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class SshError(SwarmstackError):

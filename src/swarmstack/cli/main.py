@@ -13,6 +13,10 @@ from rich.console import Console
 from .. import __version__
 from ..errors import ExitCode, SwarmstackError
 from ..output import Output, OutputFormat
+from . import (  # imported for their side effect: they register commands on aws_group
+    aws_stack,  # noqa: F401  (launch-stack, update-stack, delete-stack, status)
+    aws_template,  # noqa: F401  (template)
+)
 from .aws import aws_group
 from .azure import azure_group
 from .bootstrap import bootstrap_command

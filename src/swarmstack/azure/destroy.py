@@ -1,0 +1,145 @@
+"""Delete the cluster's resources in reverse dependency order, then the group if it is ours.
+
+Only resources tagged swarmstack:cluster=<name> are deleted; the resource group only when
+swarmstack created it (same tag) and nothing else lives in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from ..templates.azure.resources import LAYOUT, resource_names
+from ..templates.azure.settings import Names
+from .clients import AzureClients, as_dict
+from .engine import EventSink, Step, StepContext, run_steps
+from .failures import azure_errors, error_for
+from .plan import CLUSTER_TAG
+
+GROUP_STEP = "resourceGroup"
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    type: str
+    name: str
+    state: str | None = None  # "Deleting": an earlier destroy was interrupted
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} ({self.name})"
+
+
+@dataclass
+class DestroyPlan:
+    group: str
+    group_exists: bool
+    targets: list[Target] = field(default_factory=list)
+    delete_group: bool = False
+    keep_group_reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "resource_group": self.group,
+            "delete": [{"key": t.key, "name": t.name, "type": t.type} for t in self.targets],
+            "delete_group": self.delete_group,
+            "keep_group_reason": self.keep_group_reason or None,
+        }
+
+
+def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan:
+    with azure_errors(f"resource group {group}"):
+        try:
+            group_body = as_dict(clients.resources.resource_groups.get(group))
+        except ResourceNotFoundError:
+            return DestroyPlan(group, group_exists=False)
+    plan = DestroyPlan(group, group_exists=True)
+    names = resource_names(Names(cluster))
+    for key, kind, _ in LAYOUT:
+        with azure_errors(f"{key} ({names[key]})"):
+            try:
+                found = as_dict(clients.operations(kind).get(group, names[key]))
+            except ResourceNotFoundError:
+                continue
+        if (found.get("tags") or {}).get(CLUSTER_TAG) == cluster:
+            state = found.get("properties", {}).get("provisioningState")
+            plan.targets.append(Target(key, kind, names[key], state))
+    ours = {t.name.lower() for t in plan.targets}
+    with azure_errors(f"resources of {group}"):
+        others = [
+            r["name"]
+            for r in map(as_dict, clients.resources.resources.list_by_resource_group(group))
+            if r["name"].lower() not in ours
+        ]
+    if (group_body.get("tags") or {}).get(CLUSTER_TAG) != cluster:
+        plan.keep_group_reason = "swarmstack did not create it"
+    elif others:
+        plan.keep_group_reason = f"it also holds {', '.join(sorted(others)[:5])}"
+    else:
+        plan.delete_group = True
+    return plan
+
+
+def destroy(
+    clients: AzureClients, plan: DestroyPlan, on_event: EventSink, poll_seconds: float
+) -> None:
+    keys = {target.key for target in plan.targets}
+    dependents = {
+        key: frozenset(k for k, _, deps in LAYOUT if key in deps and k in keys) for key in keys
+    }
+    steps = [
+        Step(
+            target.key,
+            target.label,
+            _delete(clients, plan.group, target, poll_seconds),
+            dependents[target.key],
+        )
+        for target in plan.targets
+    ]
+    if plan.delete_group:
+        steps.append(
+            Step(
+                GROUP_STEP,
+                f"{GROUP_STEP} ({plan.group})",
+                _delete_group(clients, plan.group),
+                frozenset(keys),
+            )
+        )
+    failures = run_steps(steps, on_event, verb="destroy")
+    if failures:
+        raise error_for(failures)
+
+
+def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: float) -> Any:
+    operations = clients.operations(target.type)
+
+    def run(context: StepContext) -> None:
+        if target.state == "Deleting":
+            # An earlier destroy was interrupted: wait for that delete instead of racing it.
+            context.emit("resuming", "waiting for Deleting")
+            while True:
+                try:
+                    operations.get(group, target.name)
+                except ResourceNotFoundError:
+                    context.emit("deleted")
+                    return
+                context.sleep(poll_seconds)
+        poller = operations.begin_delete(group, target.name)
+        context.emit("deleting")
+        context.wait(poller)
+        context.emit("deleted")
+
+    return run
+
+
+def _delete_group(clients: AzureClients, group: str) -> Any:
+    def run(context: StepContext) -> None:
+        poller = clients.resources.resource_groups.begin_delete(group)
+        context.emit("deleting")
+        context.wait(poller)
+        context.emit("deleted")
+
+    return run

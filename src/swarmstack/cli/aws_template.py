@@ -1,0 +1,83 @@
+"""`swarmstack aws template`: the CloudFormation template, for upload by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..output import Output, OutputFormat
+from ..templates.aws import (
+    INLINE_LIMIT_BYTES,
+    S3_LIMIT_BYTES,
+    TemplateFormat,
+    build_template,
+    render_body,
+    user_data_for,
+)
+from ..templates.aws.render import too_large
+from .aws import aws_group
+from .options import spec_from_options, spec_options
+
+
+@aws_group.command("template")
+@spec_options
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the template to this file instead of stdout.",
+)
+@click.option(
+    "--for-s3",
+    is_flag=True,
+    help=f"Write it even when over the {INLINE_LIMIT_BYTES:,}-byte inline limit "
+    f"(to upload to S3 yourself; CloudFormation takes up to {S3_LIMIT_BYTES:,} bytes there).",
+)
+@click.pass_obj
+def template_command(output: Output, /, out: Path | None, for_s3: bool, **options: Any) -> None:
+    """Print the CloudFormation template of a swarm (JSON; -o yaml for YAML).
+
+    The spec (-f FILE, flags, SWARMSTACK_*) sets the template's parameter defaults; the
+    console still lets you change them at upload. KeyName is the one parameter without a
+    default unless --key-name is given. The output is deterministic (sorted keys).
+
+    Indented JSON over CloudFormation's 51,200-byte inline limit is written minified; a
+    template over the limit even then has to go through S3 (--for-s3 writes it anyway).
+
+    \b
+    Examples:
+      swarmstack aws template > swarm.json
+      swarmstack aws template -f cluster.yaml --ssh-cidr 203.0.113.0/24 --out swarm.json
+      swarmstack aws template -o yaml --manager-size 5 --no-enable-cloudwatch-logs
+    """
+    spec = spec_from_options(options)
+    fmt: TemplateFormat = "yaml" if output.format is OutputFormat.YAML else "json"
+    rendered = render_body(build_template(spec, user_data=user_data_for(spec)), fmt)
+    if not rendered.fits_s3 or (not rendered.fits_inline and not for_s3):
+        raise too_large(rendered)
+    if rendered.minified:
+        output.info(
+            f"indented JSON would be {rendered.indented_size:,} bytes, over CloudFormation's "
+            f"{INLINE_LIMIT_BYTES:,}-byte inline limit: writing minified JSON "
+            f"({rendered.size:,} bytes)"
+        )
+    if not rendered.fits_inline:
+        output.warn(
+            f"the template is {rendered.size:,} bytes, too large for --template-body: upload "
+            "it in the console (which stores it in S3) or to your own bucket for --template-url"
+        )
+    if out is None:
+        click.echo(rendered.body, nl=False)
+    else:
+        out.write_text(rendered.body, encoding="utf-8")
+        output.info(f"wrote {out} ({rendered.size:,} bytes, {fmt})")
+    target = f"file://{out}" if out else "file://swarm.json"
+    key = "" if spec.key_name else " --parameters ParameterKey=KeyName,ParameterValue=<key pair>"
+    output.info(
+        "next: upload it in the CloudFormation console, or run `aws cloudformation "
+        f"create-stack --stack-name {spec.name} --template-body {target} --capabilities "
+        f"CAPABILITY_IAM{key}`"
+    )

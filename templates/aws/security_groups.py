@@ -1,0 +1,208 @@
+"""Security groups: swarm ports only between swarm nodes, SSH only from SshCidr, published
+ports only from the load balancer to the workers.
+
+Rules that refer to a group (including its own) are separate ingress resources, which keeps
+the groups free of reference cycles. Ports are integers and every rule says why it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import GetAtt, Ref, Template
+from troposphere.ec2 import SecurityGroup, SecurityGroupIngress, SecurityGroupRule
+
+from ...spec import ClusterSpec
+from . import parameters as p
+from .conditions import SSH_ALLOWED
+from .network import Network
+from .suppressions import (
+    ESP_PORTS_IGNORED,
+    PUBLISHED_PORTS_OPEN,
+    cfn_lint_skip,
+    checkov_skip,
+)
+from .tags import stack_tags
+
+SWARM_MANAGEMENT_PORT = 2377
+GOSSIP_PORT = 7946
+ESP_PROTOCOL = "50"
+ALL_PORTS = -1
+SSH_PORT = 22
+HTTP_PORT = 80
+
+
+@dataclass(frozen=True)
+class SecurityGroups:
+    node: Any
+    manager: Any
+    worker: Any
+    load_balancer: Any | None
+
+
+def _all_outbound(why: str) -> list[SecurityGroupRule]:
+    return [SecurityGroupRule(IpProtocol="-1", CidrIp="0.0.0.0/0", Description=why)]
+
+
+def _between_nodes(
+    template: Template,
+    title: str,
+    target: Any,
+    source: Any,
+    protocol: str,
+    port: int,
+    why: str,
+    **extra: Any,
+) -> None:
+    template.add_resource(
+        SecurityGroupIngress(
+            title,
+            GroupId=GetAtt(target, "GroupId"),
+            SourceSecurityGroupId=GetAtt(source, "GroupId"),
+            IpProtocol=protocol,
+            FromPort=port,
+            ToPort=port,
+            Description=why,
+            **extra,
+        )
+    )
+
+
+def add_security_groups(template: Template, spec: ClusterSpec, network: Network) -> SecurityGroups:
+    node = template.add_resource(
+        SecurityGroup(
+            "NodeSecurityGroup",
+            GroupDescription="Swarm nodes: swarm traffic between nodes, SSH from SshCidr",
+            VpcId=network.vpc_id,
+            SecurityGroupEgress=_all_outbound(
+                "Outbound: image pulls, packages, AWS APIs and what services need"
+            ),
+            Tags=stack_tags(spec, "node"),
+        )
+    )
+    manager = template.add_resource(
+        SecurityGroup(
+            "ManagerSecurityGroup",
+            GroupDescription="Swarm managers: the swarm management port from swarm nodes",
+            VpcId=network.vpc_id,
+            SecurityGroupEgress=_all_outbound("Outbound, as for every node"),
+            Tags=stack_tags(spec, "manager"),
+        )
+    )
+    worker = template.add_resource(
+        SecurityGroup(
+            "WorkerSecurityGroup",
+            GroupDescription="Swarm workers: published ports from the load balancer",
+            VpcId=network.vpc_id,
+            SecurityGroupEgress=_all_outbound("Outbound, as for every node"),
+            Tags=stack_tags(spec, "worker"),
+        )
+    )
+    _between_nodes(
+        template,
+        "ManagerIngressSwarmManagement",
+        manager,
+        node,
+        "tcp",
+        SWARM_MANAGEMENT_PORT,
+        "Swarm management API (raft, joins) from swarm nodes",
+    )
+    _between_nodes(
+        template,
+        "NodeIngressGossipTcp",
+        node,
+        node,
+        "tcp",
+        GOSSIP_PORT,
+        "Swarm node discovery (gossip, tcp) between nodes",
+    )
+    _between_nodes(
+        template,
+        "NodeIngressGossipUdp",
+        node,
+        node,
+        "udp",
+        GOSSIP_PORT,
+        "Swarm node discovery (gossip, udp) between nodes",
+    )
+    _between_nodes(
+        template,
+        "NodeIngressOverlay",
+        node,
+        node,
+        "udp",
+        spec.data_path_port,
+        "Overlay network data path (VXLAN) between nodes",
+    )
+    _between_nodes(
+        template,
+        "NodeIngressEsp",
+        node,
+        node,
+        ESP_PROTOCOL,
+        ALL_PORTS,
+        "Encrypted overlay networks (IPsec ESP) between nodes",
+        Metadata=cfn_lint_skip(ESP_PORTS_IGNORED),
+    )
+    template.add_resource(
+        SecurityGroupIngress(
+            "NodeIngressSsh",
+            Condition=SSH_ALLOWED,
+            GroupId=GetAtt(node, "GroupId"),
+            CidrIp=Ref(p.SSH_CIDR),
+            IpProtocol="tcp",
+            FromPort=SSH_PORT,
+            ToPort=SSH_PORT,
+            Description="SSH from SshCidr only (the swarm bootstrap and admins)",
+        )
+    )
+    load_balancer = None
+    if spec.published_ports:
+        # checkov flags port 80 open to the world; publishing it is this group's purpose.
+        suppress = (
+            {"Metadata": checkov_skip(PUBLISHED_PORTS_OPEN)}
+            if HTTP_PORT in spec.published_ports
+            else {}
+        )
+        load_balancer = template.add_resource(
+            SecurityGroup(
+                "LoadBalancerSecurityGroup",
+                GroupDescription="Load balancer: published swarm ports from anywhere to workers",
+                VpcId=network.vpc_id,
+                SecurityGroupIngress=[
+                    SecurityGroupRule(
+                        IpProtocol="tcp",
+                        FromPort=port,
+                        ToPort=port,
+                        CidrIp="0.0.0.0/0",
+                        Description=f"Published service port {port} from clients",
+                    )
+                    for port in spec.published_ports
+                ],
+                SecurityGroupEgress=[
+                    SecurityGroupRule(
+                        IpProtocol="tcp",
+                        FromPort=port,
+                        ToPort=port,
+                        DestinationSecurityGroupId=GetAtt(worker, "GroupId"),
+                        Description=f"Published service port {port} and its health check "
+                        "to workers",
+                    )
+                    for port in spec.published_ports
+                ],
+                Tags=stack_tags(spec, "load-balancer"),
+                **suppress,
+            )
+        )
+        for port in spec.published_ports:
+            _between_nodes(
+                template,
+                f"WorkerIngressPublished{port}",
+                worker,
+                load_balancer,
+                "tcp",
+                port,
+                f"Published service port {port} and its health check from the load balancer",
+            )
+    return SecurityGroups(node=node, manager=manager, worker=worker, load_balancer=load_balancer)

@@ -1,0 +1,88 @@
+"""Tag keys and tag sets shared by every resource of the stack.
+
+Instances carry their cluster, role and log group as tags because the boot script reads them
+from the instance metadata service (IMDS instance tags); the user data itself stays static per
+role. IMDS only exposes tag keys made of letters, digits and ``+-=.,_:@`` - our keys also avoid
+':' so they are plain file names under ``/latest/meta-data/tags/instance/``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from troposphere import If, Ref, Sub, Tags
+
+from ...spec import ClusterSpec, Role
+from .conditions import CLOUDWATCH_LOGS_ON
+from .parameters import ENABLE_SYSTEM_PRUNE
+
+CLUSTER_TAG = "swarmstack-cluster"
+ROLE_TAG = "swarmstack-role"
+LOG_GROUP_TAG = "swarmstack-log-group"
+SYSTEM_PRUNE_TAG = "swarmstack-system-prune"
+RESERVED_PREFIX = "swarmstack-"
+
+# What EC2 accepts as a tag key when instance tags are exposed through IMDS.
+_IMDS_TAG_KEY = re.compile(r"^[A-Za-z0-9+=.,_:@-]+$")
+_IMDS_FORBIDDEN_KEYS = {".", "..", "_index"}
+# EC2 takes 50 tags per resource; instances carry up to five of ours.
+MAX_USER_TAGS = 45
+
+
+def tag_problems(spec: ClusterSpec) -> list[str]:
+    """User tags that would clash with ours or make EC2 refuse to launch the instances."""
+    problems = []
+    if len(spec.tags) > MAX_USER_TAGS:
+        problems.append(
+            f"tags: {len(spec.tags)} tags, but on AWS at most {MAX_USER_TAGS} (EC2 allows 50 per "
+            "resource and swarmstack adds its own)"
+        )
+    for key in spec.tags:
+        if key.lower().startswith(RESERVED_PREFIX):
+            problems.append(f"tags={key}: keys starting with {RESERVED_PREFIX} are reserved")
+        elif not _IMDS_TAG_KEY.match(key) or key in _IMDS_FORBIDDEN_KEYS:
+            problems.append(
+                f"tags={key}: on AWS tag keys must be letters, digits and +-=.,_:@ only "
+                "(no spaces or '/'), because instances read their tags through instance metadata"
+            )
+    return problems
+
+
+def stack_tags(spec: ClusterSpec, name: str) -> Tags:
+    """Tags for a stack resource: the user's tags, then ours (ours win on Name)."""
+    return Tags(
+        {
+            **spec.tags,
+            "Name": Sub(f"${{AWS::StackName}}-{name}"),
+            CLUSTER_TAG: Ref("AWS::StackName"),
+        }
+    )
+
+
+def instance_tags(spec: ClusterSpec, role: Role, log_group: Any) -> Any:
+    """Auto Scaling group tags, propagated to every instance at launch.
+
+    ``log_group`` is the log group's name, or None when the template has no log group. The
+    log group tag exists only when CloudWatch logs are on; the whole list is chosen with
+    Fn::If (not an AWS::NoValue item, which some implementations keep as a null tag).
+    """
+    fixed: dict[str, Any] = {
+        **spec.tags,
+        "Name": Sub(f"${{AWS::StackName}}-{role}"),
+        CLUSTER_TAG: Ref("AWS::StackName"),
+        ROLE_TAG: role,
+        # yes/no: the boot script enables the daily prune timer from this.
+        SYSTEM_PRUNE_TAG: Ref(ENABLE_SYSTEM_PRUNE),
+    }
+    tags = [_propagated(key, value) for key, value in sorted(fixed.items())]
+    if log_group is None:
+        return tags
+    with_log_group = sorted(
+        [*tags, _propagated(LOG_GROUP_TAG, log_group)], key=lambda tag: str(tag["Key"])
+    )
+    return If(CLOUDWATCH_LOGS_ON, with_log_group, tags)
+
+
+def _propagated(key: str, value: Any) -> dict[str, Any]:
+    return {"Key": key, "Value": value, "PropagateAtLaunch": True}

@@ -1,0 +1,84 @@
+"""The ARM deployment template: the same bodies as the SDK deploy, as expressions.
+
+Deploy it by hand with:
+    az group create -n GROUP -l LOCATION
+    az deployment group create -g GROUP --template-file swarm.json \
+        --parameters sshPublicKey="$(cat ~/.ssh/id_ed25519.pub)"
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .network import LB, PUBLIC_IP, SSH_NAT_PORTS
+from .parameters import parameter_definitions
+from .refs import ArmRefs
+from .resources import build_resources
+from .settings import SSH_NAT_FIRST_PORT, AzureSettings
+
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+
+
+def arm_template(settings: AzureSettings) -> dict[str, Any]:
+    definitions = parameter_definitions(settings)
+    refs = ArmRefs(set(definitions))
+    resources = build_resources(settings, refs)
+    by_key = {resource.key: resource for resource in resources}
+    arm_resources = []
+    for resource in resources:
+        entry: dict[str, Any] = {
+            "type": resource.type,
+            "apiVersion": resource.api_version,
+            "name": resource.name,
+            **resource.body,
+        }
+        if "tags" in entry:
+            entry["tags"] = {_literal(k): _literal(v) for k, v in entry["tags"].items()}
+        if resource.depends_on:
+            entry["dependsOn"] = [
+                refs.resource_id(by_key[key].type, by_key[key].name) for key in resource.depends_on
+            ]
+        if resource.accepted_findings:
+            entry["metadata"] = {"checkov": list(resource.accepted_findings)}
+        arm_resources.append(entry)
+    names = settings.names
+    ip_ref = f"reference({refs.resource_id(PUBLIC_IP, names.public_ip)[1:-1]})"
+    outputs: dict[str, Any] = {
+        "publicIpAddress": {"type": "string", "value": f"[{ip_ref}.ipAddress]"},
+        "appUrl": {"type": "string", "value": f"[format('http://{{0}}/', {ip_ref}.ipAddress)]"},
+        "sshFirstManager": {
+            "type": "string",
+            "value": (
+                f"[format('ssh -p {SSH_NAT_FIRST_PORT} {{0}}@{{1}}', "
+                f"parameters('adminUsername'), {ip_ref}.ipAddress)]"
+            ),
+        },
+        "sshManagerPorts": {
+            "type": "string",
+            "value": f"{SSH_NAT_FIRST_PORT}-{SSH_NAT_FIRST_PORT + SSH_NAT_PORTS - 1}: one port "
+            "per manager instance, from the first; workers are reached through a manager",
+        },
+        "loadBalancerId": {"type": "string", "value": refs.resource_id(LB, names.load_balancer)},
+    }
+    return {
+        "$schema": SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "metadata": {
+            "description": f"Docker swarm '{settings.spec.name}' built by swarmstack "
+            "(managers across zones, workers, Standard load balancer)."
+        },
+        "parameters": definitions,
+        "resources": arm_resources,
+        "outputs": outputs,
+    }
+
+
+def _literal(text: str) -> str:
+    """ARM evaluates strings starting with '[' as expressions; '[[' keeps one literal '['."""
+    return "[" + text if text.startswith("[") else text
+
+
+def to_json(template: dict[str, Any]) -> str:
+    """Deterministic JSON (sorted keys), so golden files and reviews see real changes only."""
+    return json.dumps(template, indent=2, sort_keys=True) + "\n"

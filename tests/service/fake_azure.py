@@ -1,0 +1,606 @@
+"""A fake Azure Resource Manager and Entra ID token endpoint, over HTTPS on 127.0.0.1.
+
+Enough of the real protocol for the real SDK clients and azure-identity's client-secret flow:
+OpenID discovery and the token endpoint; bearer tokens on every ARM call; api-version on every
+request; resource groups; PUT/GET/DELETE of resources with the three long-running-operation
+styles (Azure-AsyncOperation, Location, provisioningState in the body); 409 while an operation is
+in progress; references to missing resources refused on PUT and deletes of referenced resources
+refused (so dependency order is really checked); scale-set instances and NICs synthesized from
+the capacity; inbound NAT port mappings. Failures, refusals and held operations are injected.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import itertools
+import json
+import ssl
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# Long-running-operation style per resource type (lower case).
+LRO_STYLE = {
+    "microsoft.network/networksecuritygroups": "async",
+    "microsoft.network/virtualnetworks": "async",
+    "microsoft.network/publicipaddresses": "state",
+    "microsoft.network/loadbalancers": "location",
+    "microsoft.compute/virtualmachinescalesets": "async",
+}
+FAKE_PUBLIC_IP = "198.18.0.10"
+
+
+@dataclass
+class Operation:
+    id: str
+    resource_id: str  # lower case
+    kind: str  # put | delete
+    failure: tuple[str, str] | None = None
+    polls_left: int = 1
+    status: str = "InProgress"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    api_version: str | None
+    body: Any
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": message}})
+
+
+class FakeAzure:
+    """State and behaviour; `serve()` puts it on an HTTPS port."""
+
+    def __init__(self, tenant_id: str, client_id: str, client_secret: str) -> None:
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token = uuid.uuid4().hex
+        self.base_url = ""
+        self.lock = threading.RLock()
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.custom_data: dict[str, str] = {}
+        self.instances: dict[str, list[dict[str, Any]]] = {}
+        self.operations: dict[str, Operation] = {}
+        self.requests: list[Request] = []
+        self.token_requests: list[dict[str, list[str]]] = []
+        self.log: list[tuple[str, str]] = []  # (event, resource name) in order
+        self.failures: dict[str, tuple[str, str]] = {}
+        self.refusals: dict[tuple[str, str], tuple[int, str, str]] = {}
+        self.held: set[str] = set()
+        self._ips = itertools.count(4)
+
+    # --- test controls -------------------------------------------------------------------
+
+    def fail(self, name: str, code: str, message: str) -> None:
+        """The next operation on the named resource ends Failed with this error."""
+        self.failures[name.lower()] = (code, message)
+
+    def refuse(self, method: str, name: str, status: int, code: str, message: str) -> None:
+        """Requests of `method` on the named resource (or group) are refused at once."""
+        self.refusals[(method, name.lower())] = (status, code, message)
+
+    def hold(self, name: str) -> None:
+        """Operations on the named resource stay InProgress until release()."""
+        self.held.add(name.lower())
+
+    def release(self, name: str) -> None:
+        with self.lock:
+            self.held.discard(name.lower())
+            for operation in list(self.operations.values()):
+                if (
+                    operation.status == "InProgress"
+                    and self._name(operation.resource_id) == name.lower()
+                ):
+                    operation.polls_left = 0
+                    self._advance(operation)
+
+    def puts(self, name: str) -> list[Request]:
+        return [
+            r
+            for r in self.requests
+            if r.method == "PUT" and r.path.lower().endswith("/" + name.lower())
+        ]
+
+    def resource(self, name: str) -> dict[str, Any]:
+        for resource_id, body in self.resources.items():
+            if self._name(resource_id) == name.lower():
+                return body
+        raise KeyError(name)
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> Reply:
+        parts = urlsplit(raw_path)
+        path = parts.path.rstrip("/")
+        query = parse_qs(parts.query)
+        segments = [s for s in path.split("/") if s]
+        lower = [s.lower() for s in segments]
+        if len(lower) >= 2 and lower[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+            return self._openid(segments[0])
+        if lower[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
+            return self._token(body)
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(
+                401, "InvalidAuthenticationToken", "The access token is missing or invalid."
+            )
+        payload = json.loads(body) if body else None
+        with self.lock:
+            self.requests.append(
+                Request(method, path, next(iter(query.get("api-version", [])), None), payload)
+            )
+            if lower[:1] == ["fake"]:
+                return self._poll(lower[1], lower[2])
+            if len(lower) < 4 or lower[0] != "subscriptions" or lower[2] != "resourcegroups":
+                return _error(404, "NotFound", f"no route {method} {path}")
+            if "api-version" not in query:
+                return _error(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter is required.",
+                )
+            group = lower[3]
+            if len(lower) == 4:
+                return self._group(method, path, group, payload)
+            if group not in self.groups:
+                return _error(
+                    404,
+                    "ResourceGroupNotFound",
+                    f"Resource group '{segments[3]}' could not be found.",
+                )
+            if lower[4:] == ["resources"]:
+                return self._list_group(group)
+            if len(lower) == 8 and lower[4] == "providers":
+                return self._resource(method, path, payload)
+            if len(lower) == 9 and lower[6] == "virtualmachinescalesets":
+                return self._scale_set_children(path, lower[8])
+            if len(lower) == 11 and lower[10] == "queryinboundnatruleportmapping":
+                return self._port_mapping(lower, payload)
+            return _error(404, "NotFound", f"no route {method} {path}")
+
+    # --- identity ------------------------------------------------------------------------
+
+    def _openid(self, tenant: str) -> Reply:
+        base = f"{self.base_url}/{tenant}"
+        return Reply(
+            200,
+            {
+                "issuer": f"{base}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "tenant_region_scope": "WW",
+            },
+        )
+
+    def _token(self, body: bytes) -> Reply:
+        form = parse_qs(body.decode())
+        self.token_requests.append(form)
+        if form.get("client_id") != [self.client_id] or form.get("client_secret") != [
+            self.client_secret
+        ]:
+            return Reply(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                    "error_codes": [7000215],
+                },
+            )
+        return Reply(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": self.token,
+            },
+        )
+
+    # --- resource groups -----------------------------------------------------------------
+
+    def _group(self, method: str, path: str, group: str, payload: Any) -> Reply:
+        refused = self.refusals.get((method, group))
+        if refused:
+            return _error(*refused)
+        if method == "GET":
+            if group not in self.groups:
+                return _error(
+                    404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
+                )
+            return Reply(200, self.groups[group])
+        if method == "PUT":
+            created = group not in self.groups
+            self.groups[group] = {
+                "id": path,
+                "name": path.rsplit("/", 1)[-1],
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": payload["location"],
+                "tags": payload.get("tags") or {},
+                "properties": {"provisioningState": "Succeeded"},
+            }
+            self.log.append(("created", group))
+            return Reply(201 if created else 200, self.groups[group])
+        if method == "DELETE":
+            if group not in self.groups:
+                return Reply(204)
+            self.log.append(("delete requested", group))
+            return self._start(group_id(path), "delete", group)
+        return _error(405, "MethodNotAllowed", method)
+
+    def _list_group(self, group: str) -> Reply:
+        value = [
+            {k: body[k] for k in ("id", "name", "type", "location", "tags") if k in body}
+            for resource_id, body in self.resources.items()
+            if resource_id.split("/")[4] == group
+        ]
+        return Reply(200, {"value": value})
+
+    # --- resources -----------------------------------------------------------------------
+
+    def _resource(self, method: str, path: str, payload: Any) -> Reply:
+        resource_id = path.lower()
+        name = self._name(resource_id)
+        refused = self.refusals.get((method, name))
+        if refused:
+            return _error(*refused)
+        busy = [
+            o
+            for o in self.operations.values()
+            if o.resource_id == resource_id and o.status == "InProgress"
+        ]
+        existing = self.resources.get(resource_id)
+        if method == "GET":
+            if existing is None:
+                return _error(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
+            for operation in busy:
+                if LRO_STYLE.get(self._type(resource_id)) == "state":
+                    self._advance(operation)
+            return Reply(200, existing)
+        if busy:
+            return _error(
+                409,
+                "AnotherOperationInProgress",
+                f"Another operation on this or dependent resource is in progress. {path}",
+            )
+        if method == "PUT":
+            missing = [
+                ref for ref in self._references(payload, resource_id) if ref not in self.resources
+            ]
+            if missing:
+                return _error(
+                    400,
+                    "InvalidResourceReference",
+                    f"Resource {missing[0]} referenced by {path} was not found.",
+                )
+            return self._put(path, resource_id, payload, existing is None)
+        if method == "DELETE":
+            if existing is None:
+                return Reply(204)
+            users = [
+                other
+                for other, body in self.resources.items()
+                if resource_id in self._references(body, other)
+            ]
+            if users:
+                return _error(
+                    409, "InUseResourceCannotBeDeleted", f"{path} is in use by {users[0]}."
+                )
+            self.log.append(("delete requested", name))
+            existing["properties"]["provisioningState"] = "Deleting"
+            return self._start(resource_id, "delete", name)
+        return _error(405, "MethodNotAllowed", method)
+
+    def _put(self, path: str, resource_id: str, payload: dict[str, Any], created: bool) -> Reply:
+        segments = path.split("/")
+        body = copy.deepcopy(payload)
+        profile = body.get("properties", {}).get("virtualMachineProfile", {})
+        if "customData" in profile.get("osProfile", {}):
+            self.custom_data[resource_id] = profile["osProfile"].pop("customData")  # write-only
+        body.update({"id": path, "name": segments[-1], "type": f"{segments[6]}/{segments[7]}"})
+        body.setdefault("properties", {})["provisioningState"] = (
+            "Creating" if created else "Updating"
+        )
+        body["etag"] = f'W/"{uuid.uuid4()}"'
+        self._add_child_ids(path, body)
+        self.resources[resource_id] = body
+        self.log.append(("put", self._name(resource_id)))
+        reply = self._start(resource_id, "put", self._name(resource_id))
+        reply.status = 201 if created else 200
+        reply.body = body
+        return reply
+
+    def _start(self, resource_id: str, kind: str, name: str) -> Reply:
+        operation = Operation(uuid.uuid4().hex, resource_id, kind, self.failures.pop(name, None))
+        self.operations[operation.id] = operation
+        style = "location" if kind == "delete" else LRO_STYLE.get(self._type(resource_id), "async")
+        if kind == "delete":
+            return Reply(
+                202,
+                None,
+                {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"},
+            )
+        if style == "async":
+            return Reply(
+                201,
+                None,
+                {"Azure-AsyncOperation": f"{self.base_url}/fake/operations/{operation.id}"},
+            )
+        if style == "location":
+            return Reply(201, None, {"Location": f"{self.base_url}/fake/locations/{operation.id}"})
+        return Reply(201)
+
+    def _poll(self, style: str, operation_id: str) -> Reply:
+        operation = self.operations.get(operation_id)
+        if operation is None:
+            return _error(404, "NotFound", "no such operation")
+        self._advance(operation)
+        if style == "operations":
+            body: dict[str, Any] = {
+                "id": operation.id,
+                "name": operation.id,
+                "status": operation.status,
+            }
+            if operation.status == "Failed" and operation.failure:
+                body["error"] = {"code": operation.failure[0], "message": operation.failure[1]}
+            return Reply(200, body)
+        if operation.status == "InProgress":
+            return Reply(
+                202,
+                None,
+                {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"},
+            )
+        if operation.status == "Failed" and operation.failure:
+            return _error(400, *operation.failure)
+        if operation.kind == "delete":
+            return Reply(204)
+        return Reply(200, self.resources.get(operation.resource_id))
+
+    def _advance(self, operation: Operation) -> None:
+        if operation.status != "InProgress" or self._name(operation.resource_id) in self.held:
+            return
+        if operation.polls_left > 0:
+            operation.polls_left -= 1
+            return
+        name = self._name(operation.resource_id)
+        operation.status = "Failed" if operation.failure else "Succeeded"
+        if operation.kind == "delete":
+            if operation.status == "Succeeded":
+                self.resources.pop(operation.resource_id, None)
+                if operation.resource_id.count("/") == 4:  # a resource group
+                    group = operation.resource_id.split("/")[4]
+                    self.groups.pop(group, None)
+                    for other in [r for r in self.resources if r.split("/")[4] == group]:
+                        del self.resources[other]
+                self.log.append(("deleted", name))
+            return
+        body = self.resources[operation.resource_id]
+        body["properties"]["provisioningState"] = operation.status
+        self.log.append((operation.status.lower(), name))
+        if operation.status == "Succeeded":
+            if body["type"].lower() == "microsoft.network/publicipaddresses":
+                body["properties"]["ipAddress"] = FAKE_PUBLIC_IP
+            if body["type"].lower() == "microsoft.compute/virtualmachinescalesets":
+                self._place_instances(body)
+
+    # --- scale-set instances -------------------------------------------------------------
+
+    def _place_instances(self, body: dict[str, Any]) -> None:
+        existing = self.instances.get(body["id"].lower(), [])
+        zones = body.get("zones") or [None]
+        subnet_id = body["properties"]["virtualMachineProfile"]["networkProfile"][
+            "networkInterfaceConfigurations"
+        ][0]["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower()
+        vnet = self.resources[subnet_id.rsplit("/subnets/", 1)[0]]
+        prefix = ipaddress.ip_network(
+            vnet["properties"]["subnets"][0]["properties"]["addressPrefix"]
+        )
+        instances = existing[: body["sku"]["capacity"]]
+        while len(instances) < body["sku"]["capacity"]:
+            index = len(instances)
+            instances.append(
+                {
+                    "instanceId": str(index),
+                    "zone": zones[index % len(zones)],
+                    "ip": str(prefix[next(self._ips)]),
+                }
+            )
+        self.instances[body["id"].lower()] = instances
+
+    def _scale_set_children(self, path: str, child: str) -> Reply:
+        scale_set_id = path.lower().rsplit("/", 1)[0]
+        body = self.resources.get(scale_set_id)
+        if body is None:
+            return _error(404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found.")
+        prefix = body["properties"]["virtualMachineProfile"]["osProfile"]["computerNamePrefix"]
+        base = body["id"]
+        value = []
+        for instance in self.instances.get(scale_set_id, []):
+            vm_id = f"{base}/virtualMachines/{instance['instanceId']}"
+            if child == "virtualmachines":
+                value.append(
+                    {
+                        "id": vm_id,
+                        "name": f"{body['name']}_{instance['instanceId']}",
+                        "instanceId": instance["instanceId"],
+                        "zones": [instance["zone"]] if instance["zone"] else [],
+                        "properties": {
+                            "provisioningState": "Succeeded",
+                            "osProfile": {
+                                "computerName": f"{prefix}{int(instance['instanceId']):06d}"
+                            },
+                        },
+                    }
+                )
+            else:
+                nic_id = f"{vm_id}/networkInterfaces/nic"
+                value.append(
+                    {
+                        "id": nic_id,
+                        "name": "nic",
+                        "properties": {
+                            "virtualMachine": {"id": vm_id},
+                            "ipConfigurations": [
+                                {
+                                    "id": f"{nic_id}/ipConfigurations/ipconfig",
+                                    "name": "ipconfig",
+                                    "properties": {
+                                        "privateIPAddress": instance["ip"],
+                                        "primary": True,
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                )
+        return Reply(200, {"value": value})
+
+    def _port_mapping(self, lower: list[str], payload: Any) -> Reply:
+        lb = self.resources.get("/".join(["", *lower[:8]]))
+        if lb is None:
+            return _error(404, "ResourceNotFound", "load balancer not found")
+        pool = lower[9]
+        ip_config = payload["ipConfiguration"]["id"].lower()
+        scale_set_id, _, rest = ip_config.partition("/virtualmachines/")
+        instance = rest.split("/", 1)[0]
+        scale_set = self.resources.get(scale_set_id)
+        pool_id = f"{lb['id']}/backendAddressPools/{pool}".lower()
+        pools = (
+            [
+                p["id"].lower()
+                for p in scale_set["properties"]["virtualMachineProfile"]["networkProfile"][
+                    "networkInterfaceConfigurations"
+                ][0]["properties"]["ipConfigurations"][0]["properties"][
+                    "loadBalancerBackendAddressPools"
+                ]
+            ]
+            if scale_set
+            else []
+        )
+        if pool_id not in pools:
+            return _error(400, "InvalidRequest", f"{ip_config} is not in backend pool {pool}")
+        mappings = []
+        for rule in lb["properties"].get("inboundNatRules", []):
+            properties = rule["properties"]
+            if properties.get("backendAddressPool", {}).get("id", "").lower() == pool_id:
+                mappings.append(
+                    {
+                        "inboundNatRuleName": rule["name"],
+                        "protocol": properties["protocol"],
+                        "frontendPort": properties["frontendPortRangeStart"] + int(instance),
+                        "backendPort": properties["backendPort"],
+                    }
+                )
+        return Reply(200, {"inboundNatRulePortMappings": mappings})
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _add_child_ids(self, path: str, body: dict[str, Any]) -> None:
+        kinds = {
+            "subnets": "subnets",
+            "frontendIPConfigurations": "frontendIPConfigurations",
+            "backendAddressPools": "backendAddressPools",
+            "probes": "probes",
+            "loadBalancingRules": "loadBalancingRules",
+            "inboundNatRules": "inboundNatRules",
+            "outboundRules": "outboundRules",
+            "securityRules": "securityRules",
+        }
+        for key, kind in kinds.items():
+            for child in body.get("properties", {}).get(key, []):
+                child["id"] = f"{path}/{kind}/{child['name']}"
+
+    @staticmethod
+    def _references(body: Any, own_id: str) -> set[str]:
+        """Other top-level resources (lower-case ids) that a body refers to."""
+        found: set[str] = set()
+        for value in _strings(body):
+            if value.lower().startswith("/subscriptions/"):
+                parts = value.lower().split("/")
+                if len(parts) >= 9 and parts[5] == "providers":
+                    found.add("/".join(parts[:9]))
+        return found - {own_id}
+
+    @staticmethod
+    def _name(resource_id: str) -> str:
+        return resource_id.rsplit("/", 1)[-1].lower()
+
+    @staticmethod
+    def _type(resource_id: str) -> str:
+        parts = resource_id.lower().split("/")
+        return f"{parts[6]}/{parts[7]}" if len(parts) > 7 else ""
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def group_id(path: str) -> str:
+    return path.lower()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.fake.handle(self.command, self.path, self.headers, body)
+        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeAzure
+
+
+def serve(fake: FakeAzure, cert: Path, key: Path) -> tuple[_Server, str]:
+    """Start the fake on a free 127.0.0.1 port; returns the server and its base URL."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.fake = fake
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    fake.base_url = f"https://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, name="fake-azure", daemon=True).start()
+    return server, fake.base_url

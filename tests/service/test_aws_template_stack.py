@@ -1,0 +1,159 @@
+"""The rendered AWS template creates a real stack (moto's server on loopback): both Auto
+Scaling groups launch their instances, each tagged with its cluster and swarm role.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import boto3
+import pytest
+
+from swarmstack.spec import ClusterSpec
+from swarmstack.templates.aws import build_template, render_template
+
+
+def _spec(**values: Any) -> ClusterSpec:
+    return ClusterSpec.model_validate(values)
+
+
+def _body(spec: ClusterSpec) -> str:
+    """Exactly what `swarmstack aws template` prints for the spec."""
+    return render_template(build_template(spec))
+
+
+@pytest.fixture
+def account(aws_endpoint: str, public_image_parameters: str) -> dict[str, Any]:
+    """A key pair and the public image parameters, as a user's account would have them."""
+    boto3.client("ec2").create_key_pair(KeyName="ops")
+    return {"endpoint": aws_endpoint, "image": public_image_parameters}
+
+
+def _create(name: str, body: str, **parameters: str) -> dict[str, str]:
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=name,
+        TemplateBody=body,
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in {"KeyName": "ops", **parameters}.items()
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _running_instances(cluster: str) -> list[Any]:
+    pages = boto3.client("ec2").describe_instances(
+        Filters=[
+            {"Name": "tag:swarmstack-cluster", "Values": [cluster]},
+            {"Name": "instance-state-name", "Values": ["running"]},
+        ]
+    )
+    return [i for r in pages["Reservations"] for i in r["Instances"]]
+
+
+def _tags(instance: Any) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+
+
+def _group_instances(group: str) -> set[str]:
+    [found] = boto3.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[group]
+    )["AutoScalingGroups"]
+    return {i["InstanceId"] for i in found["Instances"]}
+
+
+def test_default_template_launches_manager_size_plus_cluster_size_tagged_instances(
+    account: dict[str, Any],
+) -> None:
+    spec = _spec(manager_size=3, cluster_size=4)
+    outputs = _create(
+        "swarm",
+        _body(spec),
+        AvailabilityZone1="us-east-1a",
+        AvailabilityZone2="us-east-1b",
+        AvailabilityZone3="us-east-1c",
+    )
+
+    instances = _running_instances("swarm")
+    roles = Counter(_tags(i)["swarmstack-role"] for i in instances)
+    assert roles == {"manager": 3, "worker": 4}
+    for instance in instances:
+        tags = _tags(instance)
+        assert tags["swarmstack-log-group"] == outputs["LogGroupName"]
+        assert tags["swarmstack-system-prune"] == "no"
+        assert instance["ImageId"] == account["image"]
+        assert instance["KeyName"] == "ops"
+
+    by_role = {
+        role: {i["InstanceId"] for i in instances if _tags(i)["swarmstack-role"] == role}
+        for role in ("manager", "worker")
+    }
+    assert _group_instances(outputs["ManagerAutoScalingGroup"]) == by_role["manager"]
+    assert _group_instances(outputs["WorkerAutoScalingGroup"]) == by_role["worker"]
+
+    subnets = boto3.client("ec2").describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [outputs["VpcId"]]}]
+    )["Subnets"]
+    assert sorted(s["AvailabilityZone"] for s in subnets) == [
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1c",
+    ]
+    assert outputs["DefaultDNSTarget"].endswith(".elb.amazonaws.com")
+    assert outputs["SshHint"].startswith("SSH is closed")
+
+
+def test_parameters_choose_an_existing_vpc_and_turn_cloudwatch_off(
+    account: dict[str, Any],
+) -> None:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.40.0.0/24", "us-east-1a"), ("10.40.1.0/24", "us-east-1b"))
+    ]
+    spec = _spec(manager_size=5, enable_system_prune=True, enable_cloudwatch_logs=False)
+    outputs = _create(
+        "prod",
+        _body(spec),
+        Vpc=vpc,
+        Subnets=",".join(subnets),
+        ManagerSize="1",
+        ClusterSize="2",
+        SshCidr="203.0.113.0/24",
+    )
+
+    assert outputs["VpcId"] == vpc
+    assert "LogGroupName" not in outputs
+    assert "203.0.113.0/24" in outputs["SshHint"]
+    instances = _running_instances("prod")
+    assert Counter(_tags(i)["swarmstack-role"] for i in instances) == {"manager": 1, "worker": 2}
+    for instance in instances:
+        assert instance["SubnetId"] in subnets
+        assert "swarmstack-log-group" not in _tags(instance)
+        assert _tags(instance)["swarmstack-system-prune"] == "yes"
+    created_vpcs = ec2.describe_vpcs(
+        Filters=[{"Name": "tag:swarmstack-cluster", "Values": ["prod"]}]
+    )
+    assert created_vpcs["Vpcs"] == []
+
+
+def test_two_zones_give_two_subnets_and_no_ports_no_load_balancer(
+    account: dict[str, Any],
+) -> None:
+    spec = _spec(zones=["us-east-1a", "us-east-1b"], published_ports=[], cluster_size=2)
+    outputs = _create("edge", _body(spec))  # the zones come from the spec's defaults
+
+    subnets = boto3.client("ec2").describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [outputs["VpcId"]]}]
+    )["Subnets"]
+    assert sorted(s["AvailabilityZone"] for s in subnets) == ["us-east-1a", "us-east-1b"]
+    assert "DefaultDNSTarget" not in outputs
+    assert boto3.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    roles = Counter(_tags(i)["swarmstack-role"] for i in _running_instances("edge"))
+    assert roles == {"manager": 3, "worker": 2}

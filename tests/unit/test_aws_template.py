@@ -1,0 +1,516 @@
+"""The AWS template's behaviour: parameter constraints, security defaults, tags, sizes."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from swarmstack.errors import SpecError
+from swarmstack.spec import ClusterSpec
+from swarmstack.templates.aws import build_template, suppressions
+
+from .aws_variants import spec_of
+
+DEFAULT = spec_of()
+
+
+def _template(spec: ClusterSpec = DEFAULT, **kwargs: Any) -> dict[str, Any]:
+    data: dict[str, Any] = build_template(spec, **kwargs).to_dict()
+    return data
+
+
+def _resources(data: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in data["Resources"].items() if r["Type"] == kind}
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+PARAMETERS = _template()["Parameters"]
+
+
+@pytest.mark.parametrize(
+    ("name", "constraint"),
+    [
+        ("KeyName", {"Type": "AWS::EC2::KeyPair::KeyName"}),
+        ("ClusterSize", {"Type": "Number", "MinValue": 0, "MaxValue": 1000, "Default": "5"}),
+        ("ManagerSize", {"Type": "Number", "AllowedValues": ["1", "3", "5", "7"]}),
+        ("ManagerDiskSize", {"Type": "Number", "MinValue": 20, "MaxValue": 1024}),
+        ("WorkerDiskSize", {"Type": "Number", "MinValue": 20, "MaxValue": 1024}),
+        ("ManagerDiskType", {"AllowedValues": ["gp3", "gp2", "standard"], "Default": "gp3"}),
+        ("WorkerDiskType", {"AllowedValues": ["gp3", "gp2", "standard"], "Default": "gp3"}),
+        ("EnableSystemPrune", {"AllowedValues": ["yes", "no"], "Default": "no"}),
+        ("EnableCloudWatchLogs", {"AllowedValues": ["yes", "no"], "Default": "yes"}),
+        ("LogRetentionInDays", {"Type": "Number", "Default": "30"}),
+        ("SshCidr", {"Type": "String", "Default": ""}),
+        (
+            "AmiId",
+            {
+                "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+                "Default": "/aws/service/debian/release/12/latest/amd64",
+            },
+        ),
+        ("RootDeviceName", {"AllowedValues": ["/dev/xvda", "/dev/sda1"]}),
+        ("Vpc", {"Type": "String", "Default": ""}),
+        ("Subnets", {"Type": "CommaDelimitedList", "Default": ""}),
+    ],
+)
+def test_parameter_has_its_constraint(name: str, constraint: dict[str, Any]) -> None:
+    parameter = PARAMETERS[name]
+    assert {key: parameter.get(key) for key in constraint} == constraint
+    assert parameter.get("Description") or name in _labels()
+
+
+def _labels() -> dict[str, Any]:
+    labels: dict[str, Any] = _template()["Metadata"]["AWS::CloudFormation::Interface"][
+        "ParameterLabels"
+    ]
+    return labels
+
+
+def test_key_name_is_the_only_parameter_without_a_default() -> None:
+    assert [name for name, p in PARAMETERS.items() if "Default" not in p] == ["KeyName"]
+
+
+def test_log_retention_allows_exactly_cloudwatchs_periods() -> None:
+    allowed = PARAMETERS["LogRetentionInDays"]["AllowedValues"]
+    assert allowed[:6] == ["1", "3", "5", "7", "14", "30"]
+    assert "2" not in allowed
+    assert allowed[-1] == "3653"
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("InstanceType", ["t3.medium", "m7i-flex.large", "c7gn.16xlarge"], ["large", "T3.medium"]),
+        ("ManagerInstanceType", ["t3.large"], ["t3", ""]),
+        ("SshCidr", ["", "203.0.113.0/24", "10.0.0.1/32"], ["203.0.113.0", "300.1.1.1/8", "x"]),
+        ("AvailabilityZone1", ["", "eu-west-1a", "us-gov-west-1b"], ["eu-west-1", "a"]),
+        ("Vpc", ["", "vpc-0123abcd", "vpc-0123456789abcdef0"], ["vpc-xyz", "subnet-0123abcd"]),
+        (
+            "LogKmsKeyArn",
+            [
+                "",
+                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            ],
+            ["alias/aws/logs", "arn:aws:kms:eu-west-1:123:key/x"],
+        ),
+    ],
+)
+def test_parameter_pattern_accepts_and_rejects(name: str, good: list[str], bad: list[str]) -> None:
+    pattern = PARAMETERS[name]["AllowedPattern"]
+    assert PARAMETERS[name]["ConstraintDescription"]
+    for value in good:
+        assert _matches(pattern, value), value
+    for value in bad:
+        assert not _matches(pattern, value), value
+
+
+def test_spec_values_become_parameter_defaults() -> None:
+    spec = spec_of(
+        manager_size=7,
+        cluster_size=12,
+        instance_type="c7i.xlarge",
+        manager_disk_size=64,
+        worker_disk_type="gp2",
+        enable_system_prune=True,
+        enable_cloudwatch_logs=False,
+        log_retention_days=14,
+        key_name="ops",
+        ssh_cidr="198.51.100.0/24",
+        zones=["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+        existing_vpc_id="vpc-0123abcd",
+        existing_subnet_ids=["subnet-0123abcd", "subnet-4567abcd"],
+    )
+    defaults = {name: p.get("Default") for name, p in _template(spec)["Parameters"].items()}
+    assert (
+        defaults
+        | {
+            "ManagerSize": "7",
+            "ClusterSize": "12",
+            "InstanceType": "c7i.xlarge",
+            "ManagerDiskSize": "64",
+            "WorkerDiskType": "gp2",
+            "EnableSystemPrune": "yes",
+            "EnableCloudWatchLogs": "no",
+            "LogRetentionInDays": "14",
+            "KeyName": "ops",
+            "SshCidr": "198.51.100.0/24",
+            "AvailabilityZone3": "eu-west-1c",
+            "Vpc": "vpc-0123abcd",
+            "Subnets": "subnet-0123abcd,subnet-4567abcd",
+        }
+        == defaults
+    )
+
+
+def test_console_groups_every_parameter_once() -> None:
+    interface = _template()["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [name for group in interface["ParameterGroups"] for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(PARAMETERS)
+    assert set(interface["ParameterLabels"]) == set(PARAMETERS)
+    labels = [group["Label"]["default"] for group in interface["ParameterGroups"]]
+    assert labels[:4] == [
+        "Swarm Size",
+        "Swarm Properties",
+        "Swarm Manager Properties",
+        "Swarm Worker Properties",
+    ]
+
+
+# --- network ------------------------------------------------------------------------------
+
+
+def test_zones_are_never_selected_with_a_computed_index() -> None:
+    for node in _walk(_template()):
+        if isinstance(node, dict) and "Fn::Select" in node:
+            assert isinstance(node["Fn::Select"][0], int)
+        assert not (isinstance(node, dict) and "Fn::Cidr" in node)
+
+
+def test_new_vpc_subnets_split_the_spec_cidr() -> None:
+    spec = spec_of(vpc_cidr="192.168.16.0/20")
+    subnets = _resources(_template(spec), "AWS::EC2::Subnet")
+    cidrs = [subnets[f"PublicSubnet{i}"]["Properties"]["CidrBlock"] for i in (1, 2, 3)]
+    assert cidrs == ["192.168.16.0/22", "192.168.20.0/22", "192.168.24.0/22"]
+    assert subnets["PublicSubnet3"]["Condition"] == "ThirdSubnet"
+
+
+# --- security groups ----------------------------------------------------------------------
+
+
+def _ingress_rules(data: dict[str, Any]) -> list[dict[str, Any]]:
+    rules = [r["Properties"] for r in _resources(data, "AWS::EC2::SecurityGroupIngress").values()]
+    for group in _resources(data, "AWS::EC2::SecurityGroup").values():
+        rules += group["Properties"].get("SecurityGroupIngress", [])
+    return rules
+
+
+def test_every_rule_has_integer_ports_and_a_description() -> None:
+    data = _template()
+    rules = _ingress_rules(data)
+    for group in _resources(data, "AWS::EC2::SecurityGroup").values():
+        rules += group["Properties"].get("SecurityGroupEgress", [])
+    assert len(rules) >= 10
+    for rule in rules:
+        assert len(rule["Description"]) > 10
+        if "FromPort" in rule:
+            assert type(rule["FromPort"]) is int
+            assert type(rule["ToPort"]) is int
+
+
+def test_only_the_load_balancer_takes_traffic_from_the_world() -> None:
+    data = _template()
+    open_rules = [r for r in _ingress_rules(data) if r.get("CidrIp") == "0.0.0.0/0"]
+    assert sorted(r["FromPort"] for r in open_rules) == [80, 443]
+    lb_rules = data["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert open_rules == lb_rules
+
+
+def test_swarm_ports_are_open_only_between_swarm_nodes() -> None:
+    data = _template(spec_of(data_path_port=4790))
+    swarm = {
+        (r["IpProtocol"], r["FromPort"])
+        for r in _ingress_rules(data)
+        if r.get("SourceSecurityGroupId") == {"Fn::GetAtt": ["NodeSecurityGroup", "GroupId"]}
+    }
+    assert swarm == {("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4790), ("50", -1)}
+    management = data["Resources"]["ManagerIngressSwarmManagement"]["Properties"]
+    assert management["GroupId"] == {"Fn::GetAtt": ["ManagerSecurityGroup", "GroupId"]}
+
+
+def test_ssh_is_open_only_from_ssh_cidr_and_only_when_it_is_set() -> None:
+    data = _template()
+    ssh = [
+        r
+        for r in data["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"]["FromPort"] == 22
+    ]
+    assert len(ssh) == 1
+    rule = ssh[0]
+    assert rule["Condition"] == "SshAllowed"
+    assert rule["Properties"]["CidrIp"] == {"Ref": "SshCidr"}
+    assert data["Conditions"]["SshAllowed"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SshCidr"}, ""]}]
+    }
+    assert data["Parameters"]["SshCidr"]["Default"] == ""
+
+
+def test_published_ports_reach_only_the_workers_from_the_load_balancer() -> None:
+    data = _template(spec_of(published_ports=[8080]))
+    rule = data["Resources"]["WorkerIngressPublished8080"]["Properties"]
+    assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
+    assert rule["GroupId"] == {"Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"]}
+    assert data["Resources"]["Listener8080"]["Properties"]["Port"] == 8080
+    worker = data["Resources"]["WorkerAutoScalingGroup"]["Properties"]
+    assert worker["TargetGroupARNs"] == [{"Ref": "TargetGroup8080"}]
+    assert "TargetGroupARNs" not in data["Resources"]["ManagerAutoScalingGroup"]["Properties"]
+
+
+def test_no_published_ports_means_no_load_balancer() -> None:
+    data = _template(spec_of(published_ports=[]))
+    assert not [r for r in data["Resources"].values() if "ElasticLoadBalancing" in r["Type"]]
+    assert "LoadBalancerSecurityGroup" not in data["Resources"]
+    assert "DefaultDNSTarget" not in data["Outputs"]
+
+
+def test_load_balancer_is_a_cross_zone_nlb_with_tcp_health_checks() -> None:
+    data = _template()
+    lb = data["Resources"]["LoadBalancer"]["Properties"]
+    assert lb["Type"] == "network"
+    assert {"Key": "load_balancing.cross_zone.enabled", "Value": "true"} in lb[
+        "LoadBalancerAttributes"
+    ]
+    for port in (80, 443):
+        group = data["Resources"][f"TargetGroup{port}"]["Properties"]
+        assert group["HealthCheckProtocol"] == "TCP"
+        assert group["HealthCheckEnabled"] is True
+
+
+# --- instances ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["Manager", "Worker"])
+def test_launch_template_is_hardened(role: str) -> None:
+    data = _template()["Resources"][f"{role}LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"] == {
+        "HttpEndpoint": "enabled",
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 2,
+        "InstanceMetadataTags": "enabled",
+    }
+    root, docker = data["BlockDeviceMappings"]
+    assert root["DeviceName"] == {"Ref": "RootDeviceName"}
+    assert root["Ebs"]["VolumeType"] == "gp3"
+    assert root["Ebs"]["Encrypted"] is True
+    assert docker["Ebs"]["Encrypted"] is True
+    assert docker["Ebs"]["VolumeSize"] == {"Ref": f"{role}DiskSize"}
+    assert data["IamInstanceProfile"]["Arn"] == {"Fn::GetAtt": [f"{role}InstanceProfile", "Arn"]}
+
+
+def test_user_data_comes_from_the_hook_per_role() -> None:
+    calls: list[str] = []
+
+    def user_data(role: str) -> str:
+        calls.append(role)
+        return base64.b64encode(f"#cloud-config\n# {role}\n".encode()).decode()
+
+    data = _template(user_data=user_data)
+    assert sorted(calls) == ["manager", "worker"]
+    for role in ("manager", "worker"):
+        lt = data["Resources"][f"{role.capitalize()}LaunchTemplate"]["Properties"]
+        text = base64.b64decode(lt["LaunchTemplateData"]["UserData"]).decode()
+        assert text == f"#cloud-config\n# {role}\n"
+
+
+def test_default_user_data_is_a_cloud_config_without_stack_values() -> None:
+    data = _template()
+    for role in ("Manager", "Worker"):
+        lt = data["Resources"][f"{role}LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+        assert isinstance(lt["UserData"], str)  # static: no Fn::Sub, no Ref
+        assert base64.b64decode(lt["UserData"]).decode().startswith("#cloud-config\n")
+
+
+def _asg_tags(data: dict[str, Any], role: str) -> tuple[str, list[Any], list[Any]]:
+    """(condition, tags when it holds, tags otherwise) of a group."""
+    tags = data["Resources"][f"{role}AutoScalingGroup"]["Properties"]["Tags"]
+    condition, when_on, when_off = tags["Fn::If"]
+    return condition, when_on, when_off
+
+
+@pytest.mark.parametrize("role", ["manager", "worker"])
+def test_instances_learn_cluster_role_and_log_group_from_tags(role: str) -> None:
+    data = _template(spec_of(tags={"team": "platform"}))
+    condition, when_on, when_off = _asg_tags(data, role.capitalize())
+    assert condition == "CloudWatchLogsOn"
+    on = {t["Key"]: t["Value"] for t in when_on}
+    off = {t["Key"]: t["Value"] for t in when_off}
+    assert all(t["PropagateAtLaunch"] is True for t in when_on + when_off)
+    assert on.pop("swarmstack-log-group") == {"Ref": "LogGroup"}
+    assert on == off
+    assert off["swarmstack-cluster"] == {"Ref": "AWS::StackName"}
+    assert off["swarmstack-role"] == role
+    assert off["swarmstack-system-prune"] == {"Ref": "EnableSystemPrune"}
+    assert off["team"] == "platform"
+    for key in on:
+        assert "/" not in key
+        assert ":" not in key
+
+
+def test_group_sizes_follow_the_parameters() -> None:
+    data = _template()
+    managers = data["Resources"]["ManagerAutoScalingGroup"]["Properties"]
+    workers = data["Resources"]["WorkerAutoScalingGroup"]["Properties"]
+    size = {"Ref": "ManagerSize"}
+    assert (managers["MinSize"], managers["MaxSize"], managers["DesiredCapacity"]) == (size,) * 3
+    assert workers["DesiredCapacity"] == {"Ref": "ClusterSize"}
+    assert (workers["MinSize"], workers["MaxSize"]) == ("0", "1000")
+
+
+@pytest.mark.parametrize("role", ["Manager", "Worker"])
+def test_termination_hook_posts_to_the_encrypted_queue(role: str) -> None:
+    data = _template()
+    [hook] = data["Resources"][f"{role}AutoScalingGroup"]["Properties"][
+        "LifecycleHookSpecificationList"
+    ]
+    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hook["NotificationTargetARN"] == {"Fn::GetAtt": ["LifecycleQueue", "Arn"]}
+    assert hook["RoleARN"] == {"Fn::GetAtt": ["LifecycleHookRole", "Arn"]}
+    assert data["Resources"]["LifecycleQueue"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
+
+
+# --- IAM and logs -------------------------------------------------------------------------
+
+
+def _statements(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for resource in data["Resources"].values():
+        props = resource.get("Properties", {})
+        documents = [props["PolicyDocument"]] if "PolicyDocument" in props else []
+        documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+        for document in documents:
+            yield from document["Statement"]
+
+
+def test_no_action_on_every_resource_is_more_than_a_read() -> None:
+    statements = list(_statements(_template()))
+    assert len(statements) >= 6
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if statement.get("Resource") == "*":
+            assert all(a.split(":")[1].startswith("Describe") for a in actions), actions
+        assert not any(a.endswith("*") for a in actions)
+
+
+def test_log_writes_are_scoped_to_the_stacks_log_group() -> None:
+    data = _template()
+    policy = data["Resources"]["NodeLogsPolicy"]
+    assert policy["Condition"] == "CloudWatchLogsOn"
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["LogGroup", "Arn"]}
+    log_group = data["Resources"]["LogGroup"]
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert log_group["Properties"]["KmsKeyId"]["Fn::If"][0] == "LogKmsKeyGiven"
+
+
+def test_lifecycle_actions_are_scoped_to_the_stacks_groups() -> None:
+    data = _template()
+    [lifecycle, queue] = data["Resources"]["ManagerCleanupPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    groups = [arn["Fn::Sub"][1]["Group"] for arn in lifecycle["Resource"]]
+    assert groups == [{"Ref": "ManagerAutoScalingGroup"}, {"Ref": "WorkerAutoScalingGroup"}]
+    assert queue["Resource"] == {"Fn::GetAtt": ["LifecycleQueue", "Arn"]}
+
+
+# --- outputs and suppressions -------------------------------------------------------------
+
+
+def test_outputs_name_what_people_need() -> None:
+    outputs = _template()["Outputs"]
+    assert {
+        "ManagerAutoScalingGroup",
+        "WorkerAutoScalingGroup",
+        "DefaultDNSTarget",
+        "VpcId",
+        "NodeSecurityGroupId",
+        "ManagerSecurityGroupId",
+        "WorkerSecurityGroupId",
+        "LoadBalancerSecurityGroupId",
+        "LogGroupName",
+        "SshHint",
+    } <= set(outputs)
+    assert outputs["LogGroupName"]["Condition"] == "CloudWatchLogsOn"
+
+
+def test_every_in_template_suppression_is_a_documented_one() -> None:
+    documented = dict(suppressions.CHECKOV)
+    lint_documented = dict(suppressions.CFN_LINT)
+    seen = set()
+    for resource in _template()["Resources"].values():
+        metadata = resource.get("Metadata", {})
+        for skip in metadata.get("checkov", {}).get("skip", []):
+            assert skip["comment"] == documented[skip["id"]]
+            seen.add(skip["id"])
+        for rule in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
+            assert lint_documented[rule] in metadata["Comment"]
+            seen.add(rule)
+    assert seen == set(documented) | set(lint_documented)
+
+
+# --- spec values AWS cannot use -----------------------------------------------------------
+
+
+def test_spec_values_aws_cannot_use_are_all_reported_at_once() -> None:
+    spec = spec_of(
+        instance_type="Standard_D2s_v5",
+        manager_disk_type="io2",
+        zones=["eu-west-1a"],
+        vpc_cidr="10.0.0.0/26",
+        default_addr_pool=["192.168.0.0/16"],
+        tags={"team/name": "x", "swarmstack-role": "y"},
+    )
+    with pytest.raises(SpecError) as raised:
+        build_template(spec)
+    assert list(raised.value.problems) == [
+        "instance_type=Standard_D2s_v5: on AWS must be an EC2 instance type like m7i.large",
+        "manager_disk_type=io2: on AWS must be gp3, gp2, standard for the Docker data volume "
+        "(io1/io2 need provisioned IOPS, st1/sc1 at least 125 GiB)",
+        "vpc_cidr=10.0.0.0/26: on AWS must be a /16 to /24 network (VPC limits, room for 4 "
+        "subnets)",
+        "zones=eu-west-1a: on AWS must name two or three availability zones (or none to use "
+        "the region's first ones)",
+        "tags=team/name: on AWS tag keys must be letters, digits and +-=.,_:@ only (no spaces "
+        "or '/'), because instances read their tags through instance metadata",
+        "tags=swarmstack-role: keys starting with swarmstack- are reserved",
+    ]
+
+
+def test_more_published_ports_than_listeners_is_an_error() -> None:
+    with pytest.raises(SpecError, match="at most 50 ports"):
+        build_template(spec_of(published_ports=list(range(1000, 1051))))
+
+
+def test_too_many_user_tags_is_an_error() -> None:
+    tags = {f"k{i}": "v" for i in range(46)}
+    with pytest.raises(SpecError, match="at most 45"):
+        build_template(spec_of(tags=tags))
+    build_template(spec_of(tags=dict(list(tags.items())[:45])))
+
+
+def test_console_rules_keep_vpc_subnets_and_zones_together() -> None:
+    rules = _template()["Rules"]
+    assert set(rules) == {"SecondZoneWithFirst", "VpcWithSubnets", "SubnetsWithVpc"}
+    vpc_needs_subnets = rules["SubnetsWithVpc"]
+    assert vpc_needs_subnets["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Vpc"}, ""]}]}
+    [assertion] = vpc_needs_subnets["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": "Subnets"}, ""]}]}
+
+
+def test_zones_must_belong_to_the_specs_region() -> None:
+    spec = spec_of(region="eu-west-1", zones=["eu-west-1a", "us-east-1b"])
+    with pytest.raises(SpecError) as raised:
+        build_template(spec)
+    assert raised.value.problems == (
+        "zones=eu-west-1a,us-east-1b: must be zones of region eu-west-1 (us-east-1b is not)",
+    )
+    build_template(spec_of(region="eu-west-1", zones=["eu-west-1a", "eu-west-1b"]))
