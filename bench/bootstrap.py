@@ -45,6 +45,14 @@ TIMED = (
 )
 
 
+# Leave, and make sure of it (a leave can fail while the daemon is still busy).
+LEAVE = (
+    "for i in 1 2 3 4 5 6 7 8 9 10; do docker swarm leave --force >/dev/null 2>&1; "
+    "[ \"$(docker info --format '{{.Swarm.LocalNodeState}}')\" = inactive ] && exit 0; "
+    "sleep 0.5; done; exit 1"
+)
+
+
 @dataclass
 class Round:
     wall: float
@@ -69,11 +77,7 @@ def connections(inventory: Inventory) -> dict[str, Connection]:
 def reset(conns: dict[str, Connection]) -> None:
     """Every node leaves its swarm (a clean slate for the next round)."""
     with cf.ThreadPoolExecutor(32) as pool:
-        list(
-            pool.map(
-                lambda c: c.run("docker swarm leave --force >/dev/null 2>&1; true"), conns.values()
-            )
-        )
+        list(pool.map(lambda c: c.run(LEAVE), conns.values()))
 
 
 def timed(conn: Connection, command: str, stdin: str | None = None) -> float:
