@@ -47,7 +47,8 @@ TIMED = (
 
 # Leave, and make sure of it (a leave can fail while the daemon is still busy).
 LEAVE = (
-    "for i in 1 2 3 4 5 6 7 8 9 10; do docker swarm leave --force >/dev/null 2>&1; "
+    "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 10 docker swarm leave --force >/dev/null 2>&1 "
+    "|| systemctl restart docker; "
     "[ \"$(docker info --format '{{.Swarm.LocalNodeState}}')\" = inactive ] && exit 0; "
     "sleep 0.5; done; exit 1"
 )
