@@ -546,7 +546,13 @@ def _update_command(args: Mapping[str, Any]) -> str:
     if args.get("availability"):
         parts.append(f"--availability {shlex.quote(args['availability'])}")
     parts.append(shlex.quote(args["node"]))
-    return " ".join(parts) + " >/dev/null"
+    # A node that just joined has no hostname in the swarm until its agent reports in (a
+    # fraction of a second): retry "No such node" briefly, in the same round trip.
+    return (
+        "{ n=0; until out=$(" + " ".join(parts) + " 2>&1); do n=$((n + 1)); "
+        'case "$out" in *"No such node"*) [ $n -lt 100 ] && sleep 0.1 && continue;; esac; '
+        "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
+    )
 
 
 def host_label(host: Host) -> str:
