@@ -65,12 +65,20 @@ class BootstrapResult:
     commands: tuple[CommandRecord, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    prepare: tuple[PrepStep, ...] = ()  # host tuning, docker started
+    dry_run: bool = False  # nothing was changed: `plan` and `prepare` say what would be
 
     @property
     def mutating_commands(self) -> tuple[CommandRecord, ...]:
         return tuple(c for c in self.commands if c.mutating)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.dry_run:
+            return {
+                "changed": self.changed,
+                "prepare": [{"action": p.action, "host": p.host} for p in self.prepare],
+                "steps": [describe_step(s) for s in self.plan.steps],
+            }
         return {
             "nodes": [
                 {
@@ -96,15 +104,18 @@ def converge(
     apply_host_tuning: bool = True,
     local_machine: bool = False,
     ready_timeout: float = READY_TIMEOUT,
+    dry_run: bool = False,
 ) -> BootstrapResult:
     """Form or converge the swarm; returns the final node table and whether anything changed.
+
+    ``dry_run`` connects and reads facts only, and returns the steps it would run.
 
     Raises SshError subclasses (unreachable host, host key mismatch/unknown), SwarmError
     subclasses (foreign swarm, quorum) or RemoteCommandFailed; messages never hold secrets.
     """
     run = _Run(spec, inventory, progress or NullProgress(), max_parallel, connect_window)
     try:
-        return run.converge(apply_host_tuning, local_machine, ready_timeout)
+        return run.converge(apply_host_tuning, local_machine, ready_timeout, dry_run)
     finally:
         run.close()
 
@@ -155,7 +166,7 @@ class _Run:
     # --- phases ---------------------------------------------------------------------------
 
     def converge(
-        self, apply_host_tuning: bool, local_machine: bool, ready_timeout: float
+        self, apply_host_tuning: bool, local_machine: bool, ready_timeout: float, dry_run: bool
     ) -> BootstrapResult:
         self.progress.start([h.address for h in self.inventory.hosts])
         started = time.monotonic()
@@ -166,10 +177,12 @@ class _Run:
         tuning = self.tuning_scripts(local_machine) if apply_host_tuning else {}
         digests = {address: digest(script) for address, script in tuning.items()}
         prep = plan_preparation(self.inventory, facts, digests)
-        if prep:
+        if prep and not dry_run:
             facts.update(self.prepare(prep, tuning))
         self.timed("prepare", started)
 
+        if dry_run:
+            return self.preview(prep, facts)
         plan = plan_swarm(self.spec, self.inventory, facts)
         for warning in plan.warnings:
             log.warning("%s", warning)
@@ -191,6 +204,32 @@ class _Run:
             commands=commands,
             timings=dict(self.timings),
             warnings=plan.warnings,
+            prepare=prep,
+        )
+
+    def preview(self, prep: tuple[PrepStep, ...], facts: dict[str, HostFacts]) -> BootstrapResult:
+        """Dry run: what would be done, from the facts; nothing is changed."""
+        warnings: tuple[str, ...] = ()
+        try:
+            plan = plan_swarm(self.spec, self.inventory, facts)
+            warnings = plan.warnings
+        except SwarmError:
+            if not prep:
+                raise
+            # Hosts whose docker is stopped have no swarm facts until it is started.
+            plan = Plan((), "", "", ())
+            warnings = ("the swarm steps are planned once the preparation steps are done",)
+        for host in self.inventory.hosts:
+            self.progress.phase(host.address, "planned")
+        return BootstrapResult(
+            nodes=(),
+            changed=bool(plan.changed or prep),
+            plan=plan,
+            commands=tuple(c for conn in self.connections.values() for c in conn.history),
+            timings=dict(self.timings),
+            warnings=warnings,
+            prepare=prep,
+            dry_run=True,
         )
 
     def gather_facts(self) -> dict[str, HostFacts]:
@@ -470,6 +509,17 @@ class _Run:
         return tuple(sorted(rows, key=lambda r: (order.get(r.address, len(order)), r.hostname)))
 
 
+def describe_step(step: Step) -> dict[str, Any]:
+    """A step for people and -o json (never holds a secret: tokens are not in steps)."""
+    details = {k: v for k, v in step.args.items() if k not in ("then_update",)}
+    return {
+        "action": step.action,
+        "target": step.target.split("#")[0],
+        "runs_on": step.host,
+        "details": details,
+    }
+
+
 def _init_command(args: Mapping[str, Any]) -> str:
     addr = shlex.quote(str(args["advertise_addr"]))
     parts = [
@@ -496,7 +546,13 @@ def _update_command(args: Mapping[str, Any]) -> str:
     if args.get("availability"):
         parts.append(f"--availability {shlex.quote(args['availability'])}")
     parts.append(shlex.quote(args["node"]))
-    return " ".join(parts) + " >/dev/null"
+    # A node that just joined has no hostname in the swarm until its agent reports in (a
+    # fraction of a second): retry "No such node" briefly, in the same round trip.
+    return (
+        "{ n=0; until out=$(" + " ".join(parts) + " 2>&1); do n=$((n + 1)); "
+        'case "$out" in *"No such node"*) [ $n -lt 100 ] && sleep 0.1 && continue;; esac; '
+        "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
+    )
 
 
 def host_label(host: Host) -> str:

@@ -182,6 +182,14 @@ def _address(value: Any, key: str, p: _Problems) -> str | None:
     return value
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _path(value: Any, base: Path, key: str, p: _Problems) -> Path | None:
     if not isinstance(value, str) or not value:
         p.add(key, f"must be a file path, not {value!r}")
@@ -291,6 +299,12 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
             or role not in ("manager", "worker")
             or state not in ("present", "absent")
         ):
+            continue
+        if private is None and not _is_ip(address):
+            p.add(
+                f"{key}.private_address",
+                f"needed when address is a DNS name ({address}): swarm nodes advertise an IP",
+            )
             continue
         if address in seen:
             p.add(f"{key}.address", f"{address} is already hosts[{seen[address]}]")

@@ -339,7 +339,6 @@ class _Planner:
             if node is not None:
                 by_host[host.address] = node
         # Hosts that are active in a swarm that is not ours.
-        joining: list[Host] = []
         for host in self.inventory.present:
             f = self.facts[host.address]
             if host.address in by_host:
@@ -355,7 +354,6 @@ class _Planner:
                         hint="make it leave that swarm (docker swarm leave --force) or take it "
                         "out of the inventory",
                     )
-            joining.append(host)
 
         anchor = self.choose_anchor(by_host, nodes)
         current_managers = [n for n in nodes.values() if n.is_manager]
@@ -371,6 +369,9 @@ class _Planner:
             )
         claimed = {n.id for n in by_host.values()}
         stale_removals: dict[str, list[str]] = {}
+        # Manager membership changes run one at a time, in one chain, growing first (except
+        # leftover entries of managers, which only ever shrink an unreachable count).
+        chain: list[str] = []
         for host in self.inventory.present:
             hostname = self.facts[host.address].hostname
             mine = by_host.get(host.address)
@@ -383,14 +384,17 @@ class _Planner:
                         f"hostname {hostname!r}; swarm node names must be unique"
                     )
                 # A leftover entry of this host from before it left or was rebuilt.
-                step = self.add("remove", anchor, host.address + "#" + node.id[:12],
-                                node=node.id, force=True)  # fmt: skip
+                target = host.address + "#" + node.id[:12]
+                after: list[str] = []
+                if node.is_manager:  # a manager must be demoted before it can be removed
+                    self.check_demote(host, node)
+                    after = [self.add("demote", anchor, target, chain[-1:], node=node.id)]
+                    chain.append(after[0])
+                step = self.add("remove", anchor, target, after, node=node.id, force=True)
                 stale_removals.setdefault(host.address, []).append(step)
                 self.removed.append(node.id)
                 claimed.add(node.id)
 
-        # Manager membership changes run one at a time, in one chain, growing first.
-        chain: list[str] = []
         manager_addr_list = sorted(
             {
                 f"{h.advertise_address}:{SWARM_PORT}"

@@ -14,8 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
-from swarmstack.errors import ForeignSwarm, HostKeyMismatch, HostKeyUnknown, HostUnreachable
+import swarmstack.cloudinit
+from swarmstack.cli.main import cli
+from swarmstack.errors import (
+    ExitCode,
+    ForeignSwarm,
+    HostKeyMismatch,
+    HostKeyUnknown,
+    HostUnreachable,
+)
 from swarmstack.provisioners.bootstrap import BootstrapResult, converge
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -305,6 +315,70 @@ def test_join_tokens_never_reach_logs_results_or_command_lines(
         assert token.startswith("SWMTKN-1-")
         assert token not in seen
         assert token.rsplit("-", 1)[1] not in seen
+
+
+def test_plan_shows_the_steps_and_changes_nothing(swarm: LocalCluster) -> None:
+    worker = swarm.workers[1]
+    docker(swarm, worker.name, "swarm leave --force >/dev/null")
+    result = converge(SPEC, inventory_of(swarm), dry_run=True)
+    assert result.dry_run
+    assert result.changed
+    assert result.mutating_commands == ()
+    assert ("join", worker.address) in {(s.action, s.target) for s in result.plan.steps}
+    state = docker(swarm, worker.name, "info --format '{{.Swarm.LocalNodeState}}'").strip()
+    assert state == "inactive", "a plan must not change anything"
+    assert form(swarm).changed
+
+
+def test_the_cli_prints_json_and_plans(swarm: LocalCluster, tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(swarm.inventory()))
+    pool = ["--default-addr-pool", SWARM_DEFAULT_ADDR_POOL]
+    runner = CliRunner()
+    planned = runner.invoke(cli, ["-o", "json", "bootstrap", "-i", str(path), "--plan", *pool])
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout) == {"changed": False, "prepare": [], "steps": []}
+    ran = runner.invoke(cli, ["-o", "json", "bootstrap", "-i", str(path), *pool])
+    assert ran.exit_code == 0, ran.output
+    data = json.loads(ran.stdout)
+    assert data["changed"] is False
+    assert {(n["address"], n["hostname"], n["role"], n["state"]) for n in data["nodes"]} == {
+        (m.address, m.name, m.role, "ready") for m in swarm.machines
+    }
+    assert all(
+        set(n) == {"address", "hostname", "role", "state", "availability"} for n in data["nodes"]
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump({**swarm.inventory(), "hosts": [{"address": "x", "role": "boss"}]})
+    )
+    refused = runner.invoke(cli, ["bootstrap", "-i", str(bad)])
+    assert refused.exit_code == ExitCode.USAGE
+    assert "hosts[0].role: must be manager or worker" in refused.stderr
+
+
+def test_host_tuning_is_applied_first_and_only_once(
+    swarm: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def tuning_script(spec: ClusterSpec, role: str, *, local_machine: bool = False) -> str:
+        assert local_machine
+        return (
+            "#!/bin/bash\nset -euo pipefail\n"
+            f"mkdir -p /etc/swarmstack-test && echo {role} > /etc/swarmstack-test/tuned\n"
+        )
+
+    monkeypatch.setattr(swarmstack.cloudinit, "tuning_script", tuning_script, raising=False)
+    result = form(swarm)
+    assert result.changed
+    assert {p.host for p in result.prepare if p.action == "tune"} == {
+        m.address for m in swarm.machines
+    }
+    for machine in (swarm.managers[0], swarm.workers[0]):
+        tuned = swarm.ssh(machine.name, "cat /etc/swarmstack-test/tuned").stdout.strip()
+        assert tuned == machine.role
+    again = form(swarm)
+    assert again.changed is False
+    assert again.mutating_commands == ()
 
 
 def test_scale_out_then_in_drains_demotes_and_removes(

@@ -55,6 +55,10 @@ def test_inventory_resolves_paths_against_its_folder(tmp_path: Path) -> None:
             "2 managers: must be 1, 3, 5 or 7",
         ),
         ({"hosts": [{"address": "ops@host:22", "role": "manager"}]}, "hosts[0].address"),
+        (
+            {"hosts": [{"address": "m1.example.com", "role": "manager"}]},
+            "hosts[0].private_address: needed when address is a DNS name",
+        ),
     ],
 )
 def test_inventory_errors_name_the_key(change: dict[str, object], message: str) -> None:

@@ -41,6 +41,27 @@ def emit_result(output: Output, result: BootstrapResult) -> None:
     output.emit(result.to_dict(), render)
 
 
+def emit_plan(output: Output, result: BootstrapResult) -> None:
+    """--plan: the steps a run would take, in order."""
+    for warning in result.warnings:
+        output.warn(warning)
+    data = result.to_dict()
+
+    def render(console: Console) -> None:
+        rows = [(p["host"], p["action"], "", "") for p in data["prepare"]]
+        for step in data["steps"]:
+            details = ", ".join(f"{k}={v}" for k, v in sorted(step["details"].items()))
+            rows.append((step["target"], step["action"], step["runs_on"], details))
+        if rows:
+            console.print(table(("HOST", "STEP", "RUNS ON", "DETAILS"), rows))
+        console.print(
+            f"{len(rows)} step(s) would run" if rows else "no changes: the swarm is as described",
+            markup=False,
+        )
+
+    output.emit(data, render)
+
+
 @click.command("bootstrap")
 @click.option(
     "-i",
@@ -77,6 +98,12 @@ def emit_result(output: Output, result: BootstrapResult) -> None:
     show_default=True,
     help="Apply the host tuning (sysctls, daemon.json) before forming the swarm.",
 )
+@click.option(
+    "--plan",
+    "dry_run",
+    is_flag=True,
+    help="Connect and read the hosts, print the steps a run would take, change nothing.",
+)
 @spec_options
 @click.pass_obj
 def bootstrap_command(
@@ -87,6 +114,7 @@ def bootstrap_command(
     connect_window: float | None,
     max_parallel: int,
     tuning: bool,
+    dry_run: bool,
     **options: Any,
 ) -> None:
     """Form (or converge) a swarm over SSH on the hosts of an inventory file.
@@ -94,7 +122,7 @@ def bootstrap_command(
     Every run is a reconcile: it reads each host's state first and only changes what differs
     from the inventory and the spec - a second run on a formed swarm says "no changes". Hosts
     listed with `state: absent` are drained, demoted, leave and are removed. Host keys are
-    always verified against ssh.known_hosts.
+    always verified against ssh.known_hosts. --plan shows the steps without taking them.
 
     \b
     Inventory:
@@ -104,6 +132,7 @@ def bootstrap_command(
         - {address: 198.18.0.14, role: worker}
     \b
     Examples:
+      swarmstack bootstrap -i inventory.yaml --plan
       swarmstack bootstrap -i inventory.yaml
       swarmstack bootstrap -i inventory.yaml --default-addr-pool 10.20.0.0/16 -o json
     """
@@ -119,5 +148,9 @@ def bootstrap_command(
         max_parallel=max_parallel,
         connect_window=connect_window,
         apply_host_tuning=tuning,
+        dry_run=dry_run,
     )
-    emit_result(output, result)
+    if dry_run:
+        emit_plan(output, result)
+    else:
+        emit_result(output, result)
