@@ -1,0 +1,62 @@
+"""Running host commands: one place that turns a failed command into a clear error."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from ...errors import LocalProviderError, NeedsRoot
+
+log = logging.getLogger(__name__)
+
+
+def require_root(action: str) -> None:
+    """Network namespaces, mounts and systemd-nspawn need root; say so before touching anything."""
+    if os.geteuid() != 0:
+        raise NeedsRoot(
+            f"{action} needs root: the local machines use network namespaces, "
+            "overlay mounts and systemd-nspawn",
+            hint="run it with sudo, e.g. sudo .venv/bin/swarmstack local up",
+        )
+
+
+def run(
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+    timeout: float | None = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run a host command, capture its output; a failure names the command and its stderr."""
+    log.debug("run: %s", " ".join(args))
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        result = subprocess.run(
+            list(args),
+            capture_output=True,
+            text=True,
+            env=full_env,
+            input=input_text,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise LocalProviderError(
+            f"command not found: {args[0]}",
+            hint="scripts/setup.sh installs what the local machines need",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise LocalProviderError(f"{' '.join(args)}: no answer after {timeout} s") from None
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        last = detail[-1] if detail else "no output"
+        raise LocalProviderError(f"{' '.join(args)} failed (exit {result.returncode}): {last}")
+    return result
+
+
+def succeeds(args: Sequence[str]) -> bool:
+    """True when the command exits 0 (for probes such as `iptables -C`)."""
+    return run(args, check=False).returncode == 0
