@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import pytest
-from swarmstack.provisioners.local import BeforeRemove, LocalCluster, cluster_names
 
 from swarmstack.errors import LocalProviderError
+from swarmstack.provisioners.local import BeforeRemove, LocalCluster, cluster_names
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import paramiko
 import pytest
+
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
 
 from .conftest import ClusterFactory, require_root, session_cluster_name

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from swarmstack.errors import UsageError
 from swarmstack.provisioners.local.plan import (
     Machine,
     bridge_address,
@@ -10,8 +12,6 @@ from swarmstack.provisioners.local.plan import (
     plan_scale,
     subnet,
 )
-
-from swarmstack.errors import UsageError
 
 
 def names(machines: tuple[Machine, ...]) -> list[str]:

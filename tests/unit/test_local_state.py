@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from swarmstack.errors import LocalProviderError
 from swarmstack.provisioners.local import state
 from swarmstack.provisioners.local.images import debian_mirror
 from swarmstack.provisioners.local.plan import plan_scale
-
-from swarmstack.errors import LocalProviderError
 
 
 def test_round_trip(tmp_path: Path) -> None:
