@@ -1,0 +1,158 @@
+"""The SSH form of the host tuning, applied to a real local machine and checked through it.
+
+The machine has docker.io baked in and no package mirror: the script must leave the engine
+package alone, skip what needs the network, and still converge daemon.json, sysctls, sshd and
+the prune timer. Only net.* sysctls are applied there (vm.*, fs.* and kernel.* would change
+this host's kernel), which the test checks from both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from swarmstack.cloudinit import host_tuning, tuning_script
+from swarmstack.cloudinit.tuning import MARKER_FILE
+from swarmstack.provisioners.local import LocalCluster, Machine
+from swarmstack.spec import ClusterSpec
+
+from .conftest import require_root, session_cluster_name
+
+# A pool other than the machines' baked-in 198.19.128.0/18, so the change is visible.
+SPEC_VALUES: dict[str, Any] = {
+    "default_addr_pool": ["198.19.64.0/18"],
+    "default_addr_pool_mask_length": 26,
+    "enable_system_prune": True,
+}
+REMOTE_SCRIPT = "/tmp/swarmstack-tuning.sh"
+HOST_KERNEL_SYSCTLS = ("vm/max_map_count", "fs/aio-max-nr", "kernel/kptr_restrict")
+
+
+def _progress(message: str) -> None:
+    print(f"[host tuning] {message}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="module")
+def machine() -> Iterator[tuple[LocalCluster, Machine]]:
+    """A one-machine cluster of its own: the tuning restarts dockerd and rewrites daemon.json,
+    which other tests' machines must not see."""
+    require_root()
+    cluster = LocalCluster.up(1, 0, name=session_cluster_name("-tuning"), progress=_progress)
+    try:
+        yield cluster, cluster.machines[0]
+    finally:
+        cluster.down()
+
+
+def ssh(cluster: LocalCluster, target: Machine, command: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        cluster.ssh_command(target.name, [command]),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{command!r} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout + result.stderr
+
+
+def apply(cluster: LocalCluster, target: Machine, spec: ClusterSpec) -> str:
+    """Upload and run the script as the SSH bootstrap does; returns its log."""
+    script = tuning_script(spec, target.role, local_machine=True)
+    ssh(cluster, target, f"cat > {REMOTE_SCRIPT}", stdin=script)
+    return ssh(cluster, target, f"sudo bash {REMOTE_SCRIPT}")
+
+
+def host_kernel_values() -> dict[str, str]:
+    return {key: Path("/proc/sys", key).read_text().strip() for key in HOST_KERNEL_SYSCTLS}
+
+
+@pytest.fixture(scope="module")
+def tuned(machine: tuple[LocalCluster, Machine]) -> tuple[LocalCluster, Machine, str]:
+    cluster, target = machine
+    before = host_kernel_values()
+    log = apply(cluster, target, ClusterSpec.model_validate(SPEC_VALUES))
+    assert host_kernel_values() == before, "the tuning changed this host's kernel"
+    return cluster, target, log
+
+
+def test_docker_info_shows_the_log_driver_and_address_pools(
+    tuned: tuple[LocalCluster, Machine, str],
+) -> None:
+    cluster, target, log = tuned
+    assert "package left as it is" in log  # docker.io was there: no reinstall, no mirror needed
+    info = json.loads(ssh(cluster, target, "sudo docker info --format '{{json .}}'"))
+    assert info["LoggingDriver"] == "local"
+    assert info["DefaultAddressPools"] == [{"Base": "198.19.64.0/18", "Size": 26}]
+    mode = ssh(cluster, target, "stat -c '%a %U:%G' /etc/docker/daemon.json").strip()
+    assert mode == "644 root:root"
+
+
+def test_the_prune_timer_is_listed(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    timers = ssh(cluster, target, "systemctl list-timers --all --no-pager")
+    assert "swarmstack-docker-prune.timer" in timers
+    enabled = ssh(cluster, target, "systemctl is-enabled swarmstack-docker-prune.timer")
+    assert enabled.strip() == "enabled"
+
+
+def test_net_sysctls_have_their_values(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    spec = ClusterSpec.model_validate(SPEC_VALUES)
+    sysctls = host_tuning(spec, target.role, "generic", local_machine=True).sysctls
+    assert all(s.key.startswith("net.") for s in sysctls)
+    checked = []
+    for sysctl in sysctls:
+        path = "/proc/sys/" + sysctl.key.replace(".", "/")
+        # Some net.* keys exist only in the initial network namespace (neigh gc_thresh*).
+        value = ssh(cluster, target, f"cat {path} 2>/dev/null || echo absent").strip()
+        if value != "absent":
+            assert value == sysctl.value, sysctl.key
+            checked.append(sysctl.key)
+    assert {"net.core.somaxconn", "net.ipv4.tcp_syncookies"} <= set(checked)
+
+
+def test_sshd_is_hardened_and_still_lets_us_in(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    effective = ssh(cluster, target, "sudo sshd -T")
+    assert "passwordauthentication no" in effective
+    assert "permitrootlogin without-password" in effective  # sshd's name for prohibit-password
+
+
+def test_the_marker_records_the_tuning(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    spec = ClusterSpec.model_validate(SPEC_VALUES)
+    marker = json.loads(ssh(cluster, target, f"cat {MARKER_FILE}"))
+    expected = host_tuning(spec, target.role, "generic", local_machine=True).digest
+    assert marker["tuning"] == expected
+    assert marker["local_machine"] is True
+
+
+def test_a_second_run_changes_nothing(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    pid = "systemctl show -p MainPID --value docker.service"
+    before = ssh(cluster, target, pid).strip()
+    log = apply(cluster, target, ClusterSpec.model_validate(SPEC_VALUES))
+    assert "wrote " not in log
+    assert "restarted" not in log
+    assert ssh(cluster, target, pid).strip() == before, "dockerd was restarted"
+
+
+def test_switching_prune_off_removes_the_timer(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    log = apply(
+        cluster, target, ClusterSpec.model_validate({**SPEC_VALUES, "enable_system_prune": False})
+    )
+    assert "removed /etc/systemd/system/swarmstack-docker-prune.timer" in log
+    timers = ssh(cluster, target, "systemctl list-timers --all --no-pager")
+    assert "swarmstack-docker-prune" not in timers
+    apply(cluster, target, ClusterSpec.model_validate(SPEC_VALUES))  # back, for later tests
