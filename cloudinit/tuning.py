@@ -212,24 +212,31 @@ class HostTuning:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def daemon_config(spec: ClusterSpec, cloud: Cloud) -> dict[str, Any]:
+def daemon_config(
+    spec: ClusterSpec, cloud: Cloud, *, local_machine: bool = False
+) -> dict[str, Any]:
     """dockerd's daemon.json for this spec and cloud.
 
     Never live-restore (swarm mode rejects it). With CloudWatch logs on AWS the region and
-    log group are placeholders filled in at boot from IMDSv2.
+    log group are placeholders filled in at boot from IMDSv2. Local machines get no
+    default-ulimits: their limits are the real host's, which their dockerd cannot raise (a
+    container asking for more than that fails to start).
     """
     config: dict[str, Any] = {
         "default-address-pools": [
             {"base": pool, "size": spec.default_addr_pool_mask_length}
             for pool in spec.default_addr_pool
         ],
-        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": NOFILE_HARD, "Soft": NOFILE_SOFT}},
         "icc": False,
         "live-restore": False,
         "metrics-addr": METRICS_ADDR,
         "no-new-privileges": True,
         "userland-proxy": False,
     }
+    if not local_machine:
+        config["default-ulimits"] = {
+            "nofile": {"Name": "nofile", "Hard": NOFILE_HARD, "Soft": NOFILE_SOFT}
+        }
     if cloud == "aws" and spec.enable_cloudwatch_logs:
         config["log-driver"] = "awslogs"
         # non-blocking: a CloudWatch hiccup must not stall containers writing to stdout.
@@ -261,7 +268,7 @@ def host_tuning(
     modules = () if local_machine else KERNEL_MODULES
     audit = not local_machine
     awslogs = cloud == "aws" and spec.enable_cloudwatch_logs
-    config = daemon_config(spec, cloud)
+    config = daemon_config(spec, cloud, local_machine=local_machine)
 
     files = [
         ManagedFile(DAEMON_JSON, json.dumps(config, indent=2, sort_keys=True) + "\n"),

@@ -19,7 +19,7 @@ import pytest
 
 from swarmstack.cloudinit import host_tuning, tuning_script
 from swarmstack.cloudinit.tuning import MARKER_FILE
-from swarmstack.provisioners.local import LocalCluster, Machine
+from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
 from swarmstack.spec import ClusterSpec
 
 from .conftest import require_root, session_cluster_name
@@ -95,6 +95,22 @@ def test_docker_info_shows_the_log_driver_and_address_pools(
     assert info["DefaultAddressPools"] == [{"Base": "198.19.64.0/18", "Size": 26}]
     mode = ssh(cluster, target, "stat -c '%a %U:%G' /etc/docker/daemon.json").strip()
     assert mode == "644 root:root"
+
+
+def test_containers_run_with_the_daemon_defaults(tuned: tuple[LocalCluster, Machine, str]) -> None:
+    cluster, target, _ = tuned
+    with busybox_image().open("rb") as image:
+        subprocess.run(
+            cluster.ssh_command(target.name, ["sudo docker load"]),
+            stdin=image,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+    status = ssh(
+        cluster, target, "sudo docker run --rm swarmstack/busybox:latest cat /proc/self/status"
+    )
+    assert "NoNewPrivs:\t1" in status  # no-new-privileges from daemon.json
 
 
 def test_the_prune_timer_is_listed(tuned: tuple[LocalCluster, Machine, str]) -> None:

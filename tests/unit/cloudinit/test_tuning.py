@@ -77,6 +77,7 @@ def test_local_machines_get_only_net_sysctls_and_leave_the_host_kernel_alone() -
     assert tuning.kernel_modules == ()
     assert not tuning.audit
     assert tuning.packages == ()
+    assert "default-ulimits" not in tuning.daemon_config  # the real host's limits apply
     paths = {f.path for f in tuning.files}
     assert MODULES_FILE not in paths
     assert AUDIT_RULES_FILE not in paths

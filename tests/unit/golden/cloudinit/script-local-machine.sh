@@ -44,13 +44,6 @@ install_file /etc/docker/daemon.json 0644 root:root <<'SWARMSTACK_FILE_END'
       "size": 24
     }
   ],
-  "default-ulimits": {
-    "nofile": {
-      "Hard": 524288,
-      "Name": "nofile",
-      "Soft": 65536
-    }
-  },
   "icc": false,
   "live-restore": false,
   "log-driver": "local",
@@ -231,5 +224,5 @@ systemctl is-active --quiet docker.service || systemctl start docker.service
 systemctl enable --now swarmstack-docker-prune.timer >/dev/null
 
 # --- done: the bootstrap reads this marker (after `cloud-init status --wait` on cloud hosts)
-echo '{"cloud": "generic", "local_machine": true, "role": "worker", "swarmstack": "<version>", "tuning": "bd4ab06ef2d793ba"}' >/var/lib/swarmstack/host-tuned
-log "host tuned (worker, tuning bd4ab06ef2d793ba)"
+echo '{"cloud": "generic", "local_machine": true, "role": "worker", "swarmstack": "<version>", "tuning": "51952b9667fc113f"}' >/var/lib/swarmstack/host-tuned
+log "host tuned (worker, tuning 51952b9667fc113f)"
