@@ -33,6 +33,10 @@ AUDIT_RULES_FILE = "/etc/audit/rules.d/90-swarmstack-docker.rules"
 SSHD_FILE = "/etc/ssh/sshd_config.d/10-swarmstack.conf"
 APT_PERIODIC_FILE = "/etc/apt/apt.conf.d/52swarmstack-auto-upgrades"
 DOCKER_PIN_FILE = "/etc/apt/preferences.d/swarmstack-docker"
+# Debian's and Ubuntu's chrony.conf read sources from here.
+CHRONY_AWS_SOURCES = "/etc/chrony/sources.d/swarmstack-aws.sources"
+# The Amazon Time Sync Service: link-local, no internet needed, leap-smeared.
+AWS_TIME_SERVER = "169.254.169.123"
 PRUNE_SERVICE = "swarmstack-docker-prune.service"
 PRUNE_TIMER = "swarmstack-docker-prune.timer"
 SYSTEMD_DIR = "/etc/systemd/system"
@@ -281,6 +285,8 @@ def host_tuning(
         files.append(ManagedFile(AUDIT_RULES_FILE, _audit_rules(), mode=0o640))
     if not local_machine:
         files.append(ManagedFile(APT_PERIODIC_FILE, _apt_periodic()))
+    if cloud == "aws":
+        files.append(ManagedFile(CHRONY_AWS_SOURCES, _chrony_aws_sources()))
     if spec.docker_version != "distro":
         files.append(ManagedFile(DOCKER_PIN_FILE, _docker_pin(spec.docker_version)))
     prune_files = (f"{SYSTEMD_DIR}/{PRUNE_SERVICE}", f"{SYSTEMD_DIR}/{PRUNE_TIMER}")
@@ -358,6 +364,13 @@ def _apt_periodic() -> str:
         'APT::Periodic::Update-Package-Lists "1";\n'
         'APT::Periodic::Unattended-Upgrade "1";\n'
         'Unattended-Upgrade::Automatic-Reboot "false";\n'
+    )
+
+
+def _chrony_aws_sources() -> str:
+    return (
+        "# swarmstack: the Amazon Time Sync Service (swarm TLS breaks with clock skew)\n"
+        f"server {AWS_TIME_SERVER} prefer iburst minpoll 4 maxpoll 4\n"
     )
 
 

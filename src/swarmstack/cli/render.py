@@ -54,7 +54,7 @@ def render_group() -> None:
     "as_base64",
     is_flag=True,
     help="User data exactly as the cloud receives it: base64, gzip-compressed when over "
-    "the cloud's limit (16 KB EC2, 64 KB Azure).",
+    "the cloud's limit (16 KB EC2, 48 KB Azure: 64 KiB as base64).",
 )
 @spec_options
 @click.pass_obj

@@ -175,6 +175,7 @@ def test_azure_user_data_stays_plain_and_well_under_64kb() -> None:
     spec = make_spec(**SPEC_VARIANTS["all-on"])
     text = render_user_data(spec, "worker", "azure", host_keys=generate_host_keys())
     assert len(text.encode()) < 32 * 1024
+    assert len(user_data_base64(spec, "worker", "azure")) <= 64 * 1024  # base64 text, too
     assert decode(user_data_base64(spec, "worker", "azure")).decode().startswith("#cloud-config")
     assert base64.b64decode(user_data_base64(spec, "worker", "azure"))[:2] != b"\x1f\x8b"
 

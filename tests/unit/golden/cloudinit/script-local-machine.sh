@@ -161,7 +161,7 @@ prepare_data_volume() {
 
 # --- packages -----------------------------------------------------------------------------
 install_docker_engine() {
-    local version fingerprint
+    local version fingerprint gnupg_home
     apt_update
     apt_get install --no-install-recommends ca-certificates curl gnupg
     # shellcheck disable=SC1091
@@ -169,7 +169,10 @@ install_docker_engine() {
     case "$ID" in debian | ubuntu) ;; *) fail "Docker's apt repository has no $ID; set docker_version: distro" ;; esac
     install -d -m 0755 /etc/apt/keyrings
     curl -fsSL --retry 5 "https://download.docker.com/linux/$ID/gpg" -o /etc/apt/keyrings/docker.asc.new
-    fingerprint=$(gpg --show-keys --with-colons /etc/apt/keyrings/docker.asc.new | awk -F: '$1 == "fpr" { print $10; exit }')
+    gnupg_home=$(mktemp -d)  # a throw-away keyring: root's own is none of our business
+    fingerprint=$(GNUPGHOME=$gnupg_home gpg --batch --show-keys --with-colons /etc/apt/keyrings/docker.asc.new |
+        awk -F: '$1 == "fpr" { print $10; exit }')
+    rm -rf "$gnupg_home"
     [ "$fingerprint" = 9DC858229FC7DD38854AE2D88D81803C0EBFCD88 ] ||
         fail "Docker's apt key has fingerprint '$fingerprint', expected 9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
     chmod 0644 /etc/apt/keyrings/docker.asc.new
