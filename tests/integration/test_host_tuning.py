@@ -8,6 +8,7 @@ this host's kernel), which the test checks from both sides.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -15,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 
-from swarmstack.cloudinit import host_tuning, tuning_script
+from swarmstack.cloudinit import generate_host_keys, host_tuning, tuning_script
 from swarmstack.cloudinit.tuning import MARKER_FILE
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
 from swarmstack.spec import ClusterSpec
@@ -172,3 +174,61 @@ def test_switching_prune_off_removes_the_timer(tuned: tuple[LocalCluster, Machin
     timers = ssh(cluster, target, "systemctl list-timers --all --no-pager")
     assert "swarmstack-docker-prune" not in timers
     apply(cluster, target, ClusterSpec.model_validate(SPEC_VALUES))  # back, for later tests
+
+
+def test_generated_host_keys_are_what_sshd_presents(
+    tuned: tuple[LocalCluster, Machine, str], tmp_path: Path
+) -> None:
+    """The key pair cloud-init's ssh_keys would install is a key sshd serves and paramiko
+    verifies from the known_hosts lines, with unknown keys rejected."""
+    cluster, target, _ = tuned
+    keys = generate_host_keys()
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("\n".join(keys.known_hosts_lines([target.address])) + "\n")
+    key_file = "/etc/ssh/ssh_host_ed25519_key"
+    install = (
+        f"sudo cp -p {key_file} {key_file}.orig && sudo cp -p {key_file}.pub {key_file}.pub.orig"
+        f" && sudo install -m 600 /tmp/hostkey {key_file}"
+        f" && sudo install -m 644 /tmp/hostkey.pub {key_file}.pub && rm -f /tmp/hostkey*"
+        " && sudo systemctl restart ssh.service"
+    )
+    restore = (
+        f"sudo mv -f {key_file}.orig {key_file} && sudo mv -f {key_file}.pub.orig {key_file}.pub"
+        " && sudo systemctl restart ssh.service"
+    )
+    with _paramiko(cluster, target, cluster.known_hosts_path) as admin:
+        with admin.open_sftp() as sftp:
+            sftp.putfo(io.BytesIO(keys.ed25519_private.encode()), "/tmp/hostkey")
+            sftp.putfo(io.BytesIO((keys.ed25519_public + "\n").encode()), "/tmp/hostkey.pub")
+        _run(admin, install)
+        try:
+            with _paramiko(cluster, target, known_hosts) as client:
+                assert _run(client, "hostname").strip() == target.name
+            with pytest.raises(paramiko.BadHostKeyException):
+                _paramiko(cluster, target, cluster.known_hosts_path)  # the old key: refused
+        finally:
+            _run(admin, restore)  # existing sessions survive an sshd restart
+
+
+def _paramiko(cluster: LocalCluster, target: Machine, known_hosts: Path) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        target.address,
+        username=cluster.ssh_user,
+        key_filename=str(cluster.ssh_key_path),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+        banner_timeout=10,
+        auth_timeout=10,
+    )
+    return client
+
+
+def _run(client: paramiko.SSHClient, command: str) -> str:
+    _stdin, stdout, stderr = client.exec_command(command, timeout=60)
+    code = stdout.channel.recv_exit_status()
+    assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"
+    return str(stdout.read().decode())
