@@ -39,6 +39,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["shell_quote"] = shlex.quote
     env.filters["block"] = _block
+    # A JSON string is a YAML double-quoted scalar (jinja's tojson escapes for HTML instead).
+    env.filters["yaml_string"] = json.dumps
     return env
 
 
@@ -107,6 +109,7 @@ def render_user_data(
 ) -> str:
     """The #cloud-config text for hosts of this role on this cloud (static per spec/role/cloud)."""
     t = tuning.host_tuning(spec, role, cloud)
+    authorized_key = spec.ssh_public_key if cloud == "generic" else None
     setup = ManagedFile(tuning.SETUP_SCRIPT, _setup_script(t, embed_files=False), mode=0o755)
     files = (*t.files, setup)
     text = (
@@ -116,17 +119,21 @@ def render_user_data(
             t=t,
             files=files,
             host_keys=host_keys,
+            authorized_key=authorized_key,
             version=__version__,
             setup_script=tuning.SETUP_SCRIPT,
             marker_file=tuning.MARKER_FILE,
         )
     )
-    _check_round_trip(text, files, host_keys)
+    _check_round_trip(text, files, host_keys, authorized_key)
     return text
 
 
 def _check_round_trip(
-    text: str, files: tuple[ManagedFile, ...], host_keys: HostKeys | None
+    text: str,
+    files: tuple[ManagedFile, ...],
+    host_keys: HostKeys | None,
+    authorized_key: str | None,
 ) -> None:
     """The YAML must carry every file byte for byte: a template slip must never reach a host."""
     data = yaml.safe_load(text)
@@ -139,3 +146,5 @@ def _check_round_trip(
             raise AssertionError(f"user data template mangled the mode of {file.path}")
     if host_keys is not None and data["ssh_keys"] != host_keys.cloud_config():
         raise AssertionError("user data template mangled the host keys")
+    if authorized_key is not None and data["ssh_authorized_keys"] != [authorized_key]:
+        raise AssertionError("user data template mangled the authorized key")

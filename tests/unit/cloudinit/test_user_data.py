@@ -96,7 +96,7 @@ GOLDEN_USER_DATA = {
     "manager-aws.yaml": Variant("manager", "aws", "all-on", False),
     "worker-aws-no-cloudwatch.yaml": Variant("worker", "aws", "all-off", False),
     "manager-azure.yaml": Variant("manager", "azure", "defaults", False),
-    "worker-generic.yaml": Variant("worker", "generic", "all-off", False),
+    "worker-generic.yaml": Variant("worker", "generic", "all-on", False),
 }
 
 
@@ -243,3 +243,12 @@ def test_host_keys_are_the_only_private_material(tmp_path: Path) -> None:
     for content, _, _ in user_data_files(text).values():
         assert "PRIVATE KEY" not in content
     assert keys.ed25519_private not in repr(keys)
+
+
+def test_the_admin_key_goes_only_into_generic_user_data() -> None:
+    spec = make_spec(**SPEC_VARIANTS["all-on"])
+    generic = yaml.safe_load(render_user_data(spec, "worker", "generic"))
+    assert generic["ssh_authorized_keys"] == [spec.ssh_public_key]
+    for cloud in ("aws", "azure"):  # their own APIs install it (key pair, osProfile)
+        data = yaml.safe_load(render_user_data(spec, "worker", cloud))
+        assert "ssh_authorized_keys" not in data

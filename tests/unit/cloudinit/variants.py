@@ -23,6 +23,10 @@ SPEC_VARIANTS: dict[str, dict[str, Any]] = {
         "docker_version": "28.5.1",
         "default_addr_pool": ["10.128.0.0/12", "10.144.0.0/12"],
         "default_addr_pool_mask_length": 26,
+        "ssh_public_key": (
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3jZ1D6Yk4cXkqS5hQxJrRk6Yc2ZxO3Vb0yq2l9jQ3n"
+            " admin@example #1: a comment with YAML's comment sign"
+        ),
     },
     "all-off": {
         "enable_cloudwatch_logs": False,
