@@ -227,6 +227,9 @@ def daemon_config(
     container asking for more than that fails to start).
     """
     config: dict[str, Any] = {
+        # The spec's pools, as issue 4/6 asks. Host-local networks (docker0, docker_gwbridge)
+        # draw from these and overlays from the pools given to `swarm init`; dockerd does not
+        # cross-check the two allocators, so a separate local pool in the spec would be safer.
         "default-address-pools": [
             {"base": pool, "size": spec.default_addr_pool_mask_length}
             for pool in spec.default_addr_pool

@@ -66,7 +66,7 @@ def render_cloudinit(output: Output, /, **options: Any) -> None:
     \b
     Examples:
       swarmstack render cloudinit --role worker --cloud aws -f cluster.yaml
-      swarmstack render cloudinit --cloud aws --base64 | base64 -d | gunzip
+      swarmstack render cloudinit --cloud aws --base64 | base64 -d | zcat -f
       swarmstack render cloudinit --form script --local-machine --default-addr-pool 198.19.0.0/18
     """
     role = cast(Role, options.pop("role"))
