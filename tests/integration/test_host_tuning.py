@@ -121,6 +121,10 @@ def test_the_prune_timer_is_listed(tuned: tuple[LocalCluster, Machine, str]) -> 
     assert "swarmstack-docker-prune.timer" in timers
     enabled = ssh(cluster, target, "systemctl is-enabled swarmstack-docker-prune.timer")
     assert enabled.strip() == "enabled"
+    # What the timer starts works: a oneshot, so `start` returns when the prune is done.
+    ssh(cluster, target, "sudo systemctl start swarmstack-docker-prune.service")
+    result = ssh(cluster, target, "systemctl show -p Result --value swarmstack-docker-prune")
+    assert result.strip() == "success"
 
 
 def test_net_sysctls_have_their_values(tuned: tuple[LocalCluster, Machine, str]) -> None:
