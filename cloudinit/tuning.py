@@ -296,7 +296,10 @@ def host_tuning(
     if spec.enable_system_prune:
         files.append(ManagedFile(prune_files[0], _prune_service()))
         files.append(ManagedFile(prune_files[1], _prune_timer()))
+    # Switched-off features leave nothing behind when the SSH form runs again.
     absent = () if spec.enable_system_prune else prune_files
+    if spec.docker_version == "distro":
+        absent = (*absent, DOCKER_PIN_FILE)
 
     data_volume: DataVolume = cloud if cloud in ("aws", "azure") else "existing-only"
     return HostTuning(

@@ -185,3 +185,7 @@ def test_distro_docker_uses_the_distribution_package() -> None:
     script = tuning_script(make_spec(docker_version="distro"), "worker")
     assert "apt_get install --no-install-recommends docker.io" in script
     assert "download.docker.com" not in script
+    assert (
+        "/etc/apt/preferences.d/swarmstack-docker"
+        in host_tuning(make_spec(docker_version="distro"), "worker", "generic").absent_files
+    )  # no stale pin from an earlier pinned run
