@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,21 @@ def test_local_machine_script_leaves_the_host_kernel_alone() -> None:
     assert "augenrules" not in script
     assert "chrony" not in script
     assert re.search(r"^(vm|fs|kernel)\.", script, re.MULTILINE) is None
+
+
+def test_started_by_sh_it_reruns_itself_with_bash() -> None:
+    """`sh FILE` (dash on Debian) must not run a bash script; it re-executes under bash.
+
+    Runs as an unprivileged user, so the script stops at its root check and changes nothing.
+    """
+    with tempfile.TemporaryDirectory() as folder:  # pytest's tmp_path is closed to others
+        Path(folder).chmod(0o755)
+        script = Path(folder) / "tuning.sh"
+        script.write_text(tuning_script(make_spec(**LOCAL_POOL), "worker", local_machine=True))
+        script.chmod(0o644)
+        command = ["sh", str(script)]
+        if os.geteuid() == 0:  # never run it as root here: it would tune this machine
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "swarmstack: error: run me as root (sudo)\n"
