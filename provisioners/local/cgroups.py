@@ -96,3 +96,15 @@ def remove(cluster: str, machine: str | None = None) -> list[Path]:
 
 def exists(cluster: str) -> list[Path]:
     return [h / relative(cluster) for h in hierarchies() if (h / relative(cluster)).exists()]
+
+
+def memory_bytes(cluster: str, machine: str) -> int | None:
+    """Memory the machine uses now (everything in it, page cache included), if accounted."""
+    for hierarchy in hierarchies():
+        top = hierarchy / relative(cluster, machine)
+        for knob in ("memory.current", "memory.usage_in_bytes"):
+            try:
+                return int((top / knob).read_text())
+            except (OSError, ValueError):
+                continue
+    return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -29,7 +30,7 @@ from ...spec import NAME
 from . import cgroups, images, keys, machine, network, paths, state
 from .machine import MachineFiles
 from .plan import Machine, ScalePlan, bridge_address, free_subnet, plan_scale, subnet
-from .run import require_root
+from .run import require_host_tools, require_root
 
 Progress = Callable[[str], None]
 BeforeRemove = Callable[["LocalCluster", Sequence[Machine]], None]
@@ -124,6 +125,7 @@ class LocalCluster:
         check_name(name)
         plan_scale([], managers, workers, 0)  # bad counts fail before anything is touched
         require_root("swarmstack local up")
+        require_host_tools()
         with _locked(name):
             cluster = cls._load_or_create(name, progress)
             plan = cluster.plan_scale(managers, workers)
@@ -146,10 +148,14 @@ class LocalCluster:
             return cls(loaded, progress)
         with _locked("-new-cluster"):  # two new clusters must not pick the same /24
             used = network.subnets_in_use()
+            images_in_use = {image}
             for other in cluster_names():
                 other_state = state.load(paths.STATE_ROOT / other / "state.json")
                 if other_state is not None:
                     used.add(other_state.subnet_index)
+                    images_in_use.add(Path(other_state.image))
+            for old in images.remove_unused_images(images_in_use):
+                progress(f"removed the outdated base image {old}")
             created = state.ClusterState(name, free_subnet(used), str(image))
             state.save(state_file, created)
         return cls(created, progress)
@@ -238,19 +244,25 @@ class LocalCluster:
         return machine.supervisor_pid(self._files(self.machine(name))) is not None
 
     def status(self) -> list[dict[str, Any]]:
-        """One row per machine: name, role, zone, address, running, ssh (banner answered)."""
+        """One row per machine: name, role, zone, address, state (running, stopped or
+        orphaned), ssh (the banner answered) and memory_mib (the machine's cgroup)."""
         rows = []
         for m in self.machines:
             running = machine.supervisor_pid(self._files(m)) is not None
-            answers = running and _ssh_banner(m.address)
+            orphaned = not running and bool(cgroups.pids(self.name, m.name))
+            answers = (running or orphaned) and _ssh_banner(m.address)
+            memory = cgroups.memory_bytes(self.name, m.name) if running or orphaned else None
             rows.append(
                 {
                     "name": m.name,
                     "role": m.role,
                     "zone": m.zone,
                     "address": m.address,
-                    "state": "running" if running else "stopped",
+                    # orphaned: its supervisor is gone (a reboot would not bring it back);
+                    # `local up` restarts it.
+                    "state": "running" if running else "orphaned" if orphaned else "stopped",
                     "ssh": "ok" if answers else "-",
+                    "memory_mib": None if memory is None else round(memory / 2**20),
                 }
             )
         return rows
@@ -284,7 +296,17 @@ class LocalCluster:
 
         if to_start:
             self.progress(f"booting {len(to_start)} machine(s) on {self.network}")
-        _parallel(boot, to_start)
+        try:
+            _parallel(boot, to_start)
+        except LocalProviderError as exc:
+            # Nothing half-made is left unsaid: the state file knows every machine.
+            raise LocalProviderError(
+                *exc.problems,
+                f"the machines of cluster {self.name} are left as they are",
+                hint=(f"{exc.hint}; " if exc.hint else "")
+                + f"re-run `swarmstack local up --name {self.name}` to retry, "
+                f"or `swarmstack local down --name {self.name}` to remove them",
+            ) from exc
         if to_start:
             self.progress(f"machines up in {time.monotonic() - started:.1f} s")
         self._write_ssh_files()
@@ -384,11 +406,19 @@ class LocalCluster:
                 return
         raise LocalProviderError(f"{name} did not come back within {timeout:.0f} s of a reboot")
 
-    def stop_service(self, name: str, unit: str) -> None:
-        self.ssh(name, f"sudo systemctl stop {unit}")
+    def stop_service(self, name: str, *units: str) -> None:
+        """`systemctl stop UNITS` on the machine. Docker fully: "docker.socket", "docker"
+        (with the socket left active, the next API call starts docker again)."""
+        self.ssh(name, "sudo systemctl stop " + " ".join(shlex.quote(u) for u in units))
 
-    def start_service(self, name: str, unit: str) -> None:
-        self.ssh(name, f"sudo systemctl start {unit}")
+    def start_service(self, name: str, *units: str) -> None:
+        self.ssh(name, "sudo systemctl start " + " ".join(shlex.quote(u) for u in units))
+
+    def power_off(self, name: str) -> None:
+        """Power one machine off, keeping its disk; it stops answering on its address
+        (an unreachable host). `up` with the same counts boots it again."""
+        target = self.machine(name)
+        machine.stop(self.name, self._files(target), target)
 
     def leftovers(self) -> list[str]:
         """What of this cluster is still on the host (empty after a clean `down`)."""

@@ -136,6 +136,8 @@ def ensure_base_image(progress: Progress) -> Path:
     with _lock(paths.IMAGES / ".build.lock"):
         if (target / STAMP).exists():
             return target
+        for stale in paths.IMAGES.glob(f".{target.name}.*"):  # a build killed half-way
+            shutil.rmtree(stale, ignore_errors=True)
         mirror = debian_mirror()
         progress(f"building the base image {target.name} from {mirror} (once; a minute or two)")
         started = time.monotonic()
@@ -154,6 +156,17 @@ def ensure_base_image(progress: Progress) -> Path:
             raise
         progress(f"base image ready in {time.monotonic() - started:.0f} s")
     return target
+
+
+def remove_unused_images(in_use: set[Path]) -> list[Path]:
+    """Delete base images of older recipe versions that no cluster's machines sit on."""
+    removed = []
+    current = base_image_path()
+    for image in paths.IMAGES.glob(f"{SUITE}-r*"):
+        if image != current and image not in in_use and image.is_dir():
+            shutil.rmtree(image, ignore_errors=True)
+            removed.append(image)
+    return removed
 
 
 def _debootstrap(root: Path, mirror: str, progress: Progress) -> None:
@@ -246,7 +259,9 @@ def _tar_bytes(files: dict[str, tuple[bytes, int] | str]) -> bytes:
 
 
 BUSYBOX_TAG = "swarmstack/busybox:latest"
-BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "hostname", "wget", "httpd", "nc", "true")
+BUSYBOX_RECIPE = 2  # bump when the applets change: the cached tarball is named after it
+# No wget: glibc-static busybox crashes in it. `nc` and `httpd` cover network checks.
+BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "hostname", "httpd", "nc", "true", "env")
 
 
 def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
@@ -254,7 +269,7 @@ def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
 
     No registry is reachable from the machines; tests copy this file over SFTP and load it.
     """
-    target = paths.IMAGES / "busybox.tar"
+    target = paths.IMAGES / f"busybox-r{BUSYBOX_RECIPE}.tar"
     if target.exists():
         return target
     try:

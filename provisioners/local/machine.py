@@ -100,6 +100,13 @@ def start(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine
     """Network, cgroups and the detached supervisor that boots (and reboots) the machine."""
     if supervisor_pid(files) is not None:
         return
+    if cgroups.pids(cluster, machine.name):
+        # Its supervisor died (killed, host crash) but the machine runs on: it holds the
+        # root's lock, so a new nspawn could not boot it. Kill what is left, then start clean.
+        cgroups.kill_all(cluster, machine.name)
+        deadline = time.monotonic() + 10
+        while cgroups.pids(cluster, machine.name) and time.monotonic() < deadline:
+            time.sleep(0.1)
     netns = network.ensure_machine_network(cluster, subnet_index, machine)
     paths = cgroups.create(cluster, machine.name)
     config = {

@@ -19,6 +19,10 @@ ROLE_PREFIX: dict[Role, str] = {"manager": "ss-m", "worker": "ss-w"}
 ZONES = ("a", "b", "c")
 # Test hosts live only in the benchmark range; 198.19.0.0/16 is left to docker in the machines.
 MACHINE_SUPERNET = ipaddress.IPv4Network("198.18.0.0/16")
+# `docker swarm init --default-addr-pool` for the local machines: overlay networks stay in
+# the benchmark range too, clear of daemon.json's bip (198.19.255.0/24) and pools (.128/18).
+SWARM_DEFAULT_ADDR_POOL = "198.19.0.0/18"
+SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH = 24
 SUBNETS = 256
 FIRST_HOST = 11
 LAST_HOST = 254

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 
@@ -19,6 +20,29 @@ def require_root(action: str) -> None:
             f"{action} needs root: the local machines use network namespaces, "
             "overlay mounts and systemd-nspawn",
             hint="run it with sudo, e.g. sudo .venv/bin/swarmstack local up",
+        )
+
+
+# Host programs the local machines need, and the Debian package that brings each.
+HOST_TOOLS = {
+    "debootstrap": "debootstrap",
+    "systemd-nspawn": "systemd-container",
+    "ip": "iproute2",
+    "iptables": "iptables",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "mount": "mount",
+}
+
+
+def require_host_tools() -> None:
+    """All missing programs in one error, before anything is created."""
+    missing = {tool: package for tool, package in HOST_TOOLS.items() if not shutil.which(tool)}
+    if missing:
+        raise LocalProviderError(
+            *(f"{tool} not found (Debian package {package})" for tool, package in missing.items()),
+            hint="scripts/setup.sh installs them: apt-get install -y "
+            + " ".join(sorted(set(missing.values()))),
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,7 +174,9 @@ def _host_leftovers(cluster_dir: Path, bridge: str, cluster: str) -> list[str]:
     found += [f"rule {line}" for line in rules.splitlines() if cluster in line]
     mounts = Path("/proc/mounts").read_text()
     found += [f"mount {line}" for line in mounts.splitlines() if str(cluster_dir) in line]
-    found += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob(f"**/swarmstack/{cluster}")]
+    # Not a recursive glob: cgroups of other machines come and go while it walks.
+    hierarchies = [Path("/sys/fs/cgroup"), *Path("/sys/fs/cgroup").iterdir()]
+    found += [f"cgroup {h}" for h in hierarchies if (h / "swarmstack" / cluster).exists()]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) != os.getpid():
             try:
@@ -204,3 +207,49 @@ def test_down_leaves_no_namespace_bridge_mount_cgroup_rule_or_process() -> None:
     assert _host_leftovers(cluster_dir, bridge, name) == []
     assert cluster.leftovers() == []
     assert not LocalCluster.exists(name)
+
+
+def swarmstack(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command line, as a user runs it."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("swarmstack")), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_status_and_ssh_reach_the_machines(local_cluster: LocalCluster) -> None:
+    status = swarmstack("-o", "json", "local", "status", "--name", local_cluster.name)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert [(m["name"], m["state"], m["ssh"]) for m in data["machines"]] == [
+        (m.name, "running", "ok") for m in local_cluster.machines
+    ]
+    # Each machine is accounted in its own cgroup (systemd + sshd + dockerd: tens of MiB).
+    assert all(m["memory_mib"] > 10 for m in data["machines"])
+    assert data["docker_host"] == f"ssh://swarmstack@{local_cluster.managers[0].address}"
+    assert data["ssh"]["known_hosts"] == str(local_cluster.known_hosts_path)
+    hostname = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "hostname")
+    assert (hostname.returncode, hostname.stdout) == (0, "ss-w1\n"), hostname.stderr
+    failing = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w1", "--", "exit 3")
+    assert failing.returncode == 3
+    unknown = swarmstack("local", "ssh", "--name", local_cluster.name, "ss-w9")
+    assert unknown.returncode == 2
+    assert "NAME=ss-w9: no such machine" in unknown.stderr
+
+
+def test_a_powered_off_machine_is_unreachable_until_up_boots_it_again(
+    local_cluster: LocalCluster,
+) -> None:
+    machine = local_cluster.machines[-1]
+    local_cluster.power_off(machine.name)
+    assert not local_cluster.is_running(machine.name)
+    row = next(r for r in local_cluster.status() if r["name"] == machine.name)
+    assert (row["state"], row["ssh"]) == ("stopped", "-")
+    unreachable = local_cluster.ssh(machine.name, "true", check=False, timeout=30)
+    assert unreachable.returncode == 255
+    again = LocalCluster.up(3, 2, name=local_cluster.name)
+    assert again.is_running(machine.name)
+    assert again.ssh(machine.name, "hostname").stdout.strip() == machine.name

@@ -11,7 +11,17 @@ from rich.console import Console
 
 from ..errors import LocalProviderError
 from ..output import Output, table
-from ..provisioners.local import LocalCluster, Machine
+from ..provisioners.bootstrap import BootstrapResult, converge
+from ..provisioners.inventory import inventory_from_data
+from ..provisioners.local import (
+    SWARM_DEFAULT_ADDR_POOL,
+    SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
+    LocalCluster,
+    Machine,
+    require_root,
+)
+from ..spec import ClusterSpec
+from .bootstrap import progress_for
 
 NAME_OPTION = click.option(
     "--name",
@@ -33,18 +43,36 @@ def local_group() -> None:
     """
 
 
-def form_swarm(output: Output, cluster: LocalCluster, leaving: Sequence[Machine] = ()) -> None:
+def form_swarm(
+    output: Output, cluster: LocalCluster, leaving: Sequence[Machine] = ()
+) -> BootstrapResult:
     """Hand the machines to the SSH bootstrap, which forms or converges the swarm.
 
-    The one hand-off point from `local up` to swarmstack.provisioners.bootstrap: it gets the
-    cluster's inventory (cluster.inventory(exclude=leaving)) and, while scaling down, the
-    machines about to be powered off so their nodes can be drained and removed first.
+    The one hand-off point from `local up` to swarmstack.provisioners.bootstrap. While scaling
+    down, ``leaving`` are the machines about to be powered off: they are listed as
+    ``state: absent``, so their nodes are drained, demoted, leave and are removed first.
     """
-    del leaving  # used once the bootstrap is wired in
-    output.warn(
-        "the machines are up, but the swarm bootstrap (`swarmstack bootstrap`) is not part of "
-        "this build yet, so no swarm was formed"
+    data = cluster.inventory()
+    gone = {m.name for m in leaving}
+    for host in data["hosts"]:
+        if host.get("hostname") in gone:
+            host["state"] = "absent"
+    inventory = inventory_from_data(data, base=cluster.dir, source=f"local cluster {cluster.name}")
+    spec = ClusterSpec.model_validate(
+        {
+            "name": "local",
+            "manager_size": max(1, len(inventory.managers)),
+            "cluster_size": len(inventory.workers),
+            "default_addr_pool": [SWARM_DEFAULT_ADDR_POOL],
+            "default_addr_pool_mask_length": SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
+        }
     )
+    output.info("forming the swarm" if not leaving else "taking the leaving machines out")
+    return converge(spec, inventory, progress=progress_for(output), local_machine=True)
+
+
+def _take_out(output: Output, cluster: LocalCluster, leaving: Sequence[Machine]) -> None:
+    form_swarm(output, cluster, leaving)
 
 
 @local_group.command("up")
@@ -75,10 +103,12 @@ def up(output: Output, /, managers: int, workers: int, name: str) -> None:
         workers,
         name=name,
         progress=output.info,
-        before_remove=lambda c, leaving: form_swarm(output, c, leaving),
+        before_remove=lambda c, leaving: _take_out(output, c, leaving),
     )
-    form_swarm(output, cluster)
-    _emit_cluster(output, cluster)
+    result = form_swarm(output, cluster)
+    for warning in result.warnings:
+        output.warn(warning)
+    _emit_cluster(output, cluster, swarm=result)
 
 
 @local_group.command("status")
@@ -95,9 +125,14 @@ def status(output: Output, /, name: str) -> None:
 @click.pass_obj
 def down(output: Output, /, name: str) -> None:
     """Power off and delete the local machines, their network and state. Needs root."""
+    require_root("swarmstack local down")
     if not LocalCluster.exists(name):
-        output.info(f"no local cluster named {name}; nothing to do")
-        output.emit({"cluster": name, "removed": False})
+        output.emit(
+            {"cluster": name, "removed": False},
+            lambda console: console.print(
+                f"no local cluster named {name}; nothing to do", markup=False
+            ),
+        )
         return
     cluster = LocalCluster.open(name, progress=output.info)
     cluster.down()
@@ -108,8 +143,10 @@ def down(output: Output, /, name: str) -> None:
             *left,
             hint="scripts/testbed-clean.sh removes every local machine and its leftovers",
         )
-    output.info(f"local cluster {name} removed")
-    output.emit({"cluster": name, "removed": True})
+    output.emit(
+        {"cluster": name, "removed": True},
+        lambda console: console.print(f"local cluster {name} removed", markup=False),
+    )
 
 
 @local_group.command(
@@ -129,13 +166,17 @@ def ssh(output: Output, /, name: str, machine: str, command: tuple[str, ...]) ->
       swarmstack local ssh ss-m1 -- docker node ls
     """
     del output
+    require_root("swarmstack local ssh")  # the cluster's key is readable by root only
     cluster = LocalCluster.open(name)
     args = cluster.ssh_command(machine, command, tty=not command)
     os.execvp(args[0], args)  # noqa: S606 - becomes the ssh client, argv as a list
 
 
 def _emit_cluster(
-    output: Output, cluster: LocalCluster, rows: list[dict[str, Any]] | None = None
+    output: Output,
+    cluster: LocalCluster,
+    rows: list[dict[str, Any]] | None = None,
+    swarm: BootstrapResult | None = None,
 ) -> None:
     if rows is None:
         rows = [
@@ -156,17 +197,30 @@ def _emit_cluster(
         },
         "docker_host": docker_host,
     }
+    if swarm is not None:
+        data["swarm"] = swarm.to_dict()
 
     def render(console: Console) -> None:
         columns = list(rows[0]) if rows else ["name", "role", "zone", "address"]
         console.print(table(columns, [[r[c] for c in columns] for r in rows]))
+        if swarm is not None:
+            console.print()
+            nodes = [(n.hostname, n.address, n.role, n.state, n.availability) for n in swarm.nodes]
+            console.print(table(("NODE", "ADDRESS", "ROLE", "STATE", "AVAILABILITY"), nodes))
+            console.print("swarm converged" if swarm.changed else "swarm: no changes", markup=False)
         if docker_host is None:
             return
         console.print()
-        console.print(f"Reach the swarm (host keys are pinned in {cluster.known_hosts_path}):")
-        console.print(f"  swarmstack local ssh {cluster.managers[0].name} -- docker node ls")
         console.print(
-            f"  or add `Include {cluster.ssh_config_path}` to ~/.ssh/config, then:",
+            f"Reach the swarm (host keys are pinned in {cluster.known_hosts_path}):", markup=False
+        )
+        named = "" if cluster.name == "local" else f" --name {cluster.name}"
+        console.print(
+            f"  swarmstack local ssh{named} {cluster.managers[0].name} -- docker node ls",
+            markup=False,
+        )
+        console.print(
+            f"  or add `Include {cluster.ssh_config_path}` to ~/.ssh/config, then:", markup=False
         )
         console.print(f"  DOCKER_HOST={docker_host} docker node ls", markup=False)
 
