@@ -26,11 +26,10 @@ FACTS_COMMAND = (
     f"echo @@tuning; cat {TUNING_MARKER} 2>/dev/null || true; "
     "if ! command -v docker >/dev/null 2>&1; then echo @@nodocker; exit 0; fi; "
     "info=$(docker info --format '{{json .}}' 2>/dev/null); "
-    # printf, not echo: dash's echo (sudo sh -c) expands backslash escapes in a manager's JSON
-    # (the swarm CA certificate), which breaks the JSON.
-    'echo @@info; printf "%s\\n" "$info"; '
+    "echo @@info; printf '%s\\n' \"$info\"; "
     'case "$info" in *\'"ControlAvailable":true\'*) '
-    'echo @@nodes; ids=$(docker node ls -q 2>&1) || { echo "$ids"; echo @@nodes-failed; exit 0; }; '
+    "echo @@nodes; ids=$(docker node ls -q 2>&1) || "
+    "{ printf '%s\\n' \"$ids\"; echo @@nodes-failed; exit 0; }; "
     f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed;; esac"
 )
 
@@ -57,6 +56,12 @@ class SwarmNode:
     def ready(self) -> bool:
         return self.state == "ready"
 
+    @property
+    def reachable(self) -> bool:
+        """A raft member the others hear from (a new leader shows states as unknown for a
+        while; raft reachability is what matters for running manager commands)."""
+        return self.is_manager and self.reachability == "reachable"
+
 
 @dataclass(frozen=True)
 class HostFacts:
@@ -78,6 +83,7 @@ class HostFacts:
     tuning_digest: str = ""
     nodes: tuple[SwarmNode, ...] | None = None  # docker node ls, managers only
     nodes_error: str = ""
+    facts_error: str = ""  # the facts could not be read (the planner refuses to guess)
 
 
 def parse_facts(address: str, text: str) -> HostFacts:
@@ -94,7 +100,13 @@ def parse_facts(address: str, text: str) -> HostFacts:
     tuning = "".join(sections.get("tuning", [])).strip()
     if "nodocker" in sections:
         return HostFacts(address, hostname, docker_installed=False, tuning_digest=tuning)
-    info = _json_object("\n".join(sections.get("info", [])))
+    raw_info = "\n".join(sections.get("info", [])).strip()
+    info = _json_object(raw_info)
+    if raw_info and not info:
+        return HostFacts(
+            address, hostname, docker_running=True, tuning_digest=tuning,
+            facts_error=f"unreadable docker info: {raw_info[:120]}",
+        )  # fmt: skip
     if not info or info.get("ServerErrors") or not info.get("ServerVersion"):
         return HostFacts(address, hostname, docker_running=False, tuning_digest=tuning)
     swarm = info.get("Swarm") or {}

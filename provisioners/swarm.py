@@ -127,6 +127,8 @@ class _Planner:
             f = self.facts.get(host.address)
             if f is None:
                 problems.append(f"{host.address}: no facts (host not reached)")
+            elif f.facts_error:
+                problems.append(f"{host.address}: {f.facts_error}")
             elif not f.docker_installed:
                 problems.append(f"{host.address}: docker is not installed")
             elif not f.docker_running:
@@ -327,7 +329,7 @@ class _Planner:
             for node in nodes.values():
                 if node.hostname != hostname or node.id in claimed or (mine and node.id == mine.id):
                     continue
-                if node.state == "ready":
+                if node.state == "ready" and node.addr != host.advertise_address:
                     raise SwarmError(
                         f"{host.address}: another live node ({node.id[:12]}) already has the "
                         f"hostname {hostname!r}; swarm node names must be unique"
@@ -345,7 +347,7 @@ class _Planner:
             {
                 f"{h.advertise_address}:{SWARM_PORT}"
                 for h in self.inventory.present
-                if (n := by_host.get(h.address)) and n.is_manager and n.ready
+                if (n := by_host.get(h.address)) and n.is_manager and n.reachable
             }
         ) or [f"{self.inventory.host(anchor).advertise_address}:{SWARM_PORT}"]
         worker_index = 0
@@ -384,7 +386,9 @@ class _Planner:
                 self.add_update(host, step, node=node.id, current=node)
         # Unreachable managers go first: removing them never costs quorum.
         absent = [h for h in self.inventory.hosts if h.state == "absent"]
-        absent.sort(key=lambda h: (n := by_host.get(h.address)) is None or n.ready)
+        absent.sort(
+            key=lambda h: not ((n := by_host.get(h.address)) and n.is_manager and not n.reachable)
+        )
         for host in absent:
             self.plan_removal(host, by_host.get(host.address), anchor, chain)
 
@@ -416,7 +420,7 @@ class _Planner:
         candidates = [
             h.address
             for h in self.inventory.managers
-            if (n := by_host.get(h.address)) is not None and n.is_manager and n.ready
+            if (n := by_host.get(h.address)) is not None and n.is_manager and n.reachable
         ]
         if not candidates:
             raise SwarmError(
@@ -460,7 +464,7 @@ class _Planner:
             raise SwarmError(f"{host.address}: cannot remove the manager that runs the change")
         drain = (
             self.add("drain", anchor, host.address, node=node.id)
-            if node.availability != "drain" and node.ready
+            if node.availability != "drain" and node.state != "down"
             else None
         )
         previous = [drain] if drain else []
@@ -555,6 +559,6 @@ def plan_preparation(
         digest = tuning.get(host.address, "")
         if digest and f.tuning_digest != digest:
             steps.append(PrepStep("tune", host.address, {"digest": digest}))
-        if f.docker_installed and not f.docker_running:
+        if f.docker_installed and not f.docker_running and not f.facts_error:
             steps.append(PrepStep("start-docker", host.address))
     return tuple(steps)
