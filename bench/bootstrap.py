@@ -30,7 +30,6 @@ from swarmstack.provisioners.local import (
     LocalCluster,
 )
 from swarmstack.provisioners.ssh import Connection, Connector
-
 from swarmstack.spec import ClusterSpec
 
 SPEC = ClusterSpec.model_validate(

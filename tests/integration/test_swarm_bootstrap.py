@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from swarmstack.errors import ForeignSwarm, HostKeyMismatch, HostUnreachable
 from swarmstack.provisioners.bootstrap import BootstrapResult, converge
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -23,8 +25,6 @@ from swarmstack.provisioners.local import (
     busybox_image,
 )
 from swarmstack.provisioners.ssh import Connector
-
-from swarmstack.errors import ForeignSwarm, HostKeyMismatch, HostUnreachable
 from swarmstack.spec import ClusterSpec
 
 from .conftest import ClusterFactory

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from swarmstack.errors import InventoryError
 from swarmstack.provisioners.facts import parse_facts, parse_node_lines
 from swarmstack.provisioners.inventory import inventory_from_data, load_inventory
 from swarmstack.provisioners.ssh import redact
-
-from swarmstack.errors import InventoryError
 
 GOOD = {
     "ssh": {"user": "ops", "key": "./id_ed25519", "known_hosts": "./known_hosts", "port": 22},

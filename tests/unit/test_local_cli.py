@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from swarmstack.provisioners.local import paths
-from swarmstack.provisioners.local.run import require_host_tools
 
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode, LocalProviderError
+from swarmstack.provisioners.local import paths
+from swarmstack.provisioners.local.run import require_host_tools
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from swarmstack.provisioners.local import images, paths
 
 from swarmstack.errors import LocalProviderError
+from swarmstack.provisioners.local import images, paths
 
 
 def test_busybox_image_has_manifest_config_and_one_layer(

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from swarmstack import errors
 from swarmstack.provisioners.facts import HostFacts, SwarmNode
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.swarm import plan_swarm
-
-from swarmstack import errors
 from swarmstack.spec import ClusterSpec
 
 CASES = sorted((Path(__file__).parent / "swarm_plans").glob("*.json"))
