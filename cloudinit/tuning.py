@@ -58,6 +58,24 @@ DOCKER_APT_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 # Test hosts and the docker networks inside them live only in the benchmark range.
 LOCAL_MACHINE_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
 
+# Host-local docker networks (docker0, docker_gwbridge, user bridges) take their subnets from
+# daemon.json's default-address-pools; swarm overlays take theirs from the pools given to
+# `swarm init` (the spec's default_addr_pool). dockerd does not cross-check the two
+# allocators: with one pool for both, docker_gwbridge and the first overlay got the same /24
+# (seen on the local machines), which breaks every container attached to both. So the local
+# pool is the first of these that overlaps neither the swarm pools nor the VPC.
+LOCAL_POOL_CANDIDATES: tuple[ipaddress.IPv4Network, ...] = (
+    *(ipaddress.IPv4Network(f"172.{second}.0.0/16") for second in range(17, 32)),
+    ipaddress.IPv4Network("192.168.0.0/16"),
+)
+# On the local machines: the testbed recipe's pool first, all inside the benchmark range and
+# away from 198.18.0.0/16, where the machines' own bridges live.
+LOCAL_MACHINE_POOL_CANDIDATES: tuple[ipaddress.IPv4Network, ...] = tuple(
+    ipaddress.IPv4Network(cidr)
+    for cidr in ("198.19.128.0/18", "198.19.192.0/18", "198.19.64.0/18", "198.19.0.0/18")
+)
+LOCAL_POOL_SUBNET_PREFIX = 24  # 256 host-local networks per host
+
 
 @dataclass(frozen=True)
 class Sysctl:
@@ -226,14 +244,9 @@ def daemon_config(
     default-ulimits: their limits are the real host's, which their dockerd cannot raise (a
     container asking for more than that fails to start).
     """
+    local_pool = local_address_pool(spec, local_machine=local_machine)
     config: dict[str, Any] = {
-        # The spec's pools, as issue 4/6 asks. Host-local networks (docker0, docker_gwbridge)
-        # draw from these and overlays from the pools given to `swarm init`; dockerd does not
-        # cross-check the two allocators, so a separate local pool in the spec would be safer.
-        "default-address-pools": [
-            {"base": pool, "size": spec.default_addr_pool_mask_length}
-            for pool in spec.default_addr_pool
-        ],
+        "default-address-pools": [{"base": str(local_pool), "size": LOCAL_POOL_SUBNET_PREFIX}],
         "icc": False,
         "live-restore": False,
         "metrics-addr": METRICS_ADDR,
@@ -257,6 +270,22 @@ def daemon_config(
         config["log-driver"] = "local"
         config["log-opts"] = dict(LOCAL_LOG_OPTS)
     return config
+
+
+def local_address_pool(spec: ClusterSpec, *, local_machine: bool = False) -> ipaddress.IPv4Network:
+    """The pool for host-local docker networks: clear of the spec's swarm pools and VPC."""
+    taken = [ipaddress.IPv4Network(pool) for pool in spec.default_addr_pool]
+    if spec.vpc_cidr and not local_machine:
+        taken.append(ipaddress.IPv4Network(spec.vpc_cidr))
+    candidates = LOCAL_MACHINE_POOL_CANDIDATES if local_machine else LOCAL_POOL_CANDIDATES
+    for candidate in candidates:
+        if not any(candidate.overlaps(network) for network in taken):
+            return candidate
+    raise UsageError(
+        f"default_addr_pool={','.join(spec.default_addr_pool)}: leaves no room for host-local "
+        f"docker networks; keep one of {', '.join(str(c) for c in candidates)} free of it"
+        + ("" if local_machine else " and of vpc_cidr")
+    )
 
 
 def docker_apt_version_prefix(docker_version: str) -> str:

@@ -9,6 +9,8 @@ this host's kernel), which the test checks from both sides.
 from __future__ import annotations
 
 import io
+import ipaddress
+import itertools
 import json
 import subprocess
 import sys
@@ -20,15 +22,18 @@ import paramiko
 import pytest
 
 from swarmstack.cloudinit import generate_host_keys, host_tuning, tuning_script
-from swarmstack.cloudinit.tuning import MARKER_FILE
+from swarmstack.cloudinit.tuning import MARKER_FILE, local_address_pool
+from swarmstack.provisioners.bootstrap import converge
+from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
 from swarmstack.spec import ClusterSpec
 
 from .conftest import require_root, session_cluster_name
 
-# A pool other than the machines' baked-in 198.19.128.0/18, so the change is visible.
+# Swarm pools on the machines' baked-in local pool 198.19.128.0/18: the tuning must move the
+# host-local networks elsewhere (198.19.192.0/18), so the change is visible.
 SPEC_VALUES: dict[str, Any] = {
-    "default_addr_pool": ["198.19.64.0/18"],
+    "default_addr_pool": ["198.19.128.0/18"],
     "default_addr_pool_mask_length": 26,
     "enable_system_prune": True,
 }
@@ -94,7 +99,7 @@ def test_docker_info_shows_the_log_driver_and_address_pools(
     assert "package left as it is" in log  # docker.io was there: no reinstall, no mirror needed
     info = json.loads(ssh(cluster, target, "sudo docker info --format '{{json .}}'"))
     assert info["LoggingDriver"] == "local"
-    assert info["DefaultAddressPools"] == [{"Base": "198.19.64.0/18", "Size": 26}]
+    assert info["DefaultAddressPools"] == [{"Base": "198.19.192.0/18", "Size": 24}]
     mode = ssh(cluster, target, "stat -c '%a %U:%G' /etc/docker/daemon.json").strip()
     assert mode == "644 root:root"
 
@@ -178,6 +183,52 @@ def test_switching_prune_off_removes_the_timer(tuned: tuple[LocalCluster, Machin
     timers = ssh(cluster, target, "systemctl list-timers --all --no-pager")
     assert "swarmstack-docker-prune" not in timers
     apply(cluster, target, ClusterSpec.model_validate(SPEC_VALUES))  # back, for later tests
+
+
+def test_host_networks_and_overlays_never_share_a_subnet(
+    tuned: tuple[LocalCluster, Machine, str],
+) -> None:
+    """A swarm formed on the tuned machine (the bootstrap re-applies the script with `sh`):
+    docker0, docker_gwbridge and the overlays each get a subnet of their own."""
+    cluster, target, _ = tuned
+    spec = ClusterSpec.model_validate(SPEC_VALUES)
+    converge(spec, inventory_from_data(cluster.inventory(), base=cluster.dir), local_machine=True)
+    probe = "docker run -d --name swarmstack-probe --network swarmstack-probe-a"
+    ssh(
+        cluster,
+        target,
+        "sudo docker network create -d overlay --attachable swarmstack-probe-a >/dev/null && "
+        "sudo docker network create -d overlay --attachable swarmstack-probe-b >/dev/null && "
+        f"sudo {probe} swarmstack/busybox:latest sleep 300 >/dev/null",
+    )
+    try:
+        listing = ssh(
+            cluster,
+            target,
+            "sudo docker network inspect -f '{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' "
+            "$(sudo docker network ls -q)",
+        )
+    finally:
+        ssh(
+            cluster,
+            target,
+            "sudo docker rm -f swarmstack-probe >/dev/null; "
+            "sudo docker network rm swarmstack-probe-a swarmstack-probe-b >/dev/null; "
+            "sudo docker swarm leave --force >/dev/null",
+        )
+    subnets = {
+        name: ipaddress.IPv4Network(cidr)
+        for name, _, cidr in (line.partition(" ") for line in listing.splitlines())
+        if cidr
+    }
+    assert {"bridge", "docker_gwbridge", "ingress", "swarmstack-probe-a"} <= set(subnets)
+    local = local_address_pool(spec, local_machine=True)
+    swarm_pool = ipaddress.IPv4Network(SPEC_VALUES["default_addr_pool"][0])
+    for name, subnet in subnets.items():
+        expected = local if name in ("bridge", "docker_gwbridge") else swarm_pool
+        assert subnet.subnet_of(expected), f"{name} {subnet} is outside {expected}"
+    for first, second in itertools.combinations(subnets, 2):
+        assert not subnets[first].overlaps(subnets[second]), f"{first} and {second} overlap"
 
 
 def test_generated_host_keys_are_what_sshd_presents(

@@ -29,12 +29,12 @@ def test_prints_the_user_data_verbatim() -> None:
 def test_spec_flags_reach_the_user_data() -> None:
     code, out, _ = run(
         "render", "cloudinit", "--cloud", "aws", "--no-enable-cloudwatch-logs",
-        "--enable-system-prune", "--default-addr-pool", "10.64.0.0/10",
+        "--enable-system-prune", "--vpc-cidr", "172.17.0.0/16",
     )  # fmt: skip
     assert code == 0
     assert '"log-driver": "local"' in out
     assert "swarmstack-docker-prune.timer" in out
-    assert '"base": "10.64.0.0/10"' in out
+    assert '"base": "172.18.0.0/16"' in out  # host-local pool clear of the VPC
 
 
 def test_base64_is_what_the_cloud_receives() -> None:

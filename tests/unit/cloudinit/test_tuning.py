@@ -15,6 +15,7 @@ from swarmstack.cloudinit.tuning import (
     SYSCTL_FILE,
     SYSCTLS,
     docker_apt_version_prefix,
+    local_address_pool,
 )
 from swarmstack.errors import UsageError
 from swarmstack.spec import ClusterSpec
@@ -116,10 +117,8 @@ def test_daemon_json_is_hardened(cloud: str) -> None:
     assert config["no-new-privileges"] is True
     assert config["userland-proxy"] is False
     assert config["icc"] is False
-    assert config["default-address-pools"] == [
-        {"base": "10.128.0.0/12", "size": 24},
-        {"base": "10.144.0.0/12", "size": 24},
-    ]
+    # Host-local networks get a pool of their own, clear of the swarm's overlay pools.
+    assert config["default-address-pools"] == [{"base": "172.17.0.0/16", "size": 24}]
     assert "nofile" in config["default-ulimits"]  # type: ignore[operator]
     assert "hosts" not in config  # never both in daemon.json and -H
     tuning = host_tuning(spec, "worker", cloud)  # type: ignore[arg-type]
@@ -152,6 +151,36 @@ def test_local_log_driver_with_rotation_otherwise(cloud: str, cloudwatch: bool) 
         "worker",
         cloud,  # type: ignore[arg-type]
     )
+
+
+# --- address pools ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, "172.17.0.0/16"),  # swarm 10.0.0.0/8, VPC 172.31.0.0/16
+        ({"default_addr_pool": ["172.16.0.0/14"], "vpc_cidr": "10.0.0.0/16"}, "172.20.0.0/16"),
+        ({"default_addr_pool": ["10.0.0.0/8"], "vpc_cidr": "172.16.0.0/12"}, "192.168.0.0/16"),
+    ],
+)
+def test_host_local_pool_avoids_the_swarm_pools_and_the_vpc(
+    values: dict[str, object], expected: str
+) -> None:
+    assert str(local_address_pool(make_spec(**values))) == expected
+
+
+def test_local_machines_keep_local_networks_in_the_benchmark_range() -> None:
+    pool = local_address_pool(make_spec(default_addr_pool=["198.19.0.0/18"]), local_machine=True)
+    assert str(pool) == "198.19.128.0/18"  # the testbed recipe's own choice
+    moved = make_spec(default_addr_pool=["198.19.128.0/17"])
+    assert str(local_address_pool(moved, local_machine=True)) == "198.19.64.0/18"
+
+
+def test_no_room_for_local_networks_is_a_clear_error() -> None:
+    spec = make_spec(default_addr_pool=["172.16.0.0/12", "192.168.0.0/16"], vpc_cidr="10.0.0.0/16")
+    with pytest.raises(UsageError, match=r"default_addr_pool=172\.16\.0\.0/12,192\.168\.0\.0/16: "):
+        render_user_data(spec, "worker", "aws")
 
 
 # --- prune timer, docker version --------------------------------------------------------------

@@ -42,7 +42,7 @@ install_file /etc/docker/daemon.json 0644 root:root <<'SWARMSTACK_FILE_END'
 {
   "default-address-pools": [
     {
-      "base": "198.19.0.0/18",
+      "base": "198.19.128.0/18",
       "size": 24
     }
   ],
@@ -229,5 +229,5 @@ systemctl is-active --quiet docker.service || systemctl start docker.service
 systemctl enable --now swarmstack-docker-prune.timer >/dev/null
 
 # --- done: the bootstrap reads this marker (after `cloud-init status --wait` on cloud hosts)
-echo '{"cloud": "generic", "local_machine": true, "role": "worker", "swarmstack": "<version>", "tuning": "51952b9667fc113f"}' >/var/lib/swarmstack/host-tuned
-log "host tuned (worker, tuning 51952b9667fc113f)"
+echo '{"cloud": "generic", "local_machine": true, "role": "worker", "swarmstack": "<version>", "tuning": "c2916c18b4a6a857"}' >/var/lib/swarmstack/host-tuned
+log "host tuned (worker, tuning c2916c18b4a6a857)"

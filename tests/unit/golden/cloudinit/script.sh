@@ -42,7 +42,7 @@ install_file /etc/docker/daemon.json 0644 root:root <<'SWARMSTACK_FILE_END'
 {
   "default-address-pools": [
     {
-      "base": "198.19.0.0/18",
+      "base": "172.17.0.0/16",
       "size": 24
     }
   ],
@@ -309,5 +309,5 @@ systemctl is-active --quiet docker.service || systemctl start docker.service
 systemctl enable --now swarmstack-docker-prune.timer >/dev/null
 
 # --- done: the bootstrap reads this marker (after `cloud-init status --wait` on cloud hosts)
-echo '{"cloud": "generic", "local_machine": false, "role": "worker", "swarmstack": "<version>", "tuning": "9f6803b4af5b4b88"}' >/var/lib/swarmstack/host-tuned
-log "host tuned (worker, tuning 9f6803b4af5b4b88)"
+echo '{"cloud": "generic", "local_machine": false, "role": "worker", "swarmstack": "<version>", "tuning": "c0ab9456f02d594d"}' >/var/lib/swarmstack/host-tuned
+log "host tuned (worker, tuning c0ab9456f02d594d)"
