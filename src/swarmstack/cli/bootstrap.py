@@ -1,13 +1,123 @@
-"""`swarmstack bootstrap`: form a swarm over SSH on hosts you already have."""
+"""`swarmstack bootstrap`: form (or converge) a swarm over SSH on hosts you already have."""
 
 from __future__ import annotations
 
-import click
+import dataclasses
+from pathlib import Path
+from typing import Any
 
-from ..errors import UsageError
+import click
+from rich.console import Console
+
+from ..output import Output, table
+from ..provisioners.bootstrap import DEFAULT_MAX_PARALLEL, BootstrapResult, converge
+from ..provisioners.inventory import load_inventory
+from ..provisioners.progress import LineProgress, LiveProgress, NullProgress, Progress
+from .options import spec_from_options, spec_options
+
+
+def progress_for(output: Output) -> Progress:
+    """A live table on a terminal, plain lines otherwise, nothing with -q."""
+    if output.verbosity < 0:
+        return NullProgress()
+    if output.interactive and output.verbosity == 0:
+        return LiveProgress(output.stderr)
+    return LineProgress(output.stderr)
+
+
+def emit_result(output: Output, result: BootstrapResult) -> None:
+    """The node table on stdout (-o json: {"nodes": [...], "changed": ...})."""
+    for warning in result.warnings:
+        output.warn(warning)
+
+    def render(console: Console) -> None:
+        rows = [(n.address, n.hostname, n.role, n.state, n.availability) for n in result.nodes]
+        console.print(table(("ADDRESS", "HOSTNAME", "ROLE", "STATE", "AVAILABILITY"), rows))
+        console.print(
+            "swarm converged" if result.changed else "no changes: the swarm is as described",
+            markup=False,
+        )
+
+    output.emit(result.to_dict(), render)
 
 
 @click.command("bootstrap")
-def bootstrap_command() -> None:
-    """Form (or converge) a swarm over SSH on the hosts of an inventory file."""
-    raise UsageError("bootstrap: not built yet (issue 5/6)")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Inventory YAML: ssh settings and hosts with their roles (see examples/inventory.yaml).",
+)
+@click.option(
+    "--trust-on-first-use",
+    is_flag=True,
+    default=False,
+    help="Record the keys of hosts missing from known_hosts instead of refusing them. A key "
+    "that does not match is refused either way.",
+)
+@click.option(
+    "--connect-window",
+    type=click.FloatRange(0, 3600),
+    default=None,
+    metavar="SECONDS",
+    help="How long to retry SSH connections while hosts boot [default: ssh.connect_window, 120].",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(1, 256),
+    default=DEFAULT_MAX_PARALLEL,
+    show_default=True,
+    help="Hosts worked on at the same time.",
+)
+@click.option(
+    "--tuning/--no-tuning",
+    default=True,
+    show_default=True,
+    help="Apply the host tuning (sysctls, daemon.json) before forming the swarm.",
+)
+@spec_options
+@click.pass_obj
+def bootstrap_command(
+    output: Output,
+    /,
+    inventory_path: Path,
+    trust_on_first_use: bool,
+    connect_window: float | None,
+    max_parallel: int,
+    tuning: bool,
+    **options: Any,
+) -> None:
+    """Form (or converge) a swarm over SSH on the hosts of an inventory file.
+
+    Every run is a reconcile: it reads each host's state first and only changes what differs
+    from the inventory and the spec - a second run on a formed swarm says "no changes". Hosts
+    listed with `state: absent` are drained, demoted, leave and are removed. Host keys are
+    always verified against ssh.known_hosts.
+
+    \b
+    Inventory:
+      ssh: {user: ops, key: ./id_ed25519, known_hosts: ./known_hosts, port: 22, bastion: null}
+      hosts:
+        - {address: 198.18.0.11, role: manager, zone: a}
+        - {address: 198.18.0.14, role: worker}
+    \b
+    Examples:
+      swarmstack bootstrap -i inventory.yaml
+      swarmstack bootstrap -i inventory.yaml --default-addr-pool 10.20.0.0/16 -o json
+    """
+    spec = spec_from_options(options)
+    inventory = load_inventory(inventory_path)
+    if trust_on_first_use:
+        ssh = dataclasses.replace(inventory.ssh, trust_on_first_use=True)
+        inventory = dataclasses.replace(inventory, ssh=ssh)
+    result = converge(
+        spec,
+        inventory,
+        progress=progress_for(output),
+        max_parallel=max_parallel,
+        connect_window=connect_window,
+        apply_host_tuning=tuning,
+    )
+    emit_result(output, result)

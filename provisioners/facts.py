@@ -1,0 +1,216 @@
+"""Facts: what each host is now, read in one read-only round trip and parsed into plain data.
+
+``FACTS_COMMAND`` prints tagged sections (docker info as JSON, the docker service state, the
+host-tuning marker and, on managers, ``docker node ls`` as JSON lines); ``parse_facts`` turns
+that text into ``HostFacts``. Parsing is pure, so planning can be tested from data files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+TUNING_MARKER = "/var/lib/swarmstack/tuning.sha256"
+
+# `docker node inspect` reduced to what planning needs, one JSON object per line.
+NODE_FORMAT = (
+    '{"id":{{json .ID}},"hostname":{{json .Description.Hostname}},"role":{{json .Spec.Role}},'
+    '"availability":{{json .Spec.Availability}},"labels":{{json .Spec.Labels}},'
+    '"state":{{json .Status.State}},"addr":{{json .Status.Addr}},"manager":{{json .ManagerStatus}}}'
+)
+# One round trip, read-only. Sections start with a line "@@name".
+FACTS_COMMAND = (
+    "echo @@hostname; hostname; "
+    "echo @@active; systemctl is-active docker 2>/dev/null || true; "
+    f"echo @@tuning; cat {TUNING_MARKER} 2>/dev/null || true; "
+    "if ! command -v docker >/dev/null 2>&1; then echo @@nodocker; exit 0; fi; "
+    "info=$(docker info --format '{{json .}}' 2>/dev/null); "
+    "echo @@info; printf '%s\\n' \"$info\"; "
+    'case "$info" in *\'"ControlAvailable":true\'*) '
+    "echo @@nodes; ids=$(docker node ls -q 2>&1) || "
+    "{ printf '%s\\n' \"$ids\"; echo @@nodes-failed; exit 0; }; "
+    f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed;; esac"
+)
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    """One node as a manager sees it (``docker node inspect``, or ``docker node ls``)."""
+
+    id: str
+    hostname: str
+    role: str  # manager, worker
+    availability: str  # active, pause, drain
+    state: str  # ready, down, unknown, disconnected
+    addr: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    leader: bool = False
+    reachability: str = ""  # reachable, unreachable (managers)
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def reachable(self) -> bool:
+        """A raft member the others hear from (a new leader shows states as unknown for a
+        while; raft reachability is what matters for running manager commands)."""
+        return self.is_manager and self.reachability == "reachable"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What one host is, as far as the swarm is concerned."""
+
+    address: str
+    hostname: str = ""
+    docker_installed: bool = True
+    docker_running: bool = False
+    docker_version: str = ""
+    swarm_state: str = "inactive"  # inactive, pending, active, locked, error
+    swarm_error: str = ""
+    node_id: str = ""
+    node_addr: str = ""
+    is_manager: bool = False  # ControlAvailable
+    cluster_id: str = ""  # only managers know it
+    remote_managers: tuple[str, ...] = ()  # addresses (host:port) the node knows
+    cluster_settings: dict[str, Any] = field(default_factory=dict)
+    tuning_digest: str = ""
+    nodes: tuple[SwarmNode, ...] | None = None  # docker node ls, managers only
+    nodes_error: str = ""
+    facts_error: str = ""  # the facts could not be read (the planner refuses to guess)
+
+
+def parse_facts(address: str, text: str) -> HostFacts:
+    """Parse the output of FACTS_COMMAND."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            current = line[2:].strip()
+            sections[current] = []
+        elif current:
+            sections[current].append(line)
+    hostname = "".join(sections.get("hostname", [])).strip()
+    tuning = "".join(sections.get("tuning", [])).strip()
+    if "nodocker" in sections:
+        return HostFacts(address, hostname, docker_installed=False, tuning_digest=tuning)
+    raw_info = "\n".join(sections.get("info", [])).strip()
+    info = _json_object(raw_info)
+    if raw_info and not info:
+        return HostFacts(
+            address, hostname, docker_running=True, tuning_digest=tuning,
+            facts_error=f"unreadable docker info: {raw_info[:120]}",
+        )  # fmt: skip
+    if not info or info.get("ServerErrors") or not info.get("ServerVersion"):
+        return HostFacts(address, hostname, docker_running=False, tuning_digest=tuning)
+    swarm = info.get("Swarm") or {}
+    cluster = swarm.get("Cluster") or {}
+    nodes: tuple[SwarmNode, ...] | None = None
+    nodes_error = ""
+    if "nodes" in sections:
+        nodes, nodes_error = _parse_nodes(sections["nodes"])
+    if "nodes-failed" in sections:
+        nodes = None
+    return HostFacts(
+        address=address,
+        hostname=str(info.get("Name") or hostname),
+        docker_running=True,
+        docker_version=str(info.get("ServerVersion", "")),
+        swarm_state=str(swarm.get("LocalNodeState") or "inactive"),
+        swarm_error=str(swarm.get("Error") or ""),
+        node_id=str(swarm.get("NodeID") or ""),
+        node_addr=str(swarm.get("NodeAddr") or ""),
+        is_manager=bool(swarm.get("ControlAvailable")),
+        cluster_id=str(cluster.get("ID") or ""),
+        remote_managers=tuple(
+            str(m.get("Addr", "")) for m in (swarm.get("RemoteManagers") or []) if m
+        ),
+        cluster_settings=_cluster_settings(cluster),
+        tuning_digest=tuning,
+        nodes=nodes,
+        nodes_error=nodes_error,
+    )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    text = text.strip()
+    if not text.startswith("{"):
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def parse_node_lines(lines: list[str]) -> tuple[SwarmNode, ...]:
+    """Parse NODE_FORMAT lines (inspect) or ``docker node ls --format '{{json .}}'`` lines.
+
+    Raises ValueError when a line is not one of them.
+    """
+    nodes = []
+    for line in lines:
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if not isinstance(item, dict):
+            raise ValueError(line)
+        if "ID" in item:  # docker node ls
+            manager_status = str(item.get("ManagerStatus") or "")
+            nodes.append(
+                SwarmNode(
+                    id=str(item["ID"]),
+                    hostname=str(item.get("Hostname", "")),
+                    role="manager" if manager_status else "worker",
+                    availability=str(item.get("Availability", "")).lower(),
+                    state=str(item.get("Status", "")).lower(),
+                    leader=manager_status == "Leader",
+                    reachability="reachable"
+                    if manager_status in ("Leader", "Reachable")
+                    else manager_status.lower(),
+                )
+            )
+            continue
+        manager = item.get("manager") or {}
+        nodes.append(
+            SwarmNode(
+                id=str(item["id"]),
+                hostname=str(item.get("hostname") or ""),
+                role=str(item.get("role") or "worker"),
+                availability=str(item.get("availability") or ""),
+                state=str(item.get("state") or ""),
+                addr=str(item.get("addr") or ""),
+                labels={str(k): str(v) for k, v in (item.get("labels") or {}).items()},
+                leader=bool(manager.get("Leader")),
+                reachability=str(manager.get("Reachability") or ""),
+            )
+        )
+    return tuple(nodes)
+
+
+def _parse_nodes(lines: list[str]) -> tuple[tuple[SwarmNode, ...] | None, str]:
+    try:
+        return parse_node_lines(lines), ""
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, " ".join(line.strip() for line in lines if line.strip())[:300]
+
+
+def _cluster_settings(cluster: dict[str, Any]) -> dict[str, Any]:
+    """The cluster-wide settings we reconcile or warn about (managers only)."""
+    if not cluster:
+        return {}
+    spec = cluster.get("Spec") or {}
+    expiry_ns = (spec.get("CAConfig") or {}).get("NodeCertExpiry")
+    return {
+        "cert_expiry_hours": int(expiry_ns // 3_600_000_000_000) if expiry_ns else None,
+        "autolock": bool((spec.get("EncryptionConfig") or {}).get("AutoLockManagers")),
+        "default_addr_pool": list(cluster.get("DefaultAddrPool") or []),
+        "default_addr_pool_mask_length": cluster.get("SubnetSize"),
+        "data_path_port": cluster.get("DataPathPort"),
+    }

@@ -1,0 +1,196 @@
+"""One local machine's lifecycle on the host: files, overlay mount, supervisor process, SSH
+banner, host key, teardown.
+
+Layout under /var/lib/swarmstack/local/<cluster>/machines/<name>/:
+    upper/ work/   the overlay's writable layer over the shared base image
+    root/          the mounted root file system systemd-nspawn boots
+    docker/        bind-mounted as /var/lib/docker (overlay2 cannot nest in an overlay)
+    supervisor.json, supervisor.pid, console.log
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ...errors import LocalProviderError
+from . import cgroups, network
+from .plan import Machine
+from .run import run
+
+SSH_PORT = 22
+STOP_TIMEOUT = 45.0
+
+
+class MachineFiles:
+    """Paths of one machine's files on the host."""
+
+    def __init__(self, cluster_dir: Path, machine: Machine) -> None:
+        self.dir = cluster_dir / "machines" / machine.name
+        self.upper = self.dir / "upper"
+        self.work = self.dir / "work"
+        self.root = self.dir / "root"
+        self.docker = self.dir / "docker"
+        self.config = self.dir / "supervisor.json"
+        self.pid = self.dir / "supervisor.pid"
+        self.console = self.dir / "console.log"
+
+    @property
+    def host_key(self) -> Path:
+        return self.upper / "etc/ssh/ssh_host_ed25519_key.pub"
+
+
+def is_mounted(path: Path) -> bool:
+    target = str(path)
+    with open("/proc/self/mountinfo") as mountinfo:
+        return any(line.split()[4] == target for line in mountinfo)
+
+
+def _owner(root: Path, user: str) -> tuple[int, int]:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            return int(fields[2]), int(fields[3])
+    raise LocalProviderError(f"the base image has no user {user}; remove its cache to rebuild")
+
+
+def prepare(
+    files: MachineFiles, machine: Machine, image: Path, ssh_user: str, public_key: str
+) -> None:
+    """Mount the machine's root and write what makes it this machine: hostname, hosts, key."""
+    for directory in (files.upper, files.work, files.root, files.docker):
+        directory.mkdir(parents=True, exist_ok=True)
+    if not is_mounted(files.root):
+        options = f"lowerdir={image},upperdir={files.upper},workdir={files.work}"
+        run(["mount", "-t", "overlay", "overlay", "-o", options, str(files.root)])
+    root = files.root
+    (root / "etc/hostname").write_text(f"{machine.name}\n")
+    (root / "etc/hosts").write_text(
+        f"127.0.0.1 localhost\n{machine.address} {machine.name}\n"
+        "::1 localhost ip6-localhost ip6-loopback\n"
+    )
+    uid, gid = _owner(root, ssh_user)
+    ssh_dir = root / "home" / ssh_user / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    keys = ssh_dir / "authorized_keys"
+    keys.write_text(public_key.strip() + "\n")
+    for path in (ssh_dir, keys):
+        os.chown(path, uid, gid)
+    keys.chmod(0o600)
+
+
+def supervisor_pid(files: MachineFiles) -> int | None:
+    """The running supervisor's pid, or None (a stale pid file is ignored)."""
+    try:
+        pid = int(files.pid.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if str(files.config).encode() in cmdline else None
+
+
+def start(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine) -> None:
+    """Network, cgroups and the detached supervisor that boots (and reboots) the machine."""
+    if supervisor_pid(files) is not None:
+        return
+    if cgroups.pids(cluster, machine.name):
+        # Its supervisor died (killed, host crash) but the machine runs on: it holds the
+        # root's lock, so a new nspawn could not boot it. Kill what is left, then start clean.
+        cgroups.kill_all(cluster, machine.name)
+        deadline = time.monotonic() + 10
+        while cgroups.pids(cluster, machine.name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    netns = network.ensure_machine_network(cluster, subnet_index, machine)
+    paths = cgroups.create(cluster, machine.name)
+    config = {
+        "name": machine.name,
+        "root": str(files.root),
+        "netns": netns,
+        "docker_data": str(files.docker),
+        "cgroups": [str(p) for p in paths],
+    }
+    files.config.write_text(json.dumps(config, indent=2) + "\n")
+    with files.console.open("ab") as console:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "swarmstack.provisioners.local.supervisor", str(files.config)],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=console,
+            start_new_session=True,  # survives the CLI; its own session per the recipe
+            close_fds=True,
+        )
+    files.pid.write_text(f"{process.pid}\n")
+    # Until the child has exec'd, its command line is still ours: wait for that moment.
+    deadline = time.monotonic() + 10
+    while supervisor_pid(files) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise LocalProviderError(
+                f"{machine.name}: the supervisor did not start", hint=f"see {files.console}"
+            )
+        time.sleep(0.02)
+
+
+def wait_for_ssh(machine: Machine, files: MachineFiles, deadline: float) -> None:
+    """Until the machine's sshd sends its banner (the host key exists by then)."""
+    while True:
+        try:
+            with socket.create_connection((machine.address, SSH_PORT), timeout=2) as conn:
+                conn.settimeout(5)
+                if conn.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError:
+            pass
+        if supervisor_pid(files) is None:
+            raise LocalProviderError(
+                f"{machine.name} stopped while booting",
+                hint=f"its console log: {files.console}",
+            )
+        if time.monotonic() > deadline:
+            raise LocalProviderError(
+                f"{machine.name} ({machine.address}) did not answer SSH in time",
+                hint=f"its console log: {files.console}",
+            )
+        time.sleep(0.3)
+
+
+def host_key(files: MachineFiles) -> str:
+    """`ssh-ed25519 AAAA...` as the machine generated it on first boot."""
+    try:
+        key_type, key, *_ = files.host_key.read_text().split()
+    except (OSError, ValueError):
+        raise LocalProviderError(f"no SSH host key at {files.host_key}") from None
+    return f"{key_type} {key}"
+
+
+def stop(cluster: str, files: MachineFiles, machine: Machine) -> None:
+    """Power the machine off (SIGTERM -> clean shutdown), then kill whatever is left."""
+    pid = supervisor_pid(files)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while supervisor_pid(files) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    cgroups.kill_all(cluster, machine.name)
+    deadline = time.monotonic() + 10
+    while cgroups.pids(cluster, machine.name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def destroy(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine) -> None:
+    """Stop the machine and remove every trace of it from the host."""
+    stop(cluster, files, machine)
+    if is_mounted(files.root):
+        run(["umount", str(files.root)])
+    left = cgroups.remove(cluster, machine.name)
+    if left:
+        raise LocalProviderError(f"{machine.name}: cgroups still busy: {left[0]}")
+    network.remove_machine_network(cluster, subnet_index, machine)
+    if files.dir.exists():
+        shutil.rmtree(files.dir)

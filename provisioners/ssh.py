@@ -1,0 +1,346 @@
+"""The SSH connector: one verified paramiko connection per host, reused for every step.
+
+Only this module talks SSH. Host keys are always checked against the cluster's known_hosts
+(paramiko's RejectPolicy semantics); trust on first use records unknown keys only when the
+user asked for it, and a key that does not match is refused and never retried. While hosts
+boot, refused/timed out/banner/auth failures are retried with exponential backoff and jitter
+inside a bounded window.
+
+Secrets (join tokens) travel on a channel's stdin, never on a command line; outputs that hold
+them are marked secret and never logged. Error text passes through ``redact`` anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from ..errors import HostKeyMismatch, HostKeyUnknown, HostUnreachable, RemoteCommandFailed
+from .inventory import Bastion, SshSettings
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0  # TCP connect, per attempt
+BANNER_TIMEOUT = 10.0
+AUTH_TIMEOUT = 10.0
+KEEPALIVE_SECONDS = 15
+COMMAND_TIMEOUT = 300.0
+# sshd's MaxSessions defaults to 10 channels per connection; stay below it.
+MAX_CHANNELS_PER_HOST = 8
+BACKOFF_FIRST, BACKOFF_CAP = 0.25, 5.0
+
+_SECRETS = re.compile(r"SWM(TKN|KEY)-1-[A-Za-z0-9+/=_-]+")
+
+
+def redact(text: str) -> str:
+    """Blank out swarm join tokens and unlock keys wherever they might appear."""
+    return _SECRETS.sub(lambda m: f"SWM{m.group(1)}-1-<redacted>", text)
+
+
+class _UnknownHostKey(paramiko.SSHException):
+    """Raised by our policy: the host is not in known_hosts and TOFU is off."""
+
+
+class _RejectUnknown(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        raise _UnknownHostKey(hostname)
+
+
+class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
+    """Record an unknown host's key in the cluster's known_hosts (only when asked for)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, known_hosts: Path) -> None:
+        self.known_hosts = known_hosts
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        with self._lock:
+            self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+            with self.known_hosts.open("a", encoding="ascii") as handle:
+                handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        log.warning("%s: trusted on first use, key %s recorded", hostname, key.fingerprint)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str  # as shown in logs: never holds a secret
+    exit_status: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass
+class CommandRecord:
+    """What ran where, for the run's report (and the 'no mutating command' promise)."""
+
+    address: str
+    command: str
+    mutating: bool
+    exit_status: int
+    seconds: float
+
+
+@dataclass
+class Connection:
+    """A live, verified SSH connection to one host."""
+
+    address: str
+    user: str
+    client: paramiko.SSHClient
+    history: list[CommandRecord] = field(default_factory=list)
+    _channels: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(MAX_CHANNELS_PER_HOST)
+    )
+    _history_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def sudo(self) -> bool:
+        return self.user != "root"
+
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: str | None = None,
+        mutating: bool = False,
+        secret_output: bool = False,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> CommandResult:
+        """Run a shell command (as root: via ``sudo -n`` for other users) on a new channel.
+
+        ``stdin`` is the only way a secret may reach the host; ``command`` is logged.
+        """
+        wrapped = f"sudo -n -- sh -c {shlex.quote(command)}" if self.sudo else command
+        log.debug("%s$ %s", self.address, command)
+        started = time.monotonic()
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise RemoteCommandFailed(f"{self.address}: the SSH connection was closed")
+        with self._channels:
+            try:
+                channel = transport.open_session(timeout=AUTH_TIMEOUT)
+                channel.settimeout(timeout)
+                channel.exec_command(wrapped)
+                if stdin is not None:
+                    channel.sendall(stdin.encode())
+                channel.shutdown_write()
+                out = _read_all(channel.recv)
+                err = _read_all(channel.recv_stderr)
+                status = channel.recv_exit_status()
+                channel.close()
+            except TimeoutError:
+                raise RemoteCommandFailed(
+                    f"{self.address}: `{command}` did not finish within {timeout:.0f}s"
+                ) from None
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise RemoteCommandFailed(
+                    f"{self.address}: `{command}` failed: the SSH channel broke ({_describe(exc)})"
+                ) from None
+        seconds = time.monotonic() - started
+        with self._history_lock:
+            self.history.append(CommandRecord(self.address, command, mutating, status, seconds))
+        stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+        if not secret_output:
+            log.debug("%s: exit %d in %.3fs %s", self.address, status, seconds, stdout.strip())
+        if check and status != 0:
+            detail = redact(stderr.strip() or ("" if secret_output else stdout.strip()))
+            last = detail.splitlines()[-1] if detail else "no output"
+            raise RemoteCommandFailed(f"{self.address}: `{command}` exited {status}: {last}")
+        return CommandResult(command, status, stdout, stderr, seconds)
+
+    def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
+        """Write a file over SFTP (as the SSH user; use a path that user may write)."""
+        log.debug("%s: sftp put %s (%d bytes)", self.address, remote_path, len(data))
+        with self._channels, self.client.open_sftp() as sftp:
+            with sftp.open(remote_path, "wb") as handle:
+                handle.set_pipelined(True)
+                handle.write(data)
+            sftp.chmod(remote_path, mode)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _read_all(receive: Callable[[int], bytes]) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = receive(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return redact(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    """Failures that are normal while a machine boots (and never a host key problem)."""
+    if isinstance(exc, paramiko.BadHostKeyException | _UnknownHostKey):
+        return False
+    return isinstance(
+        exc,
+        paramiko.ssh_exception.NoValidConnectionsError
+        | paramiko.AuthenticationException
+        | paramiko.SSHException
+        | OSError
+        | EOFError,
+    )
+
+
+class Connector:
+    """Opens verified connections with the inventory's settings; one bastion shared by all."""
+
+    def __init__(self, settings: SshSettings, *, connect_window: float | None = None) -> None:
+        self.settings = settings
+        self.connect_window = settings.connect_window if connect_window is None else connect_window
+        self._bastion: paramiko.SSHClient | None = None
+        self._bastion_lock = threading.Lock()
+
+    def _client(self) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        known = self.settings.known_hosts
+        if known.exists():
+            client.load_host_keys(str(known))
+        if self.settings.trust_on_first_use:
+            client.set_missing_host_key_policy(_TrustOnFirstUse(known))
+        else:
+            client.set_missing_host_key_policy(_RejectUnknown())
+        return client
+
+    def _connect_once(
+        self, address: str, port: int, user: str, sock: paramiko.Channel | None
+    ) -> paramiko.SSHClient:
+        client = self._client()
+        key = self.settings.key
+        try:
+            client.connect(
+                address,
+                port=port,
+                username=user,
+                key_filename=str(key) if key else None,
+                look_for_keys=key is None,
+                allow_agent=key is None,
+                timeout=CONNECT_TIMEOUT,
+                banner_timeout=BANNER_TIMEOUT,
+                auth_timeout=AUTH_TIMEOUT,
+                channel_timeout=AUTH_TIMEOUT,
+                sock=sock,
+            )
+        except BaseException:
+            client.close()
+            raise
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(KEEPALIVE_SECONDS)
+        return client
+
+    def _bastion_channel(self, bastion: Bastion, address: str, port: int) -> paramiko.Channel:
+        with self._bastion_lock:
+            transport = self._bastion.get_transport() if self._bastion else None
+            if transport is None or not transport.is_active():
+                self._bastion = self._with_retries(
+                    bastion.address,
+                    bastion.port,
+                    lambda: self._connect_once(
+                        bastion.address,
+                        bastion.port,
+                        bastion.user or self.settings.user,
+                        None,
+                    ),
+                    what="bastion",
+                )
+                transport = self._bastion.get_transport()
+        assert transport is not None
+        return transport.open_channel("direct-tcpip", (address, port), ("", 0))
+
+    def connect(
+        self,
+        address: str,
+        port: int | None = None,
+        *,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> Connection:
+        """A verified connection to ``address``; retries boot-time failures in the window."""
+        port = port or self.settings.port
+        user = self.settings.user
+
+        def attempt() -> paramiko.SSHClient:
+            bastion = self.settings.bastion
+            sock = self._bastion_channel(bastion, address, port) if bastion else None
+            return self._connect_once(address, port, user, sock)
+
+        client = self._with_retries(address, port, attempt, on_retry=on_retry)
+        return Connection(address=address, user=user, client=client)
+
+    def _with_retries(
+        self,
+        address: str,
+        port: int,
+        attempt: Callable[[], paramiko.SSHClient],
+        *,
+        what: str = "host",
+        on_retry: Callable[[str], None] | None = None,
+    ) -> paramiko.SSHClient:
+        started = time.monotonic()
+        deadline = started + self.connect_window
+        tries = 0
+        where = address if port == 22 else f"{address}:{port}"
+        while True:
+            tries += 1
+            try:
+                return attempt()
+            except paramiko.BadHostKeyException as exc:
+                raise HostKeyMismatch(
+                    f"{where}: the {what} key does not match known_hosts "
+                    f"(got {exc.key.get_name()} {exc.key.fingerprint}); refusing to connect",
+                    hint="if the host was rebuilt, remove its line from "
+                    f"{self.settings.known_hosts} after checking the new key out of band",
+                ) from None
+            except _UnknownHostKey:
+                raise HostKeyUnknown(
+                    f"{where}: the {what} is not in {self.settings.known_hosts}; refusing to "
+                    "connect to an unverified host",
+                    hint="add its key to known_hosts (ssh-keyscan, checked out of band), or set "
+                    "ssh.trust_on_first_use: true / --trust-on-first-use to record it",
+                ) from None
+            except Exception as exc:
+                if not _is_retryable(exc):
+                    raise
+                now = time.monotonic()
+                delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (tries - 1))
+                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+                if now + delay > deadline:
+                    raise HostUnreachable(
+                        f"{where}: no SSH connection to the {what} after {tries} attempts in "
+                        f"{now - started:.1f}s ({_describe(exc)})",
+                        hint="check the address, that sshd runs and that a firewall or security "
+                        "group lets this machine in; ssh.connect_window sets how long to retry",
+                    ) from None
+                message = f"{_describe(exc)}; retrying in {delay:.1f}s"
+                log.info("%s: %s", where, message)
+                if on_retry is not None:
+                    on_retry(message)
+                time.sleep(delay)
+
+    def close(self) -> None:
+        if self._bastion is not None:
+            self._bastion.close()

@@ -1,0 +1,101 @@
+"""Integration fixtures: real local machines (systemd-nspawn) booted once per test session.
+
+    def test_something(local_cluster_factory):
+        cluster = local_cluster_factory(3, 2)      # boots once; later calls reuse or scale
+        cluster.inventory()                        # hand it to the SSH bootstrap
+
+Without root the tests are skipped with the reason - except under CI (the CI variable set),
+where a missing root is a failure: CI must run them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Protocol
+
+import pytest
+
+from swarmstack.errors import LocalProviderError
+from swarmstack.provisioners.local import BeforeRemove, LocalCluster, cluster_names
+
+# Session clusters are named after the pytest process, so parallel sessions (two engineers,
+# or CI and a developer) never share machines, and leftovers of a killed session are known.
+SESSION_PREFIX = "it"
+
+
+class ClusterFactory(Protocol):
+    def __call__(
+        self,
+        managers: int = 3,
+        workers: int = 2,
+        *,
+        before_remove: BeforeRemove | None = None,
+    ) -> LocalCluster: ...
+
+
+def require_root() -> None:
+    """Skip without root; fail instead when CI is set (CI must not silently skip these)."""
+    if os.geteuid() == 0:
+        return
+    reason = (
+        "integration tests boot real local machines and need root "
+        "(network namespaces, overlay mounts, systemd-nspawn); run pytest as root"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} - CI is set, so this is a failure, not a skip", pytrace=False)
+    pytest.skip(reason)
+
+
+def _progress(message: str) -> None:
+    print(f"[local machines] {message}", file=sys.stderr, flush=True)
+
+
+def _remove_clusters_of_dead_sessions() -> None:
+    """A killed pytest leaves its machines running; the next session cleans them up."""
+    for name in cluster_names():
+        pid = name.removeprefix(SESSION_PREFIX).split("-")[0]
+        if name.startswith(SESSION_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _progress(f"removing {name}, left behind by an ended test session")
+            with contextlib.suppress(LocalProviderError):
+                LocalCluster.open(name).down()
+
+
+def session_cluster_name(suffix: str = "") -> str:
+    return f"{SESSION_PREFIX}{os.getpid()}{suffix}"
+
+
+@pytest.fixture(scope="session")
+def local_cluster_factory() -> Iterator[ClusterFactory]:
+    """Boots the session's local cluster on first use; later calls with other counts scale it.
+
+    `before_remove(cluster, leaving)` runs while the leaving machines still run (drain and
+    remove their swarm nodes there). The cluster is powered off and removed after the session.
+    """
+    require_root()
+    _remove_clusters_of_dead_sessions()
+    name = session_cluster_name()
+
+    def factory(
+        managers: int = 3,
+        workers: int = 2,
+        *,
+        before_remove: BeforeRemove | None = None,
+    ) -> LocalCluster:
+        return LocalCluster.up(
+            managers, workers, name=name, progress=_progress, before_remove=before_remove
+        )
+
+    try:
+        yield factory
+    finally:
+        if LocalCluster.exists(name):
+            LocalCluster.open(name, progress=_progress).down()
+
+
+@pytest.fixture
+def local_cluster(local_cluster_factory: ClusterFactory) -> LocalCluster:
+    """The session cluster at 3 managers + 2 workers (scaled back to it if a test changed it)."""
+    return local_cluster_factory(3, 2)

@@ -1,0 +1,286 @@
+"""The SSH bootstrap forms and keeps a real swarm on the local machines.
+
+One session cluster is reused by every test (booting is the slow part); each test starts from
+a converged 3+2 swarm and leaves one behind. The scale test runs last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from swarmstack.errors import ForeignSwarm, HostKeyMismatch, HostUnreachable
+from swarmstack.provisioners.bootstrap import BootstrapResult, converge
+from swarmstack.provisioners.inventory import Inventory, inventory_from_data
+from swarmstack.provisioners.local import (
+    SWARM_DEFAULT_ADDR_POOL,
+    SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
+    LocalCluster,
+    Machine,
+    busybox_image,
+)
+from swarmstack.provisioners.ssh import Connector
+from swarmstack.spec import ClusterSpec
+
+from .conftest import ClusterFactory
+
+SPEC = ClusterSpec.model_validate(
+    {
+        "default_addr_pool": [SWARM_DEFAULT_ADDR_POOL],
+        "default_addr_pool_mask_length": SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
+    }
+)
+BUSYBOX = "swarmstack/busybox:latest"
+
+
+def inventory_of(cluster: LocalCluster, leaving: Sequence[Machine] = (), **ssh: Any) -> Inventory:
+    data = cluster.inventory()
+    gone = {m.name for m in leaving}
+    for host in data["hosts"]:
+        if host["hostname"] in gone:
+            host["state"] = "absent"
+    data["ssh"].update(ssh)
+    return inventory_from_data(data, base=cluster.dir)
+
+
+def form(cluster: LocalCluster, **kwargs: Any) -> BootstrapResult:
+    return converge(SPEC, inventory_of(cluster), local_machine=True, **kwargs)
+
+
+def docker(cluster: LocalCluster, machine: str, command: str) -> str:
+    return cluster.ssh(machine, f"sudo docker {command}").stdout
+
+
+def node_list(cluster: LocalCluster, machine: str | None = None) -> list[dict[str, Any]]:
+    name = machine or cluster.managers[0].name
+    out = docker(cluster, name, "node ls --format '{{json .}}'")
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def node_versions(cluster: LocalCluster) -> dict[str, int]:
+    """Raft object versions of every node: any swarm write changes one."""
+    out = docker(
+        cluster,
+        cluster.managers[0].name,
+        "node inspect --format '{{.ID}} {{.Version.Index}}' $(sudo docker node ls -q)",
+    )
+    return {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.strip()}
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def swarm(local_cluster_factory: ClusterFactory) -> LocalCluster:
+    """The session cluster at 3+2 with a converged swarm."""
+    cluster = local_cluster_factory(3, 2)
+    form(cluster)
+    return cluster
+
+
+def test_forms_a_swarm_with_the_right_roles_and_runs_a_service(
+    local_cluster_factory: ClusterFactory,
+) -> None:
+    cluster = local_cluster_factory(3, 2)
+    result = form(cluster)
+    roles = {n.hostname: (n.role, n.state) for n in result.nodes}
+    assert roles == {m.name: (m.role, "ready") for m in cluster.machines}
+    assert {n.address for n in result.nodes} == {m.address for m in cluster.machines}
+    listed = {n["Hostname"]: n for n in node_list(cluster)}
+    assert sorted(listed) == sorted(m.name for m in cluster.machines)
+    assert all(n["Status"] == "Ready" for n in listed.values())
+    assert {h for h, n in listed.items() if n["ManagerStatus"]} == {
+        m.name for m in cluster.managers
+    }
+    labels = docker(
+        cluster,
+        cluster.managers[0].name,
+        "node inspect --format '{{.Description.Hostname}} {{json .Spec.Labels}}' "
+        "$(sudo docker node ls -q)",
+    )
+    for line in labels.splitlines():
+        hostname, text = line.split(" ", 1)
+        machine = cluster.machine(hostname)
+        assert json.loads(text)["swarmstack.role"] == machine.role
+        if machine.role == "manager":
+            assert json.loads(text)["swarmstack.zone"] == machine.zone
+
+    # A tiny image over SFTP on every node, then a service spread over them (dnsrr: no IPVS).
+    image = busybox_image().read_bytes()
+    inventory = inventory_of(cluster)
+    connector = Connector(inventory.ssh)
+    for machine in cluster.machines:
+        connection = connector.connect(machine.address)
+        try:
+            connection.put(image, "/tmp/swarmstack-busybox.tar")
+            connection.run("docker load -i /tmp/swarmstack-busybox.tar >/dev/null")
+        finally:
+            connection.close()
+    leader = cluster.managers[0].name
+    docker(cluster, leader, "service rm probe >/dev/null 2>&1 || true")
+    docker(
+        cluster,
+        leader,
+        f"service create --detach --name probe --endpoint-mode dnsrr --replicas 5 "
+        f"--publish mode=host,target=8080,published=18080 {BUSYBOX} "
+        "httpd -f -p 8080",
+    )
+    try:
+
+        def spread() -> bool:
+            out = docker(
+                cluster,
+                leader,
+                "service ps probe --filter desired-state=running "
+                "--format '{{.Node}} {{.CurrentState}}'",
+            )
+            running = {line.split()[0] for line in out.splitlines() if " Running" in line}
+            return len(running) >= 3
+
+        wait_for(spread, 60, "the probe service to run on several nodes")
+    finally:
+        docker(cluster, leader, "service rm probe >/dev/null")
+
+
+def test_a_second_run_changes_nothing(swarm: LocalCluster) -> None:
+    before = node_versions(swarm)
+    result = form(swarm)
+    assert result.changed is False
+    assert result.plan.steps == ()
+    assert result.mutating_commands == ()
+    assert result.to_dict()["changed"] is False
+    assert node_versions(swarm) == before
+
+
+def test_a_host_key_that_does_not_match_is_refused(swarm: LocalCluster, tmp_path: Path) -> None:
+    before = node_versions(swarm)
+    known = swarm.known_hosts_path.read_text().splitlines()
+    victim = swarm.workers[0]
+    other_key = next(line for line in known if line.startswith(swarm.workers[1].address + " "))
+    forged = [
+        victim.address + " " + other_key.split(" ", 1)[1] if line.startswith(victim.address + " ")
+        else line
+        for line in known
+    ]  # fmt: skip
+    (tmp_path / "known_hosts").write_text("\n".join(forged) + "\n")
+    started = time.monotonic()
+    with pytest.raises(HostKeyMismatch) as caught:
+        converge(SPEC, inventory_of(swarm, known_hosts=str(tmp_path / "known_hosts")))
+    assert time.monotonic() - started < 30, "a host key mismatch must never be retried"
+    message = "\n".join(caught.value.problems)
+    assert victim.address in message
+    assert "does not match" in message
+    assert node_versions(swarm) == before
+
+
+def test_a_host_in_another_swarm_is_an_error(swarm: LocalCluster) -> None:
+    stray = swarm.workers[1]
+    docker(swarm, stray.name, "swarm leave --force >/dev/null")
+    docker(
+        swarm,
+        stray.name,
+        f"swarm init --advertise-addr {stray.address} --default-addr-pool "
+        f"{SWARM_DEFAULT_ADDR_POOL} >/dev/null",
+    )
+    try:
+        with pytest.raises(ForeignSwarm) as caught:
+            form(swarm)
+        assert stray.address in "\n".join(caught.value.problems)
+    finally:
+        docker(swarm, stray.name, "swarm leave --force >/dev/null")
+    # Out of its own swarm, the host joins again; its old node entry is removed.
+    result = form(swarm)
+    assert result.changed
+    names = [n["Hostname"] for n in node_list(swarm)]
+    assert sorted(names) == sorted(m.name for m in swarm.machines)
+
+
+def test_an_unreachable_host_fails_after_bounded_retries(swarm: LocalCluster) -> None:
+    before = node_versions(swarm)
+    data = swarm.inventory()
+    nobody = swarm.machines[-1].address.rsplit(".", 1)[0] + ".250"  # no machine there
+    data["hosts"].append({"address": nobody, "role": "worker"})
+    data["ssh"]["connect_window"] = 3
+    started = time.monotonic()
+    with pytest.raises(HostUnreachable) as caught:
+        converge(SPEC, inventory_from_data(data, base=swarm.dir))
+    elapsed = time.monotonic() - started
+    message = "\n".join(caught.value.problems)
+    assert nobody in message
+    assert "attempts" in message
+    assert "nothing was changed" in message
+    assert elapsed < 20
+    assert node_versions(swarm) == before
+
+
+def test_a_rebooted_worker_comes_back_ready(swarm: LocalCluster) -> None:
+    worker = swarm.workers[0]
+    swarm.reboot(worker.name)
+
+    def ready() -> bool:
+        return any(
+            n["Hostname"] == worker.name and n["Status"] == "Ready" for n in node_list(swarm)
+        )
+
+    wait_for(ready, 90, f"{worker.name} to be Ready again")
+    assert form(swarm).changed is False
+
+
+def test_the_leader_stopping_keeps_quorum_and_a_rerun_converges(swarm: LocalCluster) -> None:
+    leader = next(n["Hostname"] for n in node_list(swarm) if n["ManagerStatus"] == "Leader")
+    others = [m.name for m in swarm.managers if m.name != leader]
+    swarm.stop_service(leader, "docker.socket", "docker")
+
+    def new_leader() -> bool:
+        result = swarm.ssh(others[0], "sudo docker node ls --format '{{json .}}'", check=False)
+        if result.returncode != 0:
+            return False
+        nodes = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        return any(n["ManagerStatus"] == "Leader" and n["Hostname"] != leader for n in nodes)
+
+    wait_for(new_leader, 60, "the remaining managers to elect a leader")
+    result = form(swarm)
+    assert result.changed
+    states = {n.hostname: (n.role, n.state) for n in result.nodes}
+    assert states[leader] == ("manager", "ready")
+    assert form(swarm).changed is False
+
+
+def test_scale_out_then_in_drains_demotes_and_removes(
+    local_cluster_factory: ClusterFactory,
+) -> None:
+    cluster = local_cluster_factory(3, 2)
+    form(cluster)
+    cluster = local_cluster_factory(3, 3)
+    result = form(cluster)
+    assert result.changed
+    assert sorted(n["Hostname"] for n in node_list(cluster)) == sorted(
+        m.name for m in cluster.machines
+    )
+    steps: list[str] = []
+
+    def take_out(c: LocalCluster, leaving: Sequence[Machine]) -> None:
+        outcome = converge(SPEC, inventory_of(c, leaving), local_machine=True)
+        steps.extend(s.action for s in outcome.plan.steps)
+
+    cluster = local_cluster_factory(1, 1, before_remove=take_out)
+    for action in ("drain", "demote", "leave", "remove"):
+        assert action in steps
+    result = form(cluster)
+    assert result.changed is False
+    listed = node_list(cluster)
+    assert sorted(n["Hostname"] for n in listed) == sorted(m.name for m in cluster.machines)
+    assert all(n["Status"] == "Ready" for n in listed), listed
+    # Back to the shape the other tests expect.
+    form(local_cluster_factory(3, 2))

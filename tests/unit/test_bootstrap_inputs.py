@@ -1,0 +1,194 @@
+"""Inventory validation, facts parsing and secret redaction for the SSH bootstrap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swarmstack.errors import InventoryError
+from swarmstack.provisioners.facts import parse_facts, parse_node_lines
+from swarmstack.provisioners.inventory import inventory_from_data, load_inventory
+from swarmstack.provisioners.ssh import redact
+
+GOOD = {
+    "ssh": {"user": "ops", "key": "./id_ed25519", "known_hosts": "./known_hosts", "port": 22},
+    "hosts": [
+        {"address": "198.18.0.11", "role": "manager", "zone": "a"},
+        {"address": "198.18.0.14", "role": "worker"},
+    ],
+}
+
+
+def test_inventory_resolves_paths_against_its_folder(tmp_path: Path) -> None:
+    inventory = inventory_from_data(GOOD, base=tmp_path)
+    assert inventory.ssh.key == tmp_path / "id_ed25519"
+    assert inventory.ssh.known_hosts == tmp_path / "known_hosts"
+    assert inventory.ssh.trust_on_first_use is False
+    assert [h.address for h in inventory.managers] == ["198.18.0.11"]
+    assert inventory.host("198.18.0.14").advertise_address == "198.18.0.14"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hosts": [{"address": "198.18.0.11", "role": "master"}]}, "hosts[0].role: must be"),
+        (
+            {"hosts": [{"address": "198.18.0.11", "role": "manager", "colour": 1}]},
+            "hosts[0].colour",
+        ),
+        ({"ssh": {"port": 70000}}, "ssh.port: must be a port"),
+        ({"ssh": {"trust_on_first_use": "yes"}}, "ssh.trust_on_first_use"),
+        ({"hosts": []}, "hosts: must be a non-empty list"),
+        (
+            {"hosts": [{"address": "198.18.0.11", "role": "manager"}] * 2},
+            "hosts[1].address: 198.18.0.11 is already hosts[0]",
+        ),
+        (
+            {
+                "hosts": [
+                    {"address": "198.18.0.11", "role": "manager"},
+                    {"address": "198.18.0.12", "role": "manager"},
+                ]
+            },
+            "2 managers: must be 1, 3, 5 or 7",
+        ),
+        ({"hosts": [{"address": "ops@host:22", "role": "manager"}]}, "hosts[0].address"),
+    ],
+)
+def test_inventory_errors_name_the_key(change: dict[str, object], message: str) -> None:
+    data = {**GOOD, **change}
+    with pytest.raises(InventoryError) as caught:
+        inventory_from_data(data, base=Path("/"), source="inv.yaml")
+    assert any(line.startswith("inv.yaml: ") and message in line for line in caught.value.problems)
+
+
+def test_inventory_file_that_is_not_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text("hosts: [\n")
+    with pytest.raises(InventoryError, match="not valid YAML"):
+        load_inventory(path)
+
+
+def test_absent_hosts_do_not_count_as_managers() -> None:
+    data = {
+        **GOOD,
+        "hosts": [*GOOD["hosts"], {"address": "198.18.0.12", "role": "manager", "state": "absent"}],
+    }
+    inventory = inventory_from_data(data, base=Path("/"))
+    assert len(inventory.managers) == 1
+    assert len(inventory.hosts) == 3
+
+
+INFO = {
+    "Name": "m1",
+    "ServerVersion": "20.10.24",
+    "Swarm": {
+        "NodeID": "n1",
+        "NodeAddr": "198.18.0.11",
+        "LocalNodeState": "active",
+        "ControlAvailable": True,
+        "RemoteManagers": [{"NodeID": "n1", "Addr": "198.18.0.11:2377"}],
+        "Cluster": {
+            "ID": "c1",
+            "Spec": {
+                "CAConfig": {"NodeCertExpiry": 7776000000000000},
+                "EncryptionConfig": {"AutoLockManagers": False},
+            },
+            "DefaultAddrPool": ["198.19.0.0/18"],
+            "SubnetSize": 24,
+            "DataPathPort": 4789,
+        },
+    },
+}
+NODE = {
+    "id": "n1",
+    "hostname": "m1",
+    "role": "manager",
+    "availability": "active",
+    "labels": {"swarmstack.role": "manager"},
+    "state": "ready",
+    "addr": "198.18.0.11",
+    "manager": {"Leader": True, "Reachability": "reachable", "Addr": "198.18.0.11:2377"},
+}
+
+
+def test_parse_facts_of_a_manager() -> None:
+    text = "\n".join(
+        [
+            "@@hostname",
+            "m1",
+            "@@active",
+            "active",
+            "@@tuning",
+            "abc",
+            "@@info",
+            json.dumps(INFO),
+            "@@nodes",
+            json.dumps(NODE),
+        ]
+    )
+    facts = parse_facts("198.18.0.11", text)
+    assert facts.docker_running
+    assert facts.is_manager
+    assert (facts.swarm_state, facts.node_id, facts.cluster_id) == ("active", "n1", "c1")
+    assert facts.cluster_settings["cert_expiry_hours"] == 2160
+    assert facts.cluster_settings["data_path_port"] == 4789
+    assert facts.tuning_digest == "abc"
+    assert facts.nodes is not None
+    assert facts.nodes[0].leader
+    assert facts.nodes[0].labels == {"swarmstack.role": "manager"}
+
+
+def test_parse_facts_docker_down_and_missing() -> None:
+    down = parse_facts("a", "@@hostname\nh\n@@active\ninactive\n@@tuning\n@@info\n\n")
+    assert down.docker_installed
+    assert not down.docker_running
+    missing = parse_facts("a", "@@hostname\nh\n@@active\n@@tuning\n@@nodocker\n")
+    assert not missing.docker_installed
+
+
+def test_parse_facts_without_quorum_keeps_the_error() -> None:
+    text = "\n".join(
+        [
+            "@@hostname",
+            "m1",
+            "@@info",
+            json.dumps(INFO),
+            "@@nodes",
+            "Error response from daemon: The swarm does not have a leader.",
+            "@@nodes-failed",
+        ]
+    )
+    facts = parse_facts("198.18.0.11", text)
+    assert facts.nodes is None
+    assert "does not have a leader" in facts.nodes_error
+
+
+def test_node_ls_lines() -> None:
+    line = json.dumps(
+        {
+            "ID": "x",
+            "Hostname": "w1",
+            "Status": "Ready",
+            "Availability": "Drain",
+            "ManagerStatus": "",
+        }
+    )
+    (node,) = parse_node_lines([line])
+    assert (node.role, node.state, node.availability, node.ready) == (
+        "worker",
+        "ready",
+        "drain",
+        True,
+    )
+
+
+def test_redact_blanks_tokens_and_unlock_keys() -> None:
+    token = "SWMTKN-1-4hb6kiosrh1c2ozvu0whifmw7fszejomb6jm7b5d6ydogz8b1k-9ii6ninrhhk1z3qvmuuamu64g"
+    key = "SWMKEY-1-abcDEF123+/="
+    text = redact(f"join --token {token} failed; unlock with {key}")
+    assert "4hb6" not in text
+    assert "abcDEF" not in text
+    assert "SWMTKN-1-<redacted>" in text
