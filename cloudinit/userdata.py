@@ -21,15 +21,19 @@ USER_DATA_LIMITS: dict[Cloud, int | None] = {
 }
 
 
-def encode_user_data(text: str, cloud: Cloud) -> bytes:
-    """The bytes to hand to the cloud: the text itself, or its gzip when over the limit."""
+def encode_user_data(text: str, cloud: Cloud, *, always_gzip: bool = False) -> bytes:
+    """The bytes to hand to the cloud: the text itself, or its gzip when over the limit.
+
+    ``always_gzip`` compresses even small user data: a CloudFormation template carries two
+    copies, and uncompressed they alone would push it over the 51,200-byte inline limit.
+    """
     raw = text.encode("utf-8")
     limit = USER_DATA_LIMITS[cloud]
-    if limit is None or len(raw) <= limit:
+    if not always_gzip and (limit is None or len(raw) <= limit):
         return raw
     # mtime=0: the same user data gives the same bytes, so launch templates do not churn.
     compressed = gzip.compress(raw, compresslevel=9, mtime=0)
-    if len(compressed) > limit:
+    if limit is not None and len(compressed) > limit:
         raise UserDataTooLarge(
             f"user data for {cloud} is {len(raw)} bytes ({len(compressed)} gzip-compressed), "
             f"over the {limit}-byte limit",
@@ -39,8 +43,14 @@ def encode_user_data(text: str, cloud: Cloud) -> bytes:
 
 
 def user_data_base64(
-    spec: ClusterSpec, role: Role, cloud: Cloud, *, host_keys: HostKeys | None = None
+    spec: ClusterSpec,
+    role: Role,
+    cloud: Cloud,
+    *,
+    host_keys: HostKeys | None = None,
+    always_gzip: bool = False,
 ) -> str:
     """Base64 user data for EC2 launch templates and Azure customData."""
     text = render_user_data(spec, role, cloud, host_keys=host_keys)
-    return base64.b64encode(encode_user_data(text, cloud)).decode("ascii")
+    encoded = encode_user_data(text, cloud, always_gzip=always_gzip)
+    return base64.b64encode(encoded).decode("ascii")
