@@ -142,10 +142,13 @@ class _Run:
     # --- helpers ------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
-        for connection in self.connections.values():
+        # Queued work is dropped and the connections closed first, so that after an error or
+        # Ctrl-C no step waits on a command that no longer matters.
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for connection in list(self.connections.values()):
             connection.close()
         self.connector.close()
+        self.pool.shutdown(wait=True)
         self.progress.stop()
 
     def fan_out(self, items: list[str], work: Callable[[str], T]) -> dict[str, T | BaseException]:
