@@ -123,6 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="3+2,3+9,3+17", help="managers+workers, comma separated")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="rounds run first, not counted")
     parser.add_argument("--name", default="bench", help="local cluster name")
     parser.add_argument("--keep", action="store_true", help="leave the machines running")
     args = parser.parse_args()
@@ -135,6 +136,9 @@ def main() -> int:
             cluster = LocalCluster.up(managers, workers, name=args.name)
             inventory = inventory_from_data(cluster.inventory(), base=cluster.dir)
             conns = connections(inventory)
+            # Freshly booted machines are still starting services: one round not counted.
+            for _ in range(args.warmup):
+                one_round(inventory, conns)
             rounds = []
             for index in range(args.rounds):
                 r = one_round(inventory, conns)

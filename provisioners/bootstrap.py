@@ -137,15 +137,19 @@ class _Run:
         self.connections: dict[str, Connection] = {}
         self.timings: dict[str, float] = {}
         self._tokens: dict[str, str] = {}
+        self.node_ids: dict[str, str] = {}  # host address -> node id, for hosts joined now
         self._token_lock = threading.Lock()
 
     # --- helpers ------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
-        for connection in self.connections.values():
+        # Queued work is dropped and the connections closed first, so that after an error or
+        # Ctrl-C no step waits on a command that no longer matters.
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for connection in list(self.connections.values()):
             connection.close()
         self.connector.close()
+        self.pool.shutdown(wait=True)
         self.progress.stop()
 
     def fan_out(self, items: list[str], work: Callable[[str], T]) -> dict[str, T | BaseException]:
@@ -385,13 +389,20 @@ class _Run:
             token = self.token(plan.anchor, role)
             addr = shlex.quote(args["advertise_addr"])
             remote = shlex.quote(args["remote"][0])
-            then = f" && {_update_command(args['then_update'])}" if "then_update" in args else ""
-            run(
+            if "then_update" in args:
+                then = f" && {_update_command(args['then_update'])}"
+            else:  # the new node's id, so that its labels need no wait for its hostname
+                then = " && docker info --format '{{.Swarm.NodeID}}'"
+            result = run(
                 f'read -r token && docker swarm join --token "$token" '
                 f"--advertise-addr {addr} --listen-addr {addr}:2377 {remote} >/dev/null{then}",
                 stdin=token + "\n",
                 mutating=True,
             )
+            node_id = result.stdout.strip().splitlines()[-1:] if "then_update" not in args else []
+            if node_id:
+                with self._token_lock:
+                    self.node_ids[target] = node_id[0]
         elif step.action == "leave":
             self.progress.phase(target, "leaving the swarm")
             if args.get("was_manager"):
@@ -408,12 +419,13 @@ class _Run:
             run(f"docker node {step.action} {shlex.quote(args['node'])}", mutating=True)
         elif step.action == "update":
             self.progress.phase(target, "labelling")
-            run(_update_command(args), mutating=True)
+            run(_update_command(self.by_id(args)), mutating=True)
         elif step.action == "update-many":
             for update in args["updates"]:
-                self.progress.phase(self.address_of(plan, update["node"]), "labelling")
+                self.progress.phase(update.get("address", ""), "labelling")
             # In parallel on the anchor, in one round trip; fails if any update fails.
-            lines = [f'{_update_command(u)} & pids="$pids $!"' for u in args["updates"]]
+            updates = [self.by_id(u) for u in args["updates"]]
+            lines = [f'{_update_command(u)} & pids="$pids $!"' for u in updates]
             run(
                 "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
                 "done; exit $rc",
@@ -446,12 +458,11 @@ class _Run:
         if step.action in ("join", "init", "promote", "demote"):
             self.progress.phase(target, f"{step.action} done")
 
-    @staticmethod
-    def address_of(plan: Plan, node: str) -> str:
-        for expected in plan.expected:
-            if expected.hostname == node:
-                return expected.address
-        return node
+    def by_id(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """An update of a node that joined in this run names it by the id its join printed."""
+        with self._token_lock:
+            node_id = self.node_ids.get(update.get("address", ""))
+        return {**update, "node": node_id} if node_id else dict(update)
 
     # --- the end: every node Ready ---------------------------------------------------------
 
@@ -550,7 +561,7 @@ def _update_command(args: Mapping[str, Any]) -> str:
     # fraction of a second): retry "No such node" briefly, in the same round trip.
     return (
         "{ n=0; until out=$(" + " ".join(parts) + " 2>&1); do n=$((n + 1)); "
-        'case "$out" in *"No such node"*) [ $n -lt 100 ] && sleep 0.1 && continue;; esac; '
+        'case "$out" in *"No such node"*) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
         "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
     )
 

@@ -95,6 +95,7 @@ class CommandRecord:
     mutating: bool
     exit_status: int
     seconds: float
+    started: float = 0.0  # time.monotonic() when it started (for timelines)
 
 
 @dataclass
@@ -156,7 +157,9 @@ class Connection:
                 ) from None
         seconds = time.monotonic() - started
         with self._history_lock:
-            self.history.append(CommandRecord(self.address, command, mutating, status, seconds))
+            self.history.append(
+                CommandRecord(self.address, command, mutating, status, seconds, started)
+            )
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
         if not secret_output:
             log.debug("%s: exit %d in %.3fs %s", self.address, status, seconds, stdout.strip())

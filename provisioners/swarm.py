@@ -276,7 +276,12 @@ class _Planner:
             availability = "active"  # a manager we drained becomes a worker that runs tasks
         if not add and not remove and availability is None:
             return None
-        args: dict[str, Any] = {"node": node, "labels_add": add, "labels_rm": remove}
+        args: dict[str, Any] = {
+            "node": node,
+            "address": host.address,  # a node that joins in this run: updated by its new id
+            "labels_add": add,
+            "labels_rm": remove,
+        }
         if availability:
             args["availability"] = availability
         return args
