@@ -11,6 +11,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,6 +25,7 @@ from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_na
 from swarmstack.cli import aws_stack
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode
+from swarmstack.provisioners.inventory import Host, SshSettings
 from swarmstack.spec import ClusterSpec
 
 MOTO_AMI = "ami-12c6146b"  # one of the images moto's EC2 knows
@@ -363,7 +365,18 @@ def test_update_stack_updates_an_existing_stack(aws_endpoint: str) -> None:
 
 
 @pytest.mark.usefixtures("use_template")
-def test_launch_prints_the_change_set_then_the_node_table(aws_endpoint: str) -> None:
+def test_launch_prints_the_change_set_then_the_node_table_and_hands_over_the_nodes(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # moto's instances have made-up addresses: record the hand-off instead of connecting.
+    handed: dict[str, Any] = {}
+
+    def record(output: object, spec: object, hosts: list[Host], ssh: SshSettings) -> dict[str, Any]:
+        handed.update(hosts=hosts, ssh=ssh)
+        return {"status": "recorded"}
+
+    monkeypatch.setattr("swarmstack.cli.aws_stack.bootstrap_hosts", record)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     result = swarmstack(
         "aws", "launch-stack", "--name", "omicron", "--region", "us-east-1", "--yes",
         "--manager-size", "1", "--cluster-size", "2",
@@ -376,9 +389,16 @@ def test_launch_prints_the_change_set_then_the_node_table(aws_endpoint: str) -> 
     assert "PRIVATE IP" in out
     assert out.count("worker ") == 2
     assert out.count("manager ") == 1
-    # Without --no-bootstrap the hand-off runs, and says plainly that it is not wired yet.
-    assert "SSH bootstrap is not wired" in result.stderr
     assert "CREATE_COMPLETE" in result.stderr  # the streamed stack events
+    # Without --no-bootstrap every running node goes to the SSH bootstrap, advertising its
+    # private address, with host keys checked against the cluster's own known_hosts.
+    hosts: list[Host] = handed["hosts"]
+    assert sorted(h.role for h in hosts) == ["manager", "worker", "worker"]
+    assert all(h.private_address and h.hostname and h.hostname.startswith("i-") for h in hosts)
+    ssh: SshSettings = handed["ssh"]
+    assert ssh.user == "admin"
+    assert ssh.known_hosts == tmp_path / "swarmstack" / "omicron" / "known_hosts"
+    assert not ssh.trust_on_first_use
 
 
 @pytest.mark.usefixtures("use_template")

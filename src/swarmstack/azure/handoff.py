@@ -1,21 +1,33 @@
-"""The hand-off from `azure deploy` to the SSH bootstrap (issue 5/6, swarmstack.provisioners).
+"""The hand-off from `azure deploy` to the SSH bootstrap (swarmstack.provisioners).
 
-MERGE: `bootstrap_discovered_nodes` is the one function the lead wires to
-`swarmstack.provisioners.bootstrap` once it lands: the discovery holds every node's role,
-private IP and SSH route (managers: public IP + NAT port; workers: through a manager).
+Only the managers have SSH routes from outside (the load balancer's NAT ports), so the first
+manager is the bastion and every node, managers included, is reached at its private address
+through it; the swarm advertises the private addresses.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..cli.cloud_bootstrap import CloudSsh, bootstrap_hosts
 from ..output import Output
+from ..provisioners.inventory import Bastion, Host
 from ..spec import ClusterSpec
 from .discover import Discovery
 
 
-def bootstrap_discovered_nodes(output: Output, spec: ClusterSpec, discovery: Discovery) -> bool:
-    """Form the swarm on the discovered nodes. Returns False while the bootstrap is not wired."""
-    output.warn(
-        f"SSH bootstrap not run: it is not part of this build yet; the {len(discovery.nodes)} "
-        f"node(s) of {spec.name} are listed in the result"
-    )
-    return False
+def bootstrap_discovered_nodes(
+    output: Output, spec: ClusterSpec, discovery: Discovery, ssh: CloudSsh
+) -> dict[str, Any]:
+    """Form or converge the swarm on the discovered nodes; returns the bootstrap summary."""
+    entry = next((n for n in discovery.nodes if n.ssh_host and n.ssh_port), None)
+    if entry is None or entry.ssh_host is None or entry.ssh_port is None:
+        output.warn("no manager has an SSH route (load balancer NAT port); bootstrap skipped")
+        return {"status": "skipped", "reason": "no SSH route to a manager"}
+    bastion = Bastion(address=entry.ssh_host, port=entry.ssh_port)
+    hosts = [
+        Host(address=n.private_ip, role=n.role, zone=n.zone, hostname=n.name)
+        for n in discovery.nodes
+    ]
+    settings = ssh.settings(spec, discovery.admin_username, bastion)
+    return bootstrap_hosts(output, spec, hosts, settings)

@@ -47,6 +47,7 @@ from ..errors import (
     WatchInterrupted,
 )
 from ..output import Output, OutputFormat
+from ..provisioners.inventory import Host
 from ..spec import ClusterSpec
 from ..specload import load_spec
 from .aws import aws_group
@@ -64,6 +65,7 @@ from .aws_stack_views import (
     resume_command,
     stack_result,
 )
+from .cloud_bootstrap import CloudSsh, bootstrap_hosts, cloud_ssh_from_options, cloud_ssh_options
 from .options import confirm, spec_from_options, spec_options, yes_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,6 +135,7 @@ def deploy_options(function: F) -> F:
                 help="S3 bucket for templates over 51,200 bytes "
                 "(default: swarmstack-templates-ACCOUNT-REGION, created private and encrypted).",
             ),
+            cloud_ssh_options,
             connection_options,
             spec_options,
         ]
@@ -149,6 +152,10 @@ def _settings(
 
 def _stack_spec(spec_file: Path | None, name: str | None, region: str | None) -> ClusterSpec:
     return load_spec(spec_file, {"name": name, "region": region}, os.environ)
+
+
+# The login user of the default image (Debian's cloud images); --ssh-user for others.
+DEFAULT_SSH_USER = "admin"
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -334,6 +341,7 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
     yes: bool = options.pop("yes")
     no_wait: bool = options.pop("no_wait")
     no_bootstrap: bool = options.pop("no_bootstrap")
+    ssh = cloud_ssh_from_options(options)
     bucket: str | None = options.pop("template_bucket")
     settings = AwsSettings(profile=options.pop("profile"), endpoint_url=options.pop("endpoint_url"))
     spec = spec_from_options(options)  # every input problem is reported before any AWS call
@@ -409,7 +417,7 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
     if no_bootstrap:
         bootstrap: dict[str, Any] = {"status": "skipped", "reason": "--no-bootstrap"}
     else:
-        bootstrap = bootstrap_discovered_nodes(output, spec, nodes)
+        bootstrap = bootstrap_discovered_nodes(output, spec, nodes, ssh)
     result = {
         **base,
         **stack_result(final, region, nodes),
@@ -421,19 +429,25 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
 
 
 def bootstrap_discovered_nodes(
-    output: Output, spec: ClusterSpec, nodes: Sequence[Node]
+    output: Output, spec: ClusterSpec, nodes: Sequence[Node], ssh: CloudSsh
 ) -> dict[str, Any]:
-    """Hand the stack's nodes to the SSH bootstrap that forms the swarm (issue 5/6).
+    """Hand the stack's running nodes to the SSH bootstrap that forms the swarm.
 
-    The hand-off point for swarmstack.provisioners.bootstrap: it receives the spec and the
-    discovered nodes (role, instance id, zone, private/public IP, state) and returns a
-    summary for the command's result. Not wired yet: says so and changes nothing.
+    SSH goes to each node's public address when it has one (new VPC), else its private one
+    (existing VPC: run from inside it); the swarm always advertises the private address.
     """
-    output.warn(
-        f"SSH bootstrap is not wired into launch-stack yet: the {len(nodes)} node(s) of "
-        f"{spec.name} are up but the swarm is not formed (use --no-bootstrap to skip this step)"
-    )
-    return {"status": "not-wired", "nodes": len(nodes)}
+    hosts = [
+        Host(
+            address=node.public_ip or node.private_ip,
+            role=node.role,
+            zone=node.zone,
+            private_address=node.private_ip,
+            hostname=node.instance_id,
+        )
+        for node in nodes
+        if node.state == "running" and node.private_ip
+    ]
+    return bootstrap_hosts(output, spec, hosts, ssh.settings(spec, DEFAULT_SSH_USER))
 
 
 def _change_set_type(

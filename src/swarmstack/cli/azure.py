@@ -22,6 +22,7 @@ from ..specload import load_spec
 from ..templates.azure import ConcreteRefs, build_resources, resolve_settings
 from ..templates.azure.arm import arm_template, to_json
 from ..templates.azure.parameters import parameter_values
+from .cloud_bootstrap import cloud_ssh_from_options, cloud_ssh_options
 from .options import confirm, spec_from_options, spec_options, yes_option
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def template_command(
 )
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop; change nothing.")
 @yes_option
+@cloud_ssh_options
 @spec_options
 @click.pass_obj
 def deploy_command(
@@ -181,6 +183,7 @@ def deploy_command(
       swarmstack azure deploy -g swarm-prod --location westeurope -f cluster.yaml \\
           --ssh-public-key "$(cat ~/.ssh/id_ed25519.pub)" --ssh-cidr 203.0.113.0/24
     """
+    ssh = cloud_ssh_from_options(options)
     spec = spec_from_options(options)
     settings = resolve_settings(spec, encryption_at_host=encryption_at_host)
     where = _location(location, spec)
@@ -215,16 +218,16 @@ def deploy_command(
     else:
         output.info("no changes: the cluster already matches the spec")
     discovery = discover(clients, group, settings.names, settings.admin_username)
-    bootstrapped = False
+    bootstrap: dict[str, Any] = {"status": "skipped", "reason": "--no-bootstrap"}
     if no_bootstrap:
         output.info("--no-bootstrap: the SSH bootstrap is skipped")
     else:
-        bootstrapped = bootstrap_discovered_nodes(output, spec, discovery)
+        bootstrap = bootstrap_discovered_nodes(output, spec, discovery, ssh)
     result = {
         "resource_group": group,
         "plan": plan.as_dict(),
         "applied": applied,
-        "bootstrapped": bootstrapped,
+        "bootstrap": bootstrap,
         **discovery.as_dict(),
     }
 
