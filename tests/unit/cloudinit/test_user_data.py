@@ -24,6 +24,7 @@ from swarmstack.cloudinit import (
     user_data_base64,
 )
 from swarmstack.errors import UserDataTooLarge
+from swarmstack.spec import Cloud
 
 from .variants import ALL_VARIANTS, SPEC_VARIANTS, Variant, make_spec, user_data_files
 
@@ -252,3 +253,12 @@ def test_the_admin_key_goes_only_into_generic_user_data() -> None:
     for cloud in ("aws", "azure"):  # their own APIs install it (key pair, osProfile)
         data = yaml.safe_load(render_user_data(spec, "worker", cloud))
         assert "ssh_authorized_keys" not in data
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "generic"])
+def test_always_gzip_compresses_small_user_data_too(cloud: Cloud) -> None:
+    spec = make_spec(**SPEC_VARIANTS["all-off"])
+    text = render_user_data(spec, "worker", cloud)
+    encoded = base64.b64decode(user_data_base64(spec, "worker", cloud, always_gzip=True))
+    assert encoded[:2] == b"\x1f\x8b"
+    assert gzip.decompress(encoded).decode() == text
