@@ -9,6 +9,7 @@ APT_PACKAGES=(
     debootstrap systemd-container busybox-static   # the local machines (systemd-nspawn)
     iproute2 iptables openssh-client openssl        # their network; test certificates
     cloud-init                                      # `cloud-init schema` validates user data
+    shellcheck                                      # lints the rendered host tuning scripts
 )
 
 missing=()

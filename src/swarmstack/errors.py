@@ -61,6 +61,13 @@ class ConfirmationRequired(UsageError):
     """A change needs confirmation, but there is no terminal to ask and --yes was not given."""
 
 
+# --- artefacts swarmstack renders: exit 1 ----------------------------------------------------
+
+
+class UserDataTooLarge(SwarmstackError):
+    """Rendered cloud-init user data is over the cloud's limit even when gzip-compressed."""
+
+
 # --- operations that failed: exit 1 -------------------------------------------------------
 
 

@@ -1,33 +1,24 @@
-"""Placeholder user data until the cloud-init renderer (swarmstack.cloudinit) lands.
+"""The launch templates' user data: cloud-init from swarmstack.cloudinit (no secrets in it).
 
-The launch templates take user data through `build_template(..., user_data=...)`; this module
-only supplies the default so the stack is complete and uploadable today. It returns a minimal,
-valid ``#cloud-config`` document, base64-encoded as EC2 expects it in a launch template.
+User data is static per (spec, role): region and log group are read at boot from instance
+metadata tags, so it can be gzip-compressed and never needs CloudFormation substitutions.
+It is always compressed here: two plain copies would push the template over CloudFormation's
+51,200-byte inline limit (cloud-init recognises gzip by its magic bytes).
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
+from functools import partial
 
+from ...cloudinit import user_data_base64
 from ...spec import ClusterSpec, Role
 
 
 def user_data_for(spec: ClusterSpec) -> Callable[[Role], str]:
-    """The user data hook `build_template` uses by default and the CLI passes explicitly.
-
-    Swap point: once swarmstack.cloudinit lands this returns
-    ``lambda role: user_data_base64(spec, role, "aws")``.
-    """
-    del spec  # the placeholder is the same for every spec
-    return placeholder_user_data_base64
+    """The user data hook `build_template` uses by default: base64 for `role` on EC2."""
+    return partial(_aws_user_data, spec)
 
 
-def placeholder_user_data_base64(role: Role) -> str:
-    """Base64 of a minimal cloud-config for `role` (no secrets; static per role)."""
-    text = (
-        "#cloud-config\n"
-        f"# swarmstack {role} node: placeholder user data; the host tuning renderer replaces it.\n"
-        "package_update: false\n"
-    )
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+def _aws_user_data(spec: ClusterSpec, role: Role) -> str:
+    return user_data_base64(spec, role, "aws", always_gzip=True)

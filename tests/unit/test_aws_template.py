@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from swarmstack.cloudinit import render_user_data
 from swarmstack.errors import SpecError
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.aws import build_template, suppressions
@@ -321,12 +323,15 @@ def test_user_data_comes_from_the_hook_per_role() -> None:
         assert text == f"#cloud-config\n# {role}\n"
 
 
-def test_default_user_data_is_a_cloud_config_without_stack_values() -> None:
+def test_default_user_data_is_the_gzipped_cloud_config_of_each_role() -> None:
     data = _template()
     for role in ("Manager", "Worker"):
         lt = data["Resources"][f"{role}LaunchTemplate"]["Properties"]["LaunchTemplateData"]
         assert isinstance(lt["UserData"], str)  # static: no Fn::Sub, no Ref
-        assert base64.b64decode(lt["UserData"]).decode().startswith("#cloud-config\n")
+        raw = base64.b64decode(lt["UserData"])
+        assert len(raw) <= 16 * 1024  # EC2's limit for user data
+        text = gzip.decompress(raw).decode()  # cloud-init unpacks gzip by its magic bytes
+        assert text == render_user_data(DEFAULT, role.lower(), "aws")  # type: ignore[arg-type]
 
 
 def _asg_tags(data: dict[str, Any], role: str) -> tuple[str, list[Any], list[Any]]:
