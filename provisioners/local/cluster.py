@@ -36,6 +36,7 @@ Progress = Callable[[str], None]
 BeforeRemove = Callable[["LocalCluster", Sequence[Machine]], None]
 BOOT_TIMEOUT = 180.0
 REBOOT_TIMEOUT = 180.0
+RUNNING_GRACE = 30.0  # a running machine that still has no sshd after this is restarted
 PARALLEL = 16
 
 
@@ -290,6 +291,14 @@ class LocalCluster:
 
         def boot(m: Machine) -> None:
             files = self._files(m)
+            if m not in to_start:
+                # Running already: it may be booting (a reboot), or hung before sshd came up.
+                try:
+                    machine.wait_for_ssh(m, files, time.monotonic() + RUNNING_GRACE)
+                    return
+                except LocalProviderError:
+                    self.progress(f"  {m.name} runs but does not answer SSH: restarting it")
+                    machine.stop(self.name, files, m)
             machine.prepare(files, m, image, self.ssh_user, public_key)
             machine.start(self.name, self._state.subnet_index, files, m)
             machine.wait_for_ssh(m, files, time.monotonic() + BOOT_TIMEOUT)
@@ -298,7 +307,7 @@ class LocalCluster:
         if to_start:
             self.progress(f"booting {len(to_start)} machine(s) on {self.network}")
         try:
-            _parallel(boot, to_start)
+            _parallel(boot, everything)
         except LocalProviderError as exc:
             # Nothing half-made is left unsaid: the state file knows every machine.
             raise LocalProviderError(

