@@ -1,10 +1,9 @@
 """Host tuning over SSH, for hosts that got no cloud-init user data (bring-your-own, local).
 
-HOOK (issue 4/6): the script comes from ``swarmstack.cloudinit.tuning_script(spec, role,
-local_machine=...)``, which lands on the `cloudinit` branch. Until it exists there is nothing
-to apply and ``tuning_script_for`` returns None; nothing else needs to change when it lands.
-Applying is idempotent: the script's digest is recorded on the host (facts.TUNING_MARKER)
-and the script is only run again when it changes.
+The script is ``swarmstack.cloudinit.tuning_script(spec, role, local_machine=...)`` (issue
+4/6), looked up at run time so that a build without it simply applies no tuning. Applying is
+idempotent: the script's digest is recorded on the host (facts.TUNING_MARKER) and the script
+runs again only when it changes.
 """
 
 from __future__ import annotations

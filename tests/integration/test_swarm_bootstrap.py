@@ -187,7 +187,9 @@ def test_a_host_key_that_does_not_match_is_refused(swarm: LocalCluster, tmp_path
     (tmp_path / "known_hosts").write_text("\n".join(forged) + "\n")
     started = time.monotonic()
     with pytest.raises(HostKeyMismatch) as caught:
-        converge(SPEC, inventory_of(swarm, known_hosts=str(tmp_path / "known_hosts")))
+        converge(
+            SPEC, inventory_of(swarm, known_hosts=str(tmp_path / "known_hosts")), local_machine=True
+        )
     assert time.monotonic() - started < 30, "a host key mismatch must never be retried"
     message = "\n".join(caught.value.problems)
     assert victim.address in message
@@ -225,7 +227,7 @@ def test_an_unreachable_host_fails_after_bounded_retries(swarm: LocalCluster) ->
     data["ssh"]["connect_window"] = 3
     started = time.monotonic()
     with pytest.raises(HostUnreachable) as caught:
-        converge(SPEC, inventory_from_data(data, base=swarm.dir))
+        converge(SPEC, inventory_from_data(data, base=swarm.dir), local_machine=True)
     elapsed = time.monotonic() - started
     message = "\n".join(caught.value.problems)
     assert nobody in message
@@ -272,7 +274,7 @@ def test_hosts_are_reached_through_a_bastion(swarm: LocalCluster) -> None:
     jump = swarm.managers[0]
     inventory = inventory_of(swarm, bastion=f"{swarm.ssh_user}@{jump.address}:22")
     assert inventory.ssh.bastion is not None
-    result = converge(SPEC, inventory)
+    result = converge(SPEC, inventory, local_machine=True)
     assert result.changed is False
     assert len(result.nodes) == len(swarm.machines)
 
@@ -282,11 +284,13 @@ def test_unknown_host_keys_are_refused_unless_trust_on_first_use(
 ) -> None:
     known_hosts = tmp_path / "known_hosts"
     with pytest.raises(HostKeyUnknown) as caught:
-        converge(SPEC, inventory_of(swarm, known_hosts=str(known_hosts)))
+        converge(SPEC, inventory_of(swarm, known_hosts=str(known_hosts)), local_machine=True)
     assert "trust_on_first_use" in (caught.value.hint or "")
     assert not known_hosts.exists()
     result = converge(
-        SPEC, inventory_of(swarm, known_hosts=str(known_hosts), trust_on_first_use=True)
+        SPEC,
+        inventory_of(swarm, known_hosts=str(known_hosts), trust_on_first_use=True),
+        local_machine=True,
     )
     assert result.changed is False
     recorded = {tuple(line.split()[:3]) for line in known_hosts.read_text().splitlines()}
@@ -320,7 +324,7 @@ def test_join_tokens_never_reach_logs_results_or_command_lines(
 def test_plan_shows_the_steps_and_changes_nothing(swarm: LocalCluster) -> None:
     worker = swarm.workers[1]
     docker(swarm, worker.name, "swarm leave --force >/dev/null")
-    result = converge(SPEC, inventory_of(swarm), dry_run=True)
+    result = converge(SPEC, inventory_of(swarm), dry_run=True, local_machine=True)
     assert result.dry_run
     assert result.changed
     assert result.mutating_commands == ()
@@ -333,7 +337,8 @@ def test_plan_shows_the_steps_and_changes_nothing(swarm: LocalCluster) -> None:
 def test_the_cli_prints_json_and_plans(swarm: LocalCluster, tmp_path: Path) -> None:
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(swarm.inventory()))
-    pool = ["--default-addr-pool", SWARM_DEFAULT_ADDR_POOL]
+    # The local machines take the local form of the host tuning (`local up` passes it).
+    pool = ["--default-addr-pool", SWARM_DEFAULT_ADDR_POOL, "--no-tuning"]
     runner = CliRunner()
     planned = runner.invoke(cli, ["-o", "json", "bootstrap", "-i", str(path), "--plan", *pool])
     assert planned.exit_code == 0, planned.output
