@@ -66,7 +66,7 @@ from .aws_stack_views import (
     stack_result,
 )
 from .cloud_bootstrap import CloudSsh, bootstrap_hosts, cloud_ssh_from_options, cloud_ssh_options
-from .options import confirm, spec_from_options, spec_options, yes_option
+from .options import confirm, spec_file_option, spec_from_options, spec_options, yes_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 Mode = Literal["launch", "update"]
@@ -99,14 +99,7 @@ def stack_options(function: F) -> F:
     function = click.option(
         "--name", default=None, metavar="NAME", help="Cluster (stack) name [env SWARMSTACK_NAME]."
     )(function)
-    return click.option(
-        "-f",
-        "--file",
-        "spec_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Cluster spec YAML; only its name and region are used here.",
-    )(function)
+    return spec_file_option("Cluster spec YAML; only its name and region are used here.")(function)
 
 
 def wait_options(function: F) -> F:

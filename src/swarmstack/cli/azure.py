@@ -23,7 +23,7 @@ from ..templates.azure import ConcreteRefs, build_resources, resolve_settings
 from ..templates.azure.arm import arm_template, to_json
 from ..templates.azure.parameters import parameter_values
 from .cloud_bootstrap import cloud_ssh_from_options, cloud_ssh_options
-from .options import confirm, spec_from_options, spec_options, yes_option
+from .options import confirm, spec_file_option, spec_from_options, spec_options, yes_option
 
 if TYPE_CHECKING:
     from ..azure.clients import AzureClients
@@ -93,14 +93,7 @@ def _cluster_name_options(function: F) -> F:
     function = click.option(
         "--name", default=None, metavar="NAME", help="Cluster name [env SWARMSTACK_NAME]."
     )(function)
-    return click.option(
-        "-f",
-        "--file",
-        "spec_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Cluster spec YAML; only its name is used here.",
-    )(function)
+    return spec_file_option("Cluster spec YAML; only its name is used here.")(function)
 
 
 @azure_group.command("template")

@@ -38,14 +38,21 @@ def spec_options(function: F) -> F:
             function = click.option(
                 flag_name(name), name, default=None, metavar="VALUE", help=help_text
             )(function)
+    return spec_file_option(
+        "Cluster spec YAML (see examples/cluster.yaml). Flags and SWARMSTACK_* win over it."
+    )(function)
+
+
+def spec_file_option(help_text: str) -> Callable[[F], F]:
+    """`-f/--file`: the cluster spec YAML, passed to the command as ``spec_file``."""
     return click.option(
         "-f",
         "--file",
         "spec_file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Cluster spec YAML (see examples/cluster.yaml). Flags and SWARMSTACK_* win over it.",
-    )(function)
+        help=help_text,
+    )
 
 
 def spec_from_options(options: dict[str, Any]) -> ClusterSpec:
