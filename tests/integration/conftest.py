@@ -14,12 +14,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
+import paramiko
 import pytest
 
 from swarmstack.errors import LocalProviderError
-from swarmstack.provisioners.local import BeforeRemove, LocalCluster, cluster_names
+from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, cluster_names
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
@@ -99,3 +101,29 @@ def local_cluster_factory() -> Iterator[ClusterFactory]:
 def local_cluster(local_cluster_factory: ClusterFactory) -> LocalCluster:
     """The session cluster at 3 managers + 2 workers (scaled back to it if a test changed it)."""
     return local_cluster_factory(3, 2)
+
+
+def connect(cluster: LocalCluster, machine: Machine, known_hosts: Path) -> paramiko.SSHClient:
+    """Strict host key checking: only keys in known_hosts, unknown or different ones refused."""
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        machine.address,
+        username=cluster.ssh_user,
+        key_filename=str(cluster.ssh_key_path),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+        banner_timeout=10,
+        auth_timeout=10,
+    )
+    return client
+
+
+def run(client: paramiko.SSHClient, command: str) -> str:
+    _stdin, stdout, stderr = client.exec_command(command, timeout=60)
+    code = stdout.channel.recv_exit_status()
+    out = stdout.read().decode()
+    assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"
+    return str(out)

@@ -28,7 +28,7 @@ from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
 from swarmstack.spec import ClusterSpec
 
-from .conftest import require_root, session_cluster_name
+from .conftest import connect, require_root, run, session_cluster_name
 
 # Swarm pools on the machines' baked-in local pool 198.19.128.0/18: the tuning must move the
 # host-local networks elsewhere (198.19.192.0/18), so the change is visible.
@@ -251,39 +251,15 @@ def test_generated_host_keys_are_what_sshd_presents(
         f"sudo mv -f {key_file}.orig {key_file} && sudo mv -f {key_file}.pub.orig {key_file}.pub"
         " && sudo systemctl restart ssh.service"
     )
-    with _paramiko(cluster, target, cluster.known_hosts_path) as admin:
+    with connect(cluster, target, cluster.known_hosts_path) as admin:
         with admin.open_sftp() as sftp:
             sftp.putfo(io.BytesIO(keys.ed25519_private.encode()), "/tmp/hostkey")
             sftp.putfo(io.BytesIO((keys.ed25519_public + "\n").encode()), "/tmp/hostkey.pub")
-        _run(admin, install)
+        run(admin, install)
         try:
-            with _paramiko(cluster, target, known_hosts) as client:
-                assert _run(client, "hostname").strip() == target.name
+            with connect(cluster, target, known_hosts) as client:
+                assert run(client, "hostname").strip() == target.name
             with pytest.raises(paramiko.BadHostKeyException):
-                _paramiko(cluster, target, cluster.known_hosts_path)  # the old key: refused
+                connect(cluster, target, cluster.known_hosts_path)  # the old key: refused
         finally:
-            _run(admin, restore)  # existing sessions survive an sshd restart
-
-
-def _paramiko(cluster: LocalCluster, target: Machine, known_hosts: Path) -> paramiko.SSHClient:
-    client = paramiko.SSHClient()
-    client.load_host_keys(str(known_hosts))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(
-        target.address,
-        username=cluster.ssh_user,
-        key_filename=str(cluster.ssh_key_path),
-        look_for_keys=False,
-        allow_agent=False,
-        timeout=10,
-        banner_timeout=10,
-        auth_timeout=10,
-    )
-    return client
-
-
-def _run(client: paramiko.SSHClient, command: str) -> str:
-    _stdin, stdout, stderr = client.exec_command(command, timeout=60)
-    code = stdout.channel.recv_exit_status()
-    assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"
-    return str(stdout.read().decode())
+            run(admin, restore)  # existing sessions survive an sshd restart

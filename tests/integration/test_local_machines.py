@@ -17,35 +17,9 @@ import pytest
 
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
 
-from .conftest import ClusterFactory, require_root, session_cluster_name
+from .conftest import ClusterFactory, connect, require_root, run, session_cluster_name
 
 BUSYBOX = "swarmstack/busybox:latest"
-
-
-def connect(cluster: LocalCluster, machine: Machine, known_hosts: Path) -> paramiko.SSHClient:
-    """Strict host key checking: only keys in known_hosts, unknown or different ones refused."""
-    client = paramiko.SSHClient()
-    client.load_host_keys(str(known_hosts))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(
-        machine.address,
-        username=cluster.ssh_user,
-        key_filename=str(cluster.ssh_key_path),
-        look_for_keys=False,
-        allow_agent=False,
-        timeout=10,
-        banner_timeout=10,
-        auth_timeout=10,
-    )
-    return client
-
-
-def run(client: paramiko.SSHClient, command: str) -> str:
-    _stdin, stdout, stderr = client.exec_command(command, timeout=60)
-    code = stdout.channel.recv_exit_status()
-    out = stdout.read().decode()
-    assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"
-    return out
 
 
 def test_each_machine_answers_ssh_with_its_own_pinned_key_address_and_hostname(
