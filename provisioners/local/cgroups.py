@@ -39,8 +39,8 @@ def create(cluster: str, machine: str) -> list[Path]:
         path = hierarchy
         for part in relative(cluster, machine).parts:
             parent, path = path, path / part
-            if not path.exists():
-                path.mkdir()
+            # Machines boot in parallel threads and share the cluster's directory.
+            path.mkdir(exist_ok=True)
             _delegate_controllers(parent)
             for knob in ("cpuset.cpus", "cpuset.mems"):
                 here, there = path / knob, parent / knob
