@@ -1,0 +1,241 @@
+"""What runs on a host, as plain data: planned steps in, shell commands out. No I/O.
+
+``step_commands(step)`` turns one planned swarm step into the commands its host receives;
+``read_facts``, ``list_nodes`` and ``fetch_join_token`` are the read-only commands around
+the plan. The executor (bootstrap.py) runs exactly these and nothing else, so what a host
+receives is reviewed in the plan data files (tests/unit/swarm_plans/*.json), not only on
+real machines.
+
+Secrets never appear in a command's text (the text is logged and, while it runs, readable by
+every local user in /proc/<pid>/cmdline). A command that needs one names it in its ``stdin``
+template with a placeholder such as ``<<manager join token>>``; the executor fills it in at
+run time and sends it over the SSH channel's stdin.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..contract import SWARM_PORT
+from .facts import FACTS_COMMAND
+from .swarm import Step
+
+# Placeholders a stdin template may hold; the executor knows how to obtain each.
+WORKER_TOKEN = "<<worker join token>>"  # noqa: S105 - a placeholder, not a secret
+MANAGER_TOKEN = "<<manager join token>>"  # noqa: S105 - a placeholder
+JOIN_TOKENS = {"worker": WORKER_TOKEN, "manager": MANAGER_TOKEN}
+
+# What the executor takes from a command's stdout.
+OUTPUT_NODE_ID = "node id"  # the last line: the id of the node that just joined
+OUTPUT_JOIN_TOKENS = "join tokens"  # lines "worker TOKEN" and "manager TOKEN"
+OUTPUT_JOIN_TOKEN = "join token"  # noqa: S105 - one token (the name of an output kind)
+
+DRAIN_TIMEOUT = 60.0  # seconds a drained node's tasks may take to stop
+
+
+@dataclass(frozen=True)
+class HostCommand:
+    """One shell command for one host (run as root: via ``sudo -n`` for other SSH users)."""
+
+    run: str  # shell text; logged, so it never holds a secret
+    stdin: str = ""  # template for stdin; <<...>> placeholders are secrets filled in at run time
+    secret_output: bool = False  # stdout holds a secret: never logged, never shown
+    mutating: bool = False  # changes the host or the swarm (a dry run runs none of these)
+    output: str = ""  # what the executor reads from stdout ("" = nothing)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_facts() -> HostCommand:
+    """Everything planning needs from one host, in one read-only round trip."""
+    return HostCommand(FACTS_COMMAND)
+
+
+def list_nodes() -> HostCommand:
+    """The node table on a manager, polled until every node is Ready."""
+    return HostCommand("docker node ls --format '{{json .}}'")
+
+
+def fetch_join_token(role: str) -> HostCommand:
+    """A join token from a manager; the output is the secret."""
+    return HostCommand(
+        f"docker swarm join-token -q {_role(role)}", secret_output=True, output=OUTPUT_JOIN_TOKEN
+    )
+
+
+def step_commands(step: Step, joined: Mapping[str, str] | None = None) -> tuple[HostCommand, ...]:
+    """The commands ``step.host`` receives for ``step``.
+
+    ``joined`` maps a host address to the node id its join printed in this run: an update of
+    such a node names it by that id (its hostname is unknown to the swarm for a moment).
+    """
+    build = _BUILDERS.get(step.action)
+    if build is None:
+        raise ValueError(f"no host commands for step action {step.action!r}")
+    return build(step.args, joined or {})
+
+
+# --- one builder per step action -------------------------------------------------------
+
+
+def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    # Init, then both join tokens in the same round trip (the executor keeps them in memory).
+    return (
+        HostCommand(
+            _init_command(args) + " && { echo worker $(docker swarm join-token -q worker) & "
+            "echo manager $(docker swarm join-token -q manager); wait; }",
+            mutating=True,
+            secret_output=True,
+            output=OUTPUT_JOIN_TOKENS,
+        ),
+    )
+
+
+def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    addr = shlex.quote(args["advertise_addr"])
+    remote = shlex.quote(args["remote"][0])
+    if "then_update" in args:  # a new manager labels itself in the same round trip
+        then, output = f" && {_update_command(args['then_update'])}", ""
+    else:  # the new node's id, so that its labels need no wait for its hostname
+        then, output = " && docker info --format '{{.Swarm.NodeID}}'", OUTPUT_NODE_ID
+    return (
+        HostCommand(
+            f'read -r token && docker swarm join --token "$token" '
+            f"--advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT} {remote} >/dev/null{then}",
+            stdin=JOIN_TOKENS[_role(args["role"])] + "\n",
+            mutating=True,
+            output=output,
+        ),
+    )
+
+
+def _leave(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    if args.get("was_manager"):
+        # A demoted manager may still see itself as one for a moment.
+        text = (
+            "for i in $(seq 50); do docker swarm leave 2>/dev/null && exit 0; "
+            "sleep 0.2; done; docker swarm leave"
+        )
+    else:
+        text = f"docker swarm leave{' --force' if args.get('force') else ''}"
+    return (HostCommand(text, mutating=True),)
+
+
+def _promote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    return (HostCommand(f"docker node promote {shlex.quote(args['node'])}", mutating=True),)
+
+
+def _demote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    return (HostCommand(f"docker node demote {shlex.quote(args['node'])}", mutating=True),)
+
+
+def _update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    return (HostCommand(_update_command(_by_id(args, joined)), mutating=True),)
+
+
+def _update_many(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    # In parallel on the anchor, in one round trip; fails if any update fails.
+    lines = [f'{_update_command(_by_id(u, joined))} & pids="$pids $!"' for u in args["updates"]]
+    return (
+        HostCommand(
+            "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
+            "done; exit $rc",
+            mutating=True,
+        ),
+    )
+
+
+def _drain(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    node = shlex.quote(args["node"])
+    return (
+        HostCommand(
+            f"docker node update --availability drain {node} >/dev/null && "
+            f"for i in $(seq {int(DRAIN_TIMEOUT * 5)}); do "
+            f'[ -z "$(docker node ps {node} -q --filter desired-state=running)" ] && exit 0; '
+            "sleep 0.2; done; echo 'tasks still running after the drain timeout' >&2",
+            mutating=True,
+        ),
+    )
+
+
+def _remove(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    force = " --force" if args.get("force") else ""
+    return (HostCommand(f"docker node rm{force} {shlex.quote(args['node'])}", mutating=True),)
+
+
+def _swarm_update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    parts = ["docker swarm update"]
+    if "cert_expiry_hours" in args:
+        parts.append(f"--cert-expiry {int(args['cert_expiry_hours'])}h")
+    if "autolock" in args:
+        parts.append(f"--autolock={'true' if args['autolock'] else 'false'}")
+    # With autolock the output holds the unlock key: never shown, never logged.
+    return (HostCommand(" ".join(parts) + " >/dev/null", mutating=True, secret_output=True),)
+
+
+_BUILDERS = {
+    "init": _init,
+    "join": _join,
+    "leave": _leave,
+    "promote": _promote,
+    "demote": _demote,
+    "update": _update,
+    "update-many": _update_many,
+    "drain": _drain,
+    "remove": _remove,
+    "swarm-update": _swarm_update,
+}
+
+
+# --- shared pieces ---------------------------------------------------------------------
+
+
+def _role(role: str) -> str:
+    if role not in JOIN_TOKENS:
+        raise ValueError(f"role must be worker or manager, not {role!r}")
+    return role
+
+
+def _by_id(update: Mapping[str, Any], joined: Mapping[str, str]) -> dict[str, Any]:
+    """An update of a node that joined in this run names it by the id its join printed."""
+    node_id = joined.get(update.get("address", ""))
+    return {**update, "node": node_id} if node_id else dict(update)
+
+
+def _init_command(args: Mapping[str, Any]) -> str:
+    addr = shlex.quote(str(args["advertise_addr"]))
+    parts = [
+        "docker swarm init",
+        f"--advertise-addr {addr}",
+        f"--listen-addr {addr}:{SWARM_PORT}",
+        *(f"--default-addr-pool {shlex.quote(p)}" for p in args["default_addr_pool"]),
+        f"--default-addr-pool-mask-length {int(args['default_addr_pool_mask_length'])}",
+        f"--data-path-port {int(args['data_path_port'])}",
+        f"--cert-expiry {int(args['cert_expiry_hours'])}h",
+    ]
+    if args.get("autolock"):
+        parts.append("--autolock")
+    # The output holds the worker token (and the unlock key with autolock): discard it.
+    return " ".join(parts) + " >/dev/null"
+
+
+def _update_command(args: Mapping[str, Any]) -> str:
+    parts = ["docker node update"]
+    for key, value in sorted(args.get("labels_add", {}).items()):
+        parts.append(f"--label-add {shlex.quote(f'{key}={value}')}")
+    for key in args.get("labels_rm", []):
+        parts.append(f"--label-rm {shlex.quote(key)}")
+    if args.get("availability"):
+        parts.append(f"--availability {shlex.quote(args['availability'])}")
+    parts.append(shlex.quote(args["node"]))
+    # A node that just joined has no hostname in the swarm until its agent reports in (a
+    # fraction of a second): retry "No such node" briefly, in the same round trip.
+    return (
+        "{ n=0; until out=$(" + " ".join(parts) + " 2>&1); do n=$((n + 1)); "
+        'case "$out" in *"No such node"*) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
+        "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
+    )
