@@ -27,10 +27,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import stepgraph
-from ..errors import HostUnreachable, RemoteCommandFailed, SshError, SwarmError
+from ..errors import HostUnreachable, RemoteCommandFailed, SshError, SwarmError, UsageError
 from ..spec import ClusterSpec
 from . import commands
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
@@ -39,6 +40,7 @@ from .progress import NullProgress, Progress
 from .ssh import CommandRecord, CommandResult, Connection, Connector
 from .swarm import Plan, PrepStep, Step, plan_preparation, plan_swarm
 from .tuning import apply_tuning, digest, tuning_script_for
+from .unlockkey import check_writable, default_unlock_key_file, save_unlock_key
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ class BootstrapResult:
     warnings: tuple[str, ...] = ()
     prepare: tuple[PrepStep, ...] = ()  # host tuning, docker started
     dry_run: bool = False  # nothing was changed: `plan` and `prepare` say what would be
+    unlock_key_file: Path | None = None  # autolock: where the unlock key is kept
+    unlock_key_saved: bool = False  # this run wrote it (a new swarm, autolock turned on, rotated)
 
     @property
     def mutating_commands(self) -> tuple[CommandRecord, ...]:
@@ -101,6 +105,7 @@ class BootstrapResult:
                 for n in self.nodes
             ],
             "changed": self.changed,
+            **({"unlock_key_file": str(self.unlock_key_file)} if self.unlock_key_file else {}),
         }
 
 
@@ -115,17 +120,61 @@ def converge(
     local_machine: bool = False,
     ready_timeout: float = READY_TIMEOUT,
     dry_run: bool = False,
+    unlock_key_file: Path | None = None,
+    rotate_unlock_key: bool = False,
 ) -> BootstrapResult:
     """Form or converge the swarm; returns the final node table and whether anything changed.
 
-    ``dry_run`` connects and reads facts only, and returns the steps it would run.
+    ``dry_run`` connects and reads facts only, and returns the steps it would run. With
+    ``autolock`` the unlock key is kept in ``unlock_key_file`` (default: the cluster's
+    directory, see unlockkey.py), mode 0600; ``rotate_unlock_key`` replaces it with a new one.
 
     Raises SshError subclasses (unreachable host, host key mismatch/unknown), SwarmError
     subclasses (foreign swarm, quorum) or RemoteCommandFailed; messages never hold secrets.
     """
+    if rotate_unlock_key and not spec.autolock:
+        raise UsageError(
+            "--rotate-unlock-key: the spec has autolock: false, so the swarm has no unlock key "
+            "to rotate (set autolock: true / --autolock)"
+        )
+    key_file = unlock_key_file or default_unlock_key_file(spec.name, local_machine=local_machine)
+    if spec.autolock and not dry_run:
+        check_writable(key_file)  # before any change: a key that cannot be kept is lost
     run = _Run(spec, inventory, progress or NullProgress(), max_parallel, connect_window)
     try:
-        return run.converge(apply_host_tuning, local_machine, ready_timeout, dry_run)
+        result = run.converge(apply_host_tuning, local_machine, ready_timeout, dry_run, key_file,
+                              rotate_unlock_key)  # fmt: skip
+    finally:
+        run.close()
+    return result
+
+
+@dataclass(frozen=True)
+class UnlockResult:
+    unlocked: tuple[str, ...]  # manager addresses unlocked now
+    not_locked: tuple[str, ...]  # managers that were not locked
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unlocked": list(self.unlocked), "not_locked": list(self.not_locked)}
+
+
+def unlock(
+    inventory: Inventory,
+    key: str,
+    *,
+    progress: Progress | None = None,
+    connect_window: float | None = None,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+) -> UnlockResult:
+    """Unlock every locked manager of the inventory (autolock) with ``key``, sent on stdin."""
+    managers = tuple(h for h in inventory.present if h.role == "manager")
+    if not managers:
+        raise UsageError("the inventory lists no present manager to unlock")
+    managers_only = Inventory(ssh=inventory.ssh, hosts=managers)
+    spec = ClusterSpec.model_validate({})
+    run = _Run(spec, managers_only, progress or NullProgress(), max_parallel, connect_window)
+    try:
+        return run.unlock(key)
     finally:
         run.close()
 
@@ -147,7 +196,7 @@ class _Run:
         self.connector = Connector(inventory.ssh, connect_window=connect_window)
         self.connections: dict[str, Connection] = {}
         self.timings: dict[str, float] = {}
-        self._tokens: dict[str, str] = {}
+        self._secrets: dict[str, str] = {}  # join tokens and the unlock key, in memory only
         self.node_ids: dict[str, str] = {}  # host address -> node id, for hosts joined now
         self._token_lock = threading.Lock()
 
@@ -184,7 +233,13 @@ class _Run:
     # --- phases ---------------------------------------------------------------------------
 
     def converge(
-        self, apply_host_tuning: bool, local_machine: bool, ready_timeout: float, dry_run: bool
+        self,
+        apply_host_tuning: bool,
+        local_machine: bool,
+        ready_timeout: float,
+        dry_run: bool,
+        key_file: Path,
+        rotate_unlock_key: bool,
     ) -> BootstrapResult:
         self.progress.start([h.address for h in self.inventory.hosts])
         started = time.monotonic()
@@ -207,6 +262,7 @@ class _Run:
         started = time.monotonic()
         if plan.steps:
             self.execute(plan)
+        saved = self.keep_unlock_key(plan, key_file, rotate_unlock_key)
         self.timed("swarm", started)
 
         started = time.monotonic()
@@ -223,6 +279,8 @@ class _Run:
             timings=dict(self.timings),
             warnings=plan.warnings,
             prepare=prep,
+            unlock_key_file=key_file if self.spec.autolock else None,
+            unlock_key_saved=saved,
         )
 
     def preview(self, prep: tuple[PrepStep, ...], facts: dict[str, HostFacts]) -> BootstrapResult:
@@ -370,16 +428,68 @@ class _Run:
                 )
             raise failure
 
+    def keep_unlock_key(self, plan: Plan, path: Path, rotate: bool) -> bool:
+        """Save the unlock key this run learnt (a new swarm, autolock turned on) or rotates,
+        or the current one when an autolocked swarm has none saved yet. True if written."""
+        if not self.spec.autolock:
+            return False
+        if rotate:
+            self.progress.phase(plan.anchor, "rotating the unlock key")
+            command = commands.fetch_unlock_key(rotate=True)
+        elif "unlock-key" not in self._secrets and not path.exists():
+            command = commands.fetch_unlock_key()
+        else:
+            command = None
+        if command is not None:
+            result = self.run_command(plan.anchor, command)
+            self.take_output(command, plan.anchor, result.stdout)
+        with self._token_lock:
+            key = self._secrets.pop("unlock-key", "")
+        if not key:
+            return False
+        save_unlock_key(path, key)
+        log.info("unlock key saved in %s", path)
+        return True
+
+    def unlock(self, key: str) -> UnlockResult:
+        """Unlock the locked managers in parallel; the others are left as they are."""
+        self.progress.start([h.address for h in self.inventory.hosts])
+        self._secrets["unlock-key"] = key
+        facts = self.gather_facts()
+        locked = [a for a, f in facts.items() if f.swarm_state == "locked"]
+        for address in facts:
+            if address not in locked:
+                self.progress.phase(address, "not locked")
+
+        def unlock_one(address: str) -> None:
+            self.progress.phase(address, "unlocking")
+            command = commands.unlock_manager()
+            self.run_command(address, command, stdin=self.fill_stdin_with(command.stdin))
+            self.progress.phase(address, "unlocked")
+
+        results = self.fan_out(locked, unlock_one)
+        failures = [r for r in results.values() if isinstance(r, BaseException)]
+        if failures:
+            if not all(isinstance(f, SshError) for f in failures):
+                raise failures[0]
+            lines = [line for f in failures if isinstance(f, SshError) for line in f.problems]
+            raise RemoteCommandFailed(
+                *lines, hint="check that the key file belongs to this swarm (a rotated key?)"
+            )
+        return UnlockResult(
+            unlocked=tuple(locked), not_locked=tuple(a for a in facts if a not in locked)
+        )
+
     def step_runner(self, plan: Plan, step: Step) -> Callable[[stepgraph.Context], None]:
         return lambda context: self.run_step(plan, step)
 
     def token(self, anchor: str, role: str) -> str:
         """A join token, fetched once from the anchor; kept only in memory."""
         with self._token_lock:
-            if role not in self._tokens:
+            if role not in self._secrets:
                 result = self.run_command(anchor, commands.fetch_join_token(role))
-                self._tokens[role] = result.stdout.strip()
-            return self._tokens[role]
+                self._secrets[role] = result.stdout.strip()
+            return self._secrets[role]
 
     def run_step(self, plan: Plan, step: Step) -> None:
         """Run the host commands of one planned step (commands.step_commands)."""
@@ -417,6 +527,14 @@ class _Run:
         for role, placeholder in commands.JOIN_TOKENS.items():
             if placeholder in text:
                 text = text.replace(placeholder, self.token(plan.anchor, role))
+        return self.fill_stdin_with(text)
+
+    def fill_stdin_with(self, template: str) -> str:
+        """Fill in the secrets this run already holds (the unlock key)."""
+        text = template
+        with self._token_lock:
+            if commands.UNLOCK_KEY in text and "unlock-key" in self._secrets:
+                text = text.replace(commands.UNLOCK_KEY, self._secrets["unlock-key"])
         if "<<" in text:
             raise SwarmError("a host command asks for a secret this run does not have")
         return text
@@ -424,11 +542,11 @@ class _Run:
     def take_output(self, command: commands.HostCommand, target: str, stdout: str) -> None:
         """Keep what a command's output is for: join tokens (in memory), a new node's id."""
         with self._token_lock:
-            if command.output == commands.OUTPUT_JOIN_TOKENS:
+            if command.output == commands.OUTPUT_SECRETS:
                 for line in stdout.splitlines():
-                    role, _, token = line.partition(" ")
-                    if token.strip():
-                        self._tokens[role] = token.strip()
+                    name, _, secret = line.partition(" ")
+                    if secret.strip():
+                        self._secrets[name] = secret.strip()
             elif command.output == commands.OUTPUT_NODE_ID:
                 lines = stdout.strip().splitlines()
                 if lines:

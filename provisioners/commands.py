@@ -9,11 +9,19 @@ real machines.
 Secrets never appear in a command's text (the text is logged and, while it runs, readable by
 every local user in /proc/<pid>/cmdline). A command that needs one names it in its ``stdin``
 template with a placeholder such as ``<<manager join token>>``; the executor fills it in at
-run time and sends it over the SSH channel's stdin.
+run time and sends it over the SSH channel's stdin. On the host, no process gets a secret in
+its argv or environment either: joins go to the Docker Engine API on its unix socket with the
+request body (holding the token) on curl's stdin, the unlock key goes to `docker swarm unlock`
+on stdin, and secrets printed by docker are echoed by the shell's builtin echo.
+
+curl is what talks to the socket: it is on the usual cloud images (Ubuntu, Debian, Amazon
+Linux, RHEL, Flatcar; Docker's own install instructions need it), where python3 is not always
+(Flatcar, minimal images) and perl is absent from several; the local machines' image lists it.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -27,11 +35,13 @@ from .swarm import Step
 WORKER_TOKEN = "<<worker join token>>"  # noqa: S105 - a placeholder, not a secret
 MANAGER_TOKEN = "<<manager join token>>"  # noqa: S105 - a placeholder
 JOIN_TOKENS = {"worker": WORKER_TOKEN, "manager": MANAGER_TOKEN}
+UNLOCK_KEY = "<<unlock key>>"
 
 # What the executor takes from a command's stdout.
 OUTPUT_NODE_ID = "node id"  # the last line: the id of the node that just joined
-OUTPUT_JOIN_TOKENS = "join tokens"  # lines "worker TOKEN" and "manager TOKEN"
+OUTPUT_SECRETS = "secrets"  # lines "NAME VALUE"; NAME is worker, manager or unlock-key
 OUTPUT_JOIN_TOKEN = "join token"  # noqa: S105 - one token (the name of an output kind)
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 DRAIN_TIMEOUT = 60.0  # seconds a drained node's tasks may take to stop
 
@@ -67,6 +77,23 @@ def fetch_join_token(role: str) -> HostCommand:
     )
 
 
+def fetch_unlock_key(*, rotate: bool = False) -> HostCommand:
+    """The swarm's autolock key from a manager (a new one with ``rotate``)."""
+    if rotate:
+        return HostCommand(
+            _ECHO_UNLOCK_KEY.replace("unlock-key -q", "unlock-key --rotate -q"),
+            mutating=True,
+            secret_output=True,
+            output=OUTPUT_SECRETS,
+        )
+    return HostCommand(_ECHO_UNLOCK_KEY, secret_output=True, output=OUTPUT_SECRETS)
+
+
+def unlock_manager() -> HostCommand:
+    """Unlock a locked manager; `docker swarm unlock` reads the key from stdin (no terminal)."""
+    return HostCommand("docker swarm unlock", stdin=UNLOCK_KEY + "\n", mutating=True)
+
+
 def step_commands(step: Step, joined: Mapping[str, str] | None = None) -> tuple[HostCommand, ...]:
     """The commands ``step.host`` receives for ``step``.
 
@@ -83,30 +110,50 @@ def step_commands(step: Step, joined: Mapping[str, str] | None = None) -> tuple[
 
 
 def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    # Init, then both join tokens in the same round trip (the executor keeps them in memory).
+    # Init, then both join tokens (and the unlock key) in the same round trip: the executor
+    # keeps the tokens in memory and the key in the user's unlock-key file.
+    addr = str(args["advertise_addr"])
+    body = {
+        "ListenAddr": f"{addr}:{SWARM_PORT}",
+        "AdvertiseAddr": addr,
+        "DefaultAddrPool": list(args["default_addr_pool"]),
+        "SubnetSize": int(args["default_addr_pool_mask_length"]),
+        "DataPathPort": int(args["data_path_port"]),
+        "AutoLockManagers": bool(args.get("autolock")),
+        "Spec": {"CAConfig": {"NodeCertExpiry": int(args["cert_expiry_hours"]) * 3600 * 10**9}},
+    }
+    then = " && { echo worker $(docker swarm join-token -q worker) & " + (
+        "echo manager $(docker swarm join-token -q manager); wait; }"
+    )
+    if args.get("autolock"):
+        then += f" && {_ECHO_UNLOCK_KEY}"
     return (
         HostCommand(
-            _init_command(args) + " && { echo worker $(docker swarm join-token -q worker) & "
-            "echo manager $(docker swarm join-token -q manager); wait; }",
+            _engine_api("/swarm/init") + then,
+            stdin=json.dumps(body, sort_keys=True) + "\n",
             mutating=True,
             secret_output=True,
-            output=OUTPUT_JOIN_TOKENS,
+            output=OUTPUT_SECRETS,
         ),
     )
 
 
 def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    addr = shlex.quote(args["advertise_addr"])
-    remote = shlex.quote(args["remote"][0])
+    addr = str(args["advertise_addr"])
+    body = {
+        "ListenAddr": f"{addr}:{SWARM_PORT}",
+        "AdvertiseAddr": addr,
+        "RemoteAddrs": [str(args["remote"][0])],
+        "JoinToken": JOIN_TOKENS[_role(args["role"])],
+    }
     if "then_update" in args:  # a new manager labels itself in the same round trip
         then, output = f" && {_update_command(args['then_update'])}", ""
     else:  # the new node's id, so that its labels need no wait for its hostname
         then, output = " && docker info --format '{{.Swarm.NodeID}}'", OUTPUT_NODE_ID
     return (
         HostCommand(
-            f'read -r token && docker swarm join --token "$token" '
-            f"--advertise-addr {addr} --listen-addr {addr}:{SWARM_PORT} {remote} >/dev/null{then}",
-            stdin=JOIN_TOKENS[_role(args["role"])] + "\n",
+            _engine_api("/swarm/join") + then,
+            stdin=json.dumps(body, sort_keys=True) + "\n",
             mutating=True,
             output=output,
         ),
@@ -126,11 +173,13 @@ def _leave(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComm
 
 
 def _promote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    return (HostCommand(f"docker node promote {shlex.quote(args['node'])}", mutating=True),)
+    text = _node_change(f"docker node promote {shlex.quote(args['node'])}")
+    return (HostCommand(text, mutating=True),)
 
 
 def _demote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    return (HostCommand(f"docker node demote {shlex.quote(args['node'])}", mutating=True),)
+    text = _node_change(f"docker node demote {shlex.quote(args['node'])}")
+    return (HostCommand(text, mutating=True),)
 
 
 def _update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
@@ -153,7 +202,7 @@ def _drain(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComm
     node = shlex.quote(args["node"])
     return (
         HostCommand(
-            f"docker node update --availability drain {node} >/dev/null && "
+            _node_change(f"docker node update --availability drain {node}") + " && "
             f"for i in $(seq {int(DRAIN_TIMEOUT * 5)}); do "
             f'[ -z "$(docker node ps {node} -q --filter desired-state=running)" ] && exit 0; '
             "sleep 0.2; done; echo 'tasks still running after the drain timeout' >&2",
@@ -173,8 +222,18 @@ def _swarm_update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[H
         parts.append(f"--cert-expiry {int(args['cert_expiry_hours'])}h")
     if "autolock" in args:
         parts.append(f"--autolock={'true' if args['autolock'] else 'false'}")
-    # With autolock the output holds the unlock key: never shown, never logged.
-    return (HostCommand(" ".join(parts) + " >/dev/null", mutating=True, secret_output=True),)
+    # With autolock the output holds the unlock key: discarded here, read back for the file.
+    text = " ".join(parts) + " >/dev/null"
+    if args.get("autolock"):
+        text += f" && {_ECHO_UNLOCK_KEY}"
+    return (
+        HostCommand(
+            text,
+            mutating=True,
+            secret_output=True,
+            output=OUTPUT_SECRETS if args.get("autolock") else "",
+        ),
+    )
 
 
 _BUILDERS = {
@@ -194,6 +253,25 @@ _BUILDERS = {
 # --- shared pieces ---------------------------------------------------------------------
 
 
+# Printed by the shell's builtin echo: the key is in no process's argv.
+_ECHO_UNLOCK_KEY = 'k=$(docker swarm unlock-key -q) && echo "unlock-key $k"'
+
+
+def _engine_api(path: str) -> str:
+    """POST stdin (a JSON body) to the Docker Engine API; fail with the daemon's message.
+
+    The unversioned path is served at the daemon's own API version. curl's -w appends the
+    HTTP status after the body; anything but 200 prints the body (the error) and fails.
+    """
+    return (
+        "command -v curl >/dev/null || { echo 'curl is not installed: swarmstack needs it to "
+        "join through the Docker API (tokens stay off command lines)' >&2; exit 1; }; "
+        f"r=$(curl -sS --unix-socket {DOCKER_SOCKET} -H 'Content-Type: application/json' "
+        f"--data-binary @- -w ' %{{http_code}}' http://localhost{path}) && "
+        '{ [ "${r##* }" = 200 ] || { printf \'%s\\n\' "${r% *}" >&2; exit 1; }; }'
+    )
+
+
 def _role(role: str) -> str:
     if role not in JOIN_TOKENS:
         raise ValueError(f"role must be worker or manager, not {role!r}")
@@ -206,23 +284,6 @@ def _by_id(update: Mapping[str, Any], joined: Mapping[str, str]) -> dict[str, An
     return {**update, "node": node_id} if node_id else dict(update)
 
 
-def _init_command(args: Mapping[str, Any]) -> str:
-    addr = shlex.quote(str(args["advertise_addr"]))
-    parts = [
-        "docker swarm init",
-        f"--advertise-addr {addr}",
-        f"--listen-addr {addr}:{SWARM_PORT}",
-        *(f"--default-addr-pool {shlex.quote(p)}" for p in args["default_addr_pool"]),
-        f"--default-addr-pool-mask-length {int(args['default_addr_pool_mask_length'])}",
-        f"--data-path-port {int(args['data_path_port'])}",
-        f"--cert-expiry {int(args['cert_expiry_hours'])}h",
-    ]
-    if args.get("autolock"):
-        parts.append("--autolock")
-    # The output holds the worker token (and the unlock key with autolock): discard it.
-    return " ".join(parts) + " >/dev/null"
-
-
 def _update_command(args: Mapping[str, Any]) -> str:
     parts = ["docker node update"]
     for key, value in sorted(args.get("labels_add", {}).items()):
@@ -233,9 +294,20 @@ def _update_command(args: Mapping[str, Any]) -> str:
         parts.append(f"--availability {shlex.quote(args['availability'])}")
     parts.append(shlex.quote(args["node"]))
     # A node that just joined has no hostname in the swarm until its agent reports in (a
-    # fraction of a second): retry "No such node" briefly, in the same round trip.
+    # fraction of a second): "No such node" is retried too.
+    return _node_change(" ".join(parts), unknown_node_too=True)
+
+
+def _node_change(command: str, *, unknown_node_too: bool = False) -> str:
+    """A node change, retried briefly in the same round trip when it races the managers.
+
+    The CLI reads the node, changes it and writes it back with the version it read; when the
+    managers changed the node in between (its status, raft membership after a demotion) the
+    write fails with "update out of sequence" and a fresh read succeeds.
+    """
+    retried = '*"update out of sequence"*' + ('|*"No such node"*' if unknown_node_too else "")
     return (
-        "{ n=0; until out=$(" + " ".join(parts) + " 2>&1); do n=$((n + 1)); "
-        'case "$out" in *"No such node"*) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
+        "{ n=0; until out=$(" + command + " 2>&1); do n=$((n + 1)); "
+        f'case "$out" in {retried}) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
         "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
     )

@@ -129,7 +129,7 @@ class _Planner:
             elif f.swarm_state == "locked":
                 problems.append(
                     f"{host.address}: this manager is locked (autolock); unlock it with "
-                    "`docker swarm unlock` and the unlock key, then re-run"
+                    "`swarmstack unlock -i INVENTORY` (the key bootstrap saved), then re-run"
                 )
         if problems:
             raise SwarmError(*problems)

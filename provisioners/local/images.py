@@ -26,11 +26,11 @@ from ...errors import LocalProviderError
 from . import paths
 from .run import run
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: curl (joins go to the Docker API with it; see provisioners/commands.py)
 SUITE = "bookworm"
 PACKAGES = (
     "systemd,systemd-sysv,dbus,openssh-server,docker.io,sudo,iproute2,ca-certificates,"
-    "procps,iptables,iputils-ping"
+    "procps,iptables,iputils-ping,curl"
 )
 SSH_USER = "swarmstack"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"

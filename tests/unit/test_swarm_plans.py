@@ -96,7 +96,7 @@ def test_new_swarm_order() -> None:
 
 
 def test_secrets_reach_hosts_only_on_stdin() -> None:
-    """A join names its token as a stdin placeholder; no command text can hold one."""
+    """A join sends its token in the API request on stdin; no command text can hold one."""
     joins = 0
     for path in CASES:
         case = json.loads(path.read_text())
@@ -106,8 +106,10 @@ def test_secrets_reach_hosts_only_on_stdin() -> None:
                 assert "SWMTKN" not in command["run"] + command["stdin"]
                 if command["step"].startswith("join:"):
                     joins += 1
-                    assert command["stdin"] in ("<<worker join token>>\n",
-                                                "<<manager join token>>\n")  # fmt: skip
+                    body = json.loads(command["stdin"])  # the API request, token and all
+                    assert body["JoinToken"] in ("<<worker join token>>", "<<manager join token>>")
+                    assert "curl" in command["run"]
+                    assert "--data-binary @-" in command["run"]
     assert joins >= 5
 
 
