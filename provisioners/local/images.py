@@ -113,7 +113,10 @@ def debian_mirror(sources: tuple[Path, ...] = SOURCES_FILES) -> str:
 
 
 def base_image_path() -> Path:
-    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}"
+    # The package list's digest is part of the name, so that two builds of the same recipe
+    # number with different packages (parallel branches) never share an image.
+    packages = hashlib.sha256(PACKAGES.encode()).hexdigest()[:8]
+    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}-{packages}"
 
 
 @contextlib.contextmanager
