@@ -26,11 +26,11 @@ from ...errors import LocalProviderError
 from . import paths
 from .run import run
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: curl (joins go to the Docker API with it; see provisioners/commands.py)
 SUITE = "bookworm"
 PACKAGES = (
     "systemd,systemd-sysv,dbus,openssh-server,docker.io,sudo,iproute2,ca-certificates,"
-    "procps,iptables,iputils-ping"
+    "procps,iptables,iputils-ping,curl"
 )
 SSH_USER = "swarmstack"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -113,7 +113,10 @@ def debian_mirror(sources: tuple[Path, ...] = SOURCES_FILES) -> str:
 
 
 def base_image_path() -> Path:
-    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}"
+    # The package list's digest is part of the name, so that two builds of the same recipe
+    # number with different packages (parallel branches) never share an image.
+    packages = hashlib.sha256(PACKAGES.encode()).hexdigest()[:8]
+    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}-{packages}"
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from ..templates.azure.resources import LAYOUT, resource_names
 from ..templates.azure.settings import Names
 from .clients import AzureClients, as_dict
-from .engine import EventSink, Step, StepContext, run_steps
+from .engine import EventSink, Step, StepContext, run_steps, wait
 from .failures import azure_errors, error_for
 from .plan import CLUSTER_TAG
 
@@ -129,7 +129,7 @@ def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: flo
                 context.sleep(poll_seconds)
         poller = operations.begin_delete(group, target.name)
         context.emit("deleting")
-        context.wait(poller)
+        wait(context, poller)
         context.emit("deleted")
 
     return run
@@ -139,7 +139,7 @@ def _delete_group(clients: AzureClients, group: str) -> Any:
     def run(context: StepContext) -> None:
         poller = clients.resources.resource_groups.begin_delete(group)
         context.emit("deleting")
-        context.wait(poller)
+        wait(context, poller)
         context.emit("deleted")
 
     return run

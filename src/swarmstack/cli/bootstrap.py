@@ -104,6 +104,18 @@ def emit_plan(output: Output, result: BootstrapResult) -> None:
     is_flag=True,
     help="Connect and read the hosts, print the steps a run would take, change nothing.",
 )
+@click.option(
+    "--unlock-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With autolock: where the unlock key is kept, mode 0600 "
+    "[default: ~/.config/swarmstack/NAME/unlock-key].",
+)
+@click.option(
+    "--rotate-unlock-key",
+    is_flag=True,
+    help="With autolock: replace the swarm's unlock key with a new one (saved the same way).",
+)
 @spec_options
 @click.pass_obj
 def bootstrap_command(
@@ -115,6 +127,8 @@ def bootstrap_command(
     max_parallel: int,
     tuning: bool,
     dry_run: bool,
+    unlock_key_file: Path | None,
+    rotate_unlock_key: bool,
     **options: Any,
 ) -> None:
     """Form (or converge) a swarm over SSH on the hosts of an inventory file.
@@ -149,8 +163,13 @@ def bootstrap_command(
         connect_window=connect_window,
         apply_host_tuning=tuning,
         dry_run=dry_run,
+        unlock_key_file=unlock_key_file,
+        rotate_unlock_key=rotate_unlock_key,
     )
     if dry_run:
         emit_plan(output, result)
     else:
         emit_result(output, result)
+        if result.unlock_key_file:  # never the key itself
+            saved = "saved in" if result.unlock_key_saved else "kept in"
+            output.info(f"unlock key {saved} {result.unlock_key_file} (mode 0600)")

@@ -23,6 +23,7 @@ from .bootstrap import bootstrap_command
 from .local import local_group
 from .render import render_group
 from .spec_cmd import spec_group
+from .unlock import unlock_command
 
 
 class RootGroup(click.Group):
@@ -118,6 +119,7 @@ cli.add_command(aws_group)
 cli.add_command(azure_group)
 cli.add_command(local_group)
 cli.add_command(bootstrap_command)
+cli.add_command(unlock_command)
 cli.add_command(render_group)
 
 
