@@ -18,11 +18,10 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from swarmstack.aws import stack_template
+from swarmstack.aws import stack_flow, stack_template
 from swarmstack.aws.events import StackEvent, WatchResult
 from swarmstack.aws.stacks import Stack, describe_stack
 from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_name
-from swarmstack.aws import stack_flow
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode
 from swarmstack.provisioners.inventory import Host, SshSettings

@@ -88,10 +88,10 @@ AZURE_DEPLOY = SpecScope(
 
 BOOTSTRAP = SpecScope(
     refused={
-        **_why(SIZES, "bootstrap takes roles and sizes from the inventory (-i)"),
+        **_why(SIZES, "roles and sizes come from the inventory (-i)"),
         **_why(
             MACHINES + AWS_ONLY + CLOUD_NETWORK + ("ssh_public_key",),
-            "bootstrap works on hosts you already have; it creates no cloud resources",
+            "it works on hosts you already have and creates no cloud resources",
         ),
     },
 )
