@@ -181,7 +181,8 @@ def test_the_swarm_is_formed_with_the_spec_sized_by_the_machines(
     monkeypatch.setattr(formation, "converge", converge)
     spec = ClusterSpec.model_validate({"name": "prod", "autolock": True, "cluster_size": 9})
     leaving = [Machine("ss-w2", "worker", 2, "198.18.0.13")]
-    assert formation.form_swarm(Cluster(), spec, leaving=leaving) == "converged"  # type: ignore[arg-type]
+    result: object = formation.form_swarm(Cluster(), spec, leaving=leaving)  # type: ignore[arg-type]
+    assert result == "converged"
     formed: ClusterSpec = handed["spec"]
     assert (formed.name, formed.autolock) == ("prod", True)
     assert (formed.manager_size, formed.cluster_size) == (1, 1)  # the leaving one is absent
