@@ -57,7 +57,8 @@ def test_plan_apply_discover_and_hand_off(
 ) -> None:
     flow = deployment(clients)
     plan = flow.plan()
-    assert plan.create_group and plan.has_changes
+    assert plan.create_group
+    assert plan.has_changes
     assert {c.action for c in plan.changes} == {"create"}
 
     events: list[Event] = []
