@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import swarmstack
-from swarmstack.cli.main import SUBCOMMANDS, cli
+from swarmstack.cli.main import OUTPUT_FORMATS, SUBCOMMANDS, cli
+from swarmstack.output import OutputFormat
 
 PACKAGE = Path(swarmstack.__file__).parent
 HEAVY = ("boto3", "botocore", "azure", "troposphere", "paramiko")
@@ -123,3 +124,7 @@ def test_the_root_help_lists_each_commands_own_short_help() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     assert "Validate cluster specs." in result.stdout
+
+
+def test_the_root_spells_the_output_formats_as_the_output_module_does() -> None:
+    assert tuple(f.value for f in OutputFormat) == OUTPUT_FORMATS

@@ -11,10 +11,15 @@ import click
 
 from .. import __version__
 from ..errors import ExitCode, SwarmstackError
-from ..output import Output, OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ..output import Output
+
+# The values of swarmstack.output.OutputFormat (a unit test keeps them equal): spelt here so
+# that `--help` and `--version` need not import the output module (rich, yaml).
+OUTPUT_FORMATS = ("text", "json", "yaml")
 
 # The subcommands, loaded when used: `--help` and `--version` import none of them, and each
 # command imports the SDK it needs (boto3, azure, troposphere, paramiko) only when it runs.
@@ -80,6 +85,8 @@ class RootGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..output import Output  # rich and yaml: loaded by commands, not by --help
+
         try:
             return super().invoke(ctx)
         except SwarmstackError as exc:
@@ -102,7 +109,7 @@ class RootGroup(click.Group):
     "-o",
     "--output",
     "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
+    type=click.Choice(OUTPUT_FORMATS),
     default="text",
     show_default=True,
     help="Format of results on stdout (logs and progress always go to stderr).",
@@ -126,6 +133,8 @@ def cli(
       swarmstack bootstrap -i inventory.yaml          form a swarm on hosts you already have
       swarmstack spec validate examples/cluster.yaml  check a spec, print it normalised
     """
+    from ..output import Output, OutputFormat
+
     output = Output(
         format=OutputFormat(output_format),
         verbosity=verbose - quiet,
@@ -167,6 +176,8 @@ def completion(shell: str) -> None:
 
 
 def _set_output_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    from ..output import Output, OutputFormat
+
     output = ctx.find_object(Output)
     if value is not None and output is not None:
         output.format = OutputFormat(value)
@@ -181,7 +192,7 @@ def _accept_output_option_everywhere(command: click.Command) -> None:
         command.params.append(
             click.Option(
                 ["-o", "--output"],
-                type=click.Choice([f.value for f in OutputFormat]),
+                type=click.Choice(OUTPUT_FORMATS),
                 default=None,
                 expose_value=False,
                 callback=_set_output_format,
