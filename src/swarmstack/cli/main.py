@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import platform
-import traceback
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -92,6 +90,8 @@ class RootGroup(click.Group):
         except SwarmstackError as exc:
             output = ctx.find_object(Output) or Output()
             if output.debug:
+                import traceback
+
                 traceback.print_exc()
             for line in exc.problems:
                 output.error(line)
@@ -149,6 +149,8 @@ def cli(
 @click.pass_obj
 def version(output: Output) -> None:
     """Print the swarmstack version."""
+    import platform
+
     data = {"version": __version__, "python": platform.python_version()}
 
     def render(console: Console) -> None:
