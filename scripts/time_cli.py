@@ -36,7 +36,7 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run([program, *args], capture_output=True, check=True)
             times.append(time.perf_counter() - started)
-        shown = " ".join(a if a != os.devnull and not a.startswith("/") else Path(a).name for a in args)
+        shown = " ".join(Path(a).name if a.startswith("/") else a for a in args)
         print(f"{statistics.median(times):6.3f} s  swarmstack {shown}")
 
 
