@@ -22,6 +22,8 @@ MACHINE_SUPERNET = ipaddress.IPv4Network("198.18.0.0/16")
 # `docker swarm init --default-addr-pool` for the local machines: overlay networks stay in
 # the benchmark range too, clear of daemon.json's bip (198.19.255.0/24) and pools (.128/18).
 SWARM_DEFAULT_ADDR_POOL = "198.19.0.0/18"
+# Where a spec's own swarm pools may lie on the local machines (clear of the same three).
+SWARM_POOL_RANGE = ipaddress.IPv4Network("198.19.0.0/17")
 SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH = 24
 SUBNETS = 256
 FIRST_HOST = 11

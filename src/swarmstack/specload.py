@@ -80,18 +80,28 @@ def load_spec(
     file: Path | None = None,
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    flag_labels: Mapping[str, str] | None = None,
 ) -> ClusterSpec:
     """Merge the sources (flag > env > file > default) and validate the result.
 
     ``flags`` maps field names to values the user gave on the command line; None means the
-    flag was not given. Raises SpecError with one line per problem.
+    flag was not given. ``defaults`` replace the spec's own defaults (a command's defaults,
+    like `local up`'s cluster name); ``flag_labels`` name flags a command spells its own way
+    (`--managers` for manager_size). Raises SpecError with one line per problem.
     """
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     layers: list[tuple[str, Mapping[str, Any], Any]] = [
+        ("default", defaults or {}, lambda f: f),
         ("file", read_spec_file(file) if file else {}, lambda f: f),
         ("env", environment_values(environ or {}), env_name),
-        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}, flag_name),
+        (
+            "flag",
+            {k: v for k, v in (flags or {}).items() if v is not None},
+            lambda f: (flag_labels or {}).get(f) or flag_name(f),
+        ),
     ]
     for kind, layer, label in layers:
         for field, value in layer.items():

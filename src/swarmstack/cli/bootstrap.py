@@ -12,17 +12,9 @@ from rich.console import Console
 from ..output import Output, table
 from ..provisioners.bootstrap import DEFAULT_MAX_PARALLEL, BootstrapResult, converge
 from ..provisioners.inventory import load_inventory
-from ..provisioners.progress import LineProgress, LiveProgress, NullProgress, Progress
 from .options import spec_from_options, spec_options
-
-
-def progress_for(output: Output) -> Progress:
-    """A live table on a terminal, plain lines otherwise, nothing with -q."""
-    if output.verbosity < 0:
-        return NullProgress()
-    if output.interactive and output.verbosity == 0:
-        return LiveProgress(output.stderr)
-    return LineProgress(output.stderr)
+from .progress import progress_for
+from .spec_scope import BOOTSTRAP
 
 
 def emit_result(output: Output, result: BootstrapResult) -> None:
@@ -116,7 +108,7 @@ def emit_plan(output: Output, result: BootstrapResult) -> None:
     is_flag=True,
     help="With autolock: replace the swarm's unlock key with a new one (saved the same way).",
 )
-@spec_options
+@spec_options(BOOTSTRAP)
 @click.pass_obj
 def bootstrap_command(
     output: Output,
@@ -137,6 +129,7 @@ def bootstrap_command(
     from the inventory and the spec - a second run on a formed swarm says "no changes". Hosts
     listed with `state: absent` are drained, demoted, leave and are removed. Host keys are
     always verified against ssh.known_hosts. --plan shows the steps without taking them.
+    Roles and sizes come from the inventory; spec flags for cloud resources are refused.
 
     \b
     Inventory:

@@ -10,11 +10,10 @@ from rich.console import Console
 
 from ..errors import UsageError
 from ..output import Output
-from ..provisioners.bootstrap import unlock
 from ..provisioners.inventory import load_inventory
 from ..provisioners.unlockkey import default_unlock_key_file, read_unlock_key
 from ..spec import ClusterSpec
-from .bootstrap import progress_for
+from .progress import progress_for
 
 
 @click.command("unlock")
@@ -72,6 +71,8 @@ def unlock_command(
                 "hyphens, starting with a letter and not ending with a hyphen"
             ) from None
         unlock_key_file = default_unlock_key_file(spec.name)
+    from ..provisioners.bootstrap import unlock  # paramiko: loaded when the command runs
+
     key = read_unlock_key(unlock_key_file)
     inventory = load_inventory(inventory_path)
     result = unlock(inventory, key, progress=progress_for(output), connect_window=connect_window)
