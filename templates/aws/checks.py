@@ -16,7 +16,7 @@ def check_spec_for_aws(spec: ClusterSpec) -> None:
     problems: list[str] = []
     for field in ("instance_type", "manager_instance_type"):
         value = getattr(spec, field)
-        if value is not None and not AWS_INSTANCE_TYPE.match(value):
+        if value is not None and not AWS_INSTANCE_TYPE.fullmatch(value):
             problems.append(f"{field}={value}: on AWS must be an EC2 instance type like m7i.large")
     for field in ("manager_disk_type", "worker_disk_type"):
         value = getattr(spec, field)

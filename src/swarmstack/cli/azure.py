@@ -339,12 +339,12 @@ def _named_spec(spec_file: Path | None, name: str | None) -> ClusterSpec:
 
 def _location(flag: str | None, spec: ClusterSpec) -> str:
     if flag is not None:
-        if not AZURE_LOCATION.match(flag):
+        if not AZURE_LOCATION.fullmatch(flag):
             raise UsageError(f"--location={flag}: must be an Azure location like westeurope")
         return flag
     if spec.region is None:
         raise UsageError("--location: required (or set region in the spec), like westeurope")
-    if not AZURE_LOCATION.match(spec.region):
+    if not AZURE_LOCATION.fullmatch(spec.region):
         raise UsageError(
             f"region={spec.region}: must be an Azure location like westeurope "
             "(this looks like an AWS region); or pass --location"
@@ -353,7 +353,7 @@ def _location(flag: str | None, spec: ClusterSpec) -> str:
 
 
 def _check_group(group: str) -> None:
-    if not RESOURCE_GROUP.match(group):
+    if not RESOURCE_GROUP.fullmatch(group):
         raise UsageError(
             f"--resource-group={group}: must be 1-90 letters, digits, '-', '_', '.', '(' or ')' "
             "and not end with '.'"

@@ -18,15 +18,23 @@ from ..provisioners.local import (
     SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
     LocalCluster,
     Machine,
+    check_name,
     require_root,
 )
 from ..spec import ClusterSpec
 from .bootstrap import progress_for
 
+
+def _valid_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    check_name(value)  # before root checks or paths: `--name ../x` is refused, exit 2
+    return value
+
+
 NAME_OPTION = click.option(
     "--name",
     default="local",
     show_default=True,
+    callback=_valid_name,
     help="Name of the local cluster (several can run side by side, each on its own /24).",
 )
 
