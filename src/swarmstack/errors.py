@@ -181,6 +181,10 @@ class AzureOperationFailed(AzureError):
     """Resource Manager refused or failed an operation on a named resource."""
 
 
+class AzureClusterNotFound(AzureError):
+    """The resource group, or the cluster in it, does not exist (like StackNotFound: exit 1)."""
+
+
 class AzureResourceNotOurs(AzureError):
     """A resource with one of the cluster's names exists but swarmstack did not create it."""
 

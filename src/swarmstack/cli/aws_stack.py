@@ -378,8 +378,8 @@ def _deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
     if plan:
         discard_change_set(cfn, change_set)
         output.info("--plan: change set discarded, nothing changed")
-        if output.format is not OutputFormat.TEXT:
-            output.emit({**base, "result": "planned"})
+        if output.format is not OutputFormat.TEXT:  # text mode printed the change set above
+            output.emit_line({**base, "result": "planned"}, "planned")
         return
     if not yes and output.format is not OutputFormat.TEXT:
         print_change_set(output.stderr, change_set, changed_parameters)  # what is asked

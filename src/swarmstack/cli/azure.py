@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from ..errors import UsageError
-from ..output import Output, table
+from ..output import Output, table, write_output_file
 from ..spec import AZURE_LOCATION, ClusterSpec
 from ..specload import load_spec
 from ..templates.azure import ConcreteRefs, build_resources, resolve_settings
@@ -123,10 +123,7 @@ def template_command(
     if out is None:
         click.echo(text, nl=False)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--out={out}: cannot write ({exc.strerror or exc})") from None
+    write_output_file(out, text)
     output.info(f"wrote {out} ({len(text)} bytes); deploy it with:")
     output.info(f"  az deployment group create -g GROUP --template-file {out}")
 
@@ -199,7 +196,12 @@ def deploy_command(
     plan = make_plan(clients, group, where, spec.name, dict(spec.tags), resources)
     _show_plan(output, plan)
     if dry_run:
-        output.emit({"resource_group": group, "plan": plan.as_dict(), "applied": False})
+        output.emit_line(
+            {"resource_group": group, "plan": plan.as_dict(), "applied": False},
+            f"--dry-run: resource group {group} "
+            + ("would change as shown above" if plan.has_changes else "is up to date")
+            + "; nothing changed",
+        )
         return
     applied = False
     if plan.has_changes:
@@ -270,8 +272,10 @@ def destroy_command(
 
     plan = plan_destroy(clients, group, spec.name)
     if not plan.targets and not plan.delete_group:
-        output.info(f"nothing of cluster {spec.name} in resource group {group}")
-        output.emit({**plan.as_dict(), "deleted": False})
+        output.emit_line(
+            {**plan.as_dict(), "deleted": False},
+            f"nothing of cluster {spec.name} in resource group {group}; nothing deleted",
+        )
         return
     for target in reversed(plan.targets):  # roughly the order they go in
         output.info(f"  - delete  {target.label:<34} {target.type}")
@@ -320,9 +324,6 @@ def status_command(
     result = cluster_status(clients, group, spec.name)
 
     def render(console: Console) -> None:
-        if not result["exists"]:
-            console.print(f"resource group {group} does not exist", markup=False)
-            return
         rows = [
             [r["key"], r["name"], r["state"], r.get("instances", ""), r.get("size", "")]
             for r in result["resources"]
