@@ -35,8 +35,10 @@ def load_yaml_file(path: Path, error: type[UsageError]) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise error(
-            f"{path}: byte {exc.start} is not UTF-8 (0x{raw[exc.start]:02x}); "
+            f"{path}: line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8; "
             "save the file as UTF-8 text"
         ) from None
     return load_yaml_text(text, str(path), error)

@@ -38,7 +38,7 @@ RETRY_CONFIG = Config(
 # A loopback or private endpoint (moto, a local proxy) answers at once or not at all:
 # failing within seconds beats ten adaptive retries against a closed port.
 NEARBY_ENDPOINT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2},
+    retries={"mode": "standard", "total_max_attempts": 2},
     connect_timeout=2,
     read_timeout=60,
     user_agent_extra="swarmstack",
