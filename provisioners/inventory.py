@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InventoryError, shown
+from ..errors import InventoryError, as_written, shown
 from ..yamlfile import load_yaml_file
 
 Role = Literal["manager", "worker"]
@@ -124,7 +124,7 @@ def inventory_from_data(data: Any, *, base: Path, source: str = "inventory") -> 
         raise InventoryError(f"{source}: must be a mapping with the keys ssh and hosts")
     for key in data:
         if key not in ("ssh", "hosts"):
-            problems.add(str(key), "unknown key (allowed: ssh, hosts)")
+            problems.add(as_written(str(key)), "unknown key (allowed: ssh, hosts)")
     ssh = _ssh_settings(data.get("ssh") or {}, base, problems)
     hosts = _hosts(data.get("hosts"), problems)
     problems.raise_if_any()
@@ -148,7 +148,9 @@ class _Problems:
 def _unknown(data: Mapping[str, Any], allowed: Sequence[str], prefix: str, p: _Problems) -> None:
     for key in data:
         if key not in allowed:
-            p.add(f"{prefix}.{key}", f"unknown key (allowed: {', '.join(allowed)})")
+            p.add(
+                f"{prefix}.{as_written(str(key))}", f"unknown key (allowed: {', '.join(allowed)})"
+            )
 
 
 def _port(value: Any, key: str, p: _Problems) -> int | None:

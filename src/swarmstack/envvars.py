@@ -1,7 +1,7 @@
 """The SWARMSTACK_* environment variables that are not spec parameters.
 
-Every other SWARMSTACK_<NAME> must be a spec parameter (swarmstack.specload), so a typo such as
-SWARMSTACK_MANGER_SIZE is reported instead of silently ignored. A new variable is added here.
+Every other SWARMSTACK_<NAME> must be a spec parameter (swarmstack.specload), so a misspelt
+variable is reported instead of silently ignored. A new variable is added here.
 """
 
 from __future__ import annotations

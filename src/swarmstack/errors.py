@@ -33,15 +33,19 @@ def shown(value: Any) -> str:
 
 def as_written(value: str) -> str:
     """A short printable string as is; anything else (newlines, control characters) escaped."""
-    if value.isprintable() and value.strip() == value and len(value) <= MAX_VALUE_CHARS:
+    if value and value.isprintable() and value.strip() == value and len(value) <= MAX_VALUE_CHARS:
         return value
     return shown(value)
 
 
 def _bounded(problems: Sequence[str]) -> tuple[str, ...]:
+    # A value that slipped into a message unescaped must not split its line.
+    lines = [
+        line.replace("\r", "\\r").replace("\n", "\\n") for line in problems[:MAX_PROBLEM_LINES]
+    ]
     lines = [
         line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 3] + "..."
-        for line in problems[:MAX_PROBLEM_LINES]
+        for line in lines
     ]
     if len(problems) > MAX_PROBLEM_LINES:
         lines.append(

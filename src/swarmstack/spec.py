@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .errors import as_written
+from .errors import as_written, shown
 
 MANAGER_SIZES = (1, 3, 5, 7)
 MAX_WORKERS = 1000
@@ -53,6 +53,7 @@ SSH_PUBLIC_KEY = re.compile(
     r"[A-Za-z0-9+/=]+( .*)?$"
 )
 TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,127}$")
+MAX_TAG_VALUE = 255
 # Any cloud's zone name: AWS us-east-1a (or a local zone us-west-2-lax-1a), Azure 1/2/3.
 # Each cloud checks its own exact form before it builds anything.
 ZONE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -230,7 +231,7 @@ def _check_key_name(value: str | None) -> str | None:
 def _check_ports(value: list[int]) -> list[int]:
     for port in value:
         if not 1 <= port <= 65535:
-            raise ValueError(f"must be ports between 1 and 65535 ({port} is not)")
+            raise ValueError(f"must be ports between 1 and 65535 ({shown(port)} is not)")
         if port == 22:
             raise ValueError("must not include 22 (SSH is never published to the world)")
     if len(set(value)) != len(value):
@@ -243,7 +244,7 @@ def _check_subnet_ids(value: list[str]) -> list[str]:
         if not (AWS_SUBNET_ID.fullmatch(subnet) or AZURE_SUBNET_ID.fullmatch(subnet)):
             raise ValueError(
                 f"must be AWS subnet ids like subnet-0123abcd or Azure subnet resource ids "
-                f"({subnet} is neither)"
+                f"({as_written(subnet)} is neither)"
             )
     return value
 
@@ -255,11 +256,16 @@ def _check_vpc_id(value: str | None) -> str | None:
 
 
 def _check_tags(value: dict[str, str]) -> dict[str, str]:
-    for key in value:
+    for key, text in value.items():
         if not TAG_KEY.fullmatch(key) or key.lower().startswith(("aws:", "swarmstack:")):
             raise ValueError(
-                f"tag key {key!r} must be 1-127 letters, digits, spaces or _.:/=+@- "
+                f"tag key {shown(key)} must be 1-127 letters, digits, spaces or _.:/=+@- "
                 "and not start with aws: or swarmstack:"
+            )
+        if len(text) > MAX_TAG_VALUE or not text.isprintable():
+            raise ValueError(
+                f"tag {shown(key)} must have a value of at most {MAX_TAG_VALUE} printable "
+                "characters (no newlines or control characters)"
             )
     return value
 
