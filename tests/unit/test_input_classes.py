@@ -18,11 +18,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 
 import swarmstack
+from swarmstack.cli.main import cli
 from swarmstack.envvars import NOT_SPEC_PARAMETERS
-from swarmstack.errors import AzureClusterNotFound, InventoryError, SpecError, StackNotFound
+from swarmstack.errors import (
+    AzureClusterNotFound,
+    ExitCode,
+    InventoryError,
+    SpecError,
+    StackNotFound,
+)
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.spec import SPEC_FIELDS, ClusterSpec
 from swarmstack.specload import env_name, load_spec
@@ -208,3 +217,55 @@ def test_a_missing_cluster_is_the_same_exit_code_on_both_clouds() -> None:
     aws = StackNotFound("stack x does not exist")
     azure = AzureClusterNotFound("resource group x does not exist")
     assert aws.exit_code == azure.exit_code == 1
+
+
+def commands_with(option: str) -> list[tuple[list[str], click.Command]]:
+    found = []
+
+    def walk(group: click.Group, path: list[str]) -> None:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                walk(command, [*path, name])
+            elif any(option in getattr(p, "opts", ()) for p in command.params):
+                found.append(([*path, name], command))
+
+    walk(cli, [])
+    return found
+
+
+def required_extras(command: click.Command) -> list[str]:
+    """Just enough for the command to reach its use of the option under test."""
+    names = {p.name for p in command.params}
+    extras = ["--region", "us-east-1"] if "region" in names else []
+    extras += ["--key-name", "k"] if "key_name" in names else []
+    return extras + (["--yes"] if "yes" in names else [])
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    commands_with("--out"),
+    ids=[" ".join(p) for p, _ in commands_with("--out")],
+)
+def test_every_out_option_refuses_an_unwritable_path_in_one_line(
+    path: list[str], command: click.Command
+) -> None:
+    result = CliRunner().invoke(cli, [*path, "--out", "/nonexistent/x.json"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Traceback" not in result.output
+    assert "error: --out=/nonexistent/x.json: cannot write" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    commands_with("--endpoint-url"),
+    ids=[" ".join(p) for p, _ in commands_with("--endpoint-url")],
+)
+def test_every_endpoint_option_refuses_a_malformed_url_before_any_call(
+    path: list[str], command: click.Command
+) -> None:
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_EC2_METADATA_DISABLED": "1"}
+    args = [*path, *required_extras(command), "--endpoint-url", "notaurl"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: --endpoint-url=notaurl: must be an http(s) URL")
