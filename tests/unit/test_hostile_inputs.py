@@ -297,6 +297,11 @@ def test_a_region_aws_does_not_have_is_refused_before_any_call(
     assert caught.value.problems == (line,)
 
 
+def test_an_aws_template_for_an_azure_location_exits_2() -> None:
+    result = invoke("aws", "template", "--region", "westeurope")
+    assert_one_line_usage_error(result, "region=westeurope: on AWS must be a region like eu-west-1")
+
+
 def test_aws_status_for_an_azure_location_exits_2() -> None:
     result = invoke("aws", "status", "--name", "x", "--region", "westeurope")
     assert_one_line_usage_error(result, "region=westeurope: on AWS must be a region")
