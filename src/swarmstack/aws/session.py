@@ -2,7 +2,10 @@
 
 `--profile` and `--region` pick the profile and region; `--endpoint-url` (or the standard
 AWS_ENDPOINT_URL variable, which botocore reads itself) points every client at a compatible
-endpoint such as a local moto server. Clients retry throttling with botocore's adaptive mode.
+endpoint such as a local moto server. Clients retry throttling with botocore's adaptive mode;
+a loopback or private endpoint gets a short connect timeout and one retry instead. The endpoint
+URL and the region's shape are checked before any call, so a typo is a one-line usage error
+rather than a traceback or half a minute of retries.
 """
 
 from __future__ import annotations
