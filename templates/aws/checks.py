@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...errors import SpecError
-from ...spec import AWS_INSTANCE_TYPE, ClusterSpec
+from ...spec import AWS_INSTANCE_TYPE, AWS_REGION, ClusterSpec
 from .network import network_problems
 from .parameters import DISK_TYPES
 from .tags import tag_problems
@@ -14,9 +14,11 @@ MAX_LISTENERS = 50
 def check_spec_for_aws(spec: ClusterSpec) -> None:
     """Raise SpecError listing every problem at once, one line each."""
     problems: list[str] = []
+    if spec.region is not None and not AWS_REGION.fullmatch(spec.region):
+        problems.append(f"region={spec.region}: on AWS must be a region like eu-west-1")
     for field in ("instance_type", "manager_instance_type"):
         value = getattr(spec, field)
-        if value is not None and not AWS_INSTANCE_TYPE.match(value):
+        if value is not None and not AWS_INSTANCE_TYPE.fullmatch(value):
             problems.append(f"{field}={value}: on AWS must be an EC2 instance type like m7i.large")
     for field in ("manager_disk_type", "worker_disk_type"):
         value = getattr(spec, field)

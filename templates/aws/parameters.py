@@ -7,6 +7,7 @@ so the spec has already validated the defaults; the constraints here protect con
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from troposphere import Parameter, Template
@@ -52,7 +53,10 @@ ROOT_DEVICE_NAMES = ("/dev/xvda", "/dev/sda1")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 CIDR_PATTERN = rf"^{_IPV4}/([0-9]|[1-2][0-9]|3[0-2])$"
-ZONE_PATTERN = r"^$|^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
+# One definition of an AWS zone name: the parameter's AllowedPattern and the check of the
+# spec's zones before rendering (so a default never fails the template's own pattern).
+AWS_ZONE = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]")
+ZONE_PATTERN = rf"^$|^{AWS_ZONE.pattern}$"
 VPC_ID_PATTERN = r"^$|^vpc-[0-9a-f]{8,17}$"
 # Single-region (uuid) and multi-region (mrk-...) key ARNs in any partition.
 KMS_KEY_ARN_PATTERN = (

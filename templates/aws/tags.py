@@ -41,7 +41,7 @@ def tag_problems(spec: ClusterSpec) -> list[str]:
     for key in spec.tags:
         if key.lower().startswith(RESERVED_PREFIX):
             problems.append(f"tags={key}: keys starting with {RESERVED_PREFIX} are reserved")
-        elif not _IMDS_TAG_KEY.match(key) or key in _IMDS_FORBIDDEN_KEYS:
+        elif not _IMDS_TAG_KEY.fullmatch(key) or key in _IMDS_FORBIDDEN_KEYS:
             problems.append(
                 f"tags={key}: on AWS tag keys must be letters, digits and +-=.,_:@ only "
                 "(no spaces or '/'), because instances read their tags through instance metadata"

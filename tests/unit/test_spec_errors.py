@@ -218,7 +218,7 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str] | None]]
         "manager_size: [3\n",
         {},
         [],
-        ["{file}: line 2, column 1: expected ',' or ']', but got '<stream end>'"],
+        ["{file}: line 2, column 1: not valid YAML (did not find expected ',' or ']')"],
     ),
     (
         "not-a-mapping",

@@ -11,7 +11,7 @@ RESOURCE_GROUP = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
 
 
 def check_resource_group(group: str) -> None:
-    if not RESOURCE_GROUP.match(group):
+    if not RESOURCE_GROUP.fullmatch(group):
         raise UsageError(
             f"--resource-group={group}: must be 1-90 letters, digits, '-', '_', '.', '(' or ')' "
             "and not end with '.'"
@@ -25,7 +25,7 @@ def location_of(spec: ClusterSpec, label: str = "--location") -> str:
     """
     if spec.region is None:
         raise UsageError("--location: required (or region in the spec file), like westeurope")
-    if not AZURE_LOCATION.match(spec.region):
+    if not AZURE_LOCATION.fullmatch(spec.region):
         raise UsageError(
             f"{label}={spec.region}: must be an Azure location like westeurope "
             "(this looks like an AWS region)"

@@ -66,7 +66,7 @@ def deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
         deployment.discard(proposal)
         output.info("--plan: change set discarded, nothing changed")
         if output.format is not OutputFormat.TEXT:
-            output.emit({**base, "result": "planned"})
+            output.emit_line({**base, "result": "planned"}, "planned")
         return
     if not yes and output.format is not OutputFormat.TEXT:
         print_change_set(output.stderr, change_set, proposal.changed_parameters)  # what is asked

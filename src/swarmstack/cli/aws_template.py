@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..output import Output, OutputFormat
+from ..output import Output, OutputFormat, write_output_file
 from .options import spec_from_options, spec_options
 from .spec_scope import AWS_TEMPLATE
 
@@ -73,7 +73,7 @@ def template_command(output: Output, /, out: Path | None, for_s3: bool, **option
     if out is None:
         click.echo(rendered.body, nl=False)
     else:
-        out.write_text(rendered.body, encoding="utf-8")
+        write_output_file(out, rendered.body)
         output.info(f"wrote {out} ({rendered.size:,} bytes, {fmt})")
     target = f"file://{out}" if out else "file://swarm.json"
     key = "" if spec.key_name else " --parameters ParameterKey=KeyName,ParameterValue=<key pair>"

@@ -77,7 +77,12 @@ def deploy_command(
     plan = deployment.plan()
     show_plan(output, plan)
     if dry_run:
-        output.emit({"resource_group": group, "plan": plan.as_dict(), "applied": False})
+        output.emit_line(
+            {"resource_group": group, "plan": plan.as_dict(), "applied": False},
+            f"--dry-run: resource group {group} "
+            + ("would change as shown above" if plan.has_changes else "is up to date")
+            + "; nothing changed",
+        )
         return
     applied = False
     if plan.has_changes:

@@ -48,8 +48,10 @@ def destroy_command(
 
     plan = plan_destroy(clients, group, spec.name)
     if not plan.targets and not plan.delete_group:
-        output.info(f"nothing of cluster {spec.name} in resource group {group}")
-        output.emit({**plan.as_dict(), "deleted": False})
+        output.emit_line(
+            {**plan.as_dict(), "deleted": False},
+            f"nothing of cluster {spec.name} in resource group {group}; nothing deleted",
+        )
         return
     for target in reversed(plan.targets):  # roughly the order they go in
         output.info(f"  - delete  {target.label:<34} {target.type}")

@@ -37,9 +37,6 @@ def status_command(
     result = cluster_status(clients, group, spec.name)
 
     def render(console: Console) -> None:
-        if not result["exists"]:
-            console.print(f"resource group {group} does not exist", markup=False)
-            return
         rows = [
             [r["key"], r["name"], r["state"], r.get("instances", ""), r.get("size", "")]
             for r in result["resources"]

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
-from ..output import Output
+from ..output import Output, write_output_file
 from .azure_options import encryption_option
 from .options import spec_from_options, spec_options
 from .spec_scope import AZURE_TEMPLATE
@@ -44,9 +43,6 @@ def template_command(
     if out is None:
         click.echo(text, nl=False)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--out={out}: cannot write ({exc.strerror or exc})") from None
+    write_output_file(out, text)
     output.info(f"wrote {out} ({len(text)} bytes); deploy it with:")
     output.info(f"  az deployment group create -g GROUP --template-file {out}")
