@@ -11,11 +11,10 @@ The public API other parts of swarmstack call:
 
 from .hostkeys import HostKeys, generate_host_keys
 from .render import render_user_data, tuning_script
-from .tuning import MARKER_FILE, HostTuning, host_tuning
+from .tuning import HostTuning, host_tuning
 from .userdata import USER_DATA_LIMITS, encode_user_data, user_data_base64
 
 __all__ = [
-    "MARKER_FILE",
     "USER_DATA_LIMITS",
     "HostKeys",
     "HostTuning",

@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from .. import __version__
+from ..contract import LOG_GROUP_TAG, STATE_DIR, TUNING_MARKER
 from ..spec import Cloud, ClusterSpec, Role
 from . import tuning
 from .hostkeys import HostKeys
@@ -62,11 +63,13 @@ def _script_context(t: HostTuning, *, embed_files: bool) -> dict[str, Any]:
         "version": __version__,
         "embed_files": embed_files,
         "delimiter": HEREDOC_DELIMITER,
-        "state_dir": tuning.STATE_DIR,
+        "state_dir": STATE_DIR,
         "marker": json.dumps(marker, sort_keys=True),
         "docker_key_fingerprint": tuning.DOCKER_APT_KEY_FINGERPRINT,
         "docker_apt_prefix": tuning.docker_apt_version_prefix(t.docker_version),
-        "log_group_tag": tuning.LOG_GROUP_TAG,
+        # The instance tag the template sets to the stack's log group; the boot script reads
+        # it through IMDSv2 for dockerd's awslogs driver.
+        "log_group_tag": LOG_GROUP_TAG,
         "region_placeholder": tuning.AWS_REGION_PLACEHOLDER,
         "log_group_placeholder": tuning.LOG_GROUP_PLACEHOLDER,
         "prune_timer": tuning.PRUNE_TIMER,
@@ -76,7 +79,7 @@ def _script_context(t: HostTuning, *, embed_files: bool) -> dict[str, Any]:
             "daemon_json": tuning.DAEMON_JSON,
             "audit": tuning.AUDIT_RULES_FILE,
             "sshd": tuning.SSHD_FILE,
-            "marker": tuning.MARKER_FILE,
+            "marker": TUNING_MARKER,
             "data_root": tuning.DOCKER_DATA_ROOT,
             "data_label": tuning.DATA_VOLUME_LABEL,
         },
@@ -122,7 +125,7 @@ def render_user_data(
             authorized_key=authorized_key,
             version=__version__,
             setup_script=tuning.SETUP_SCRIPT,
-            marker_file=tuning.MARKER_FILE,
+            marker_file=TUNING_MARKER,
         )
     )
     _check_round_trip(text, files, host_keys, authorized_key)

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-MANAGER_SIZES = (1, 3, 5, 7)
+from .contract import DEFAULT_DATA_PATH_PORT, MANAGER_SIZES, MANAGER_SIZES_PHRASE
+
 MAX_WORKERS = 1000
 DISK_MIN_GIB, DISK_MAX_GIB = 20, 1024
 # CloudWatch Logs accepts only these retention periods (days).
@@ -89,9 +90,12 @@ def _check_name(value: str) -> str:
 def _check_manager_size(value: int) -> int:
     if value not in MANAGER_SIZES:
         if value > 0 and value % 2 == 0:
-            raise ValueError("must be 1, 3, 5 or 7 (an even count adds no fault tolerance)")
+            raise ValueError(
+                f"must be {MANAGER_SIZES_PHRASE} (an even count adds no fault tolerance)"
+            )
         raise ValueError(
-            "must be 1, 3, 5 or 7 (raft quorum needs an odd count; more than 7 slows every write)"
+            f"must be {MANAGER_SIZES_PHRASE} "
+            "(raft quorum needs an odd count; more than 7 slows every write)"
         )
     return value
 
@@ -252,7 +256,7 @@ class ClusterSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     name: Name = Field("swarm", description="Cluster name; names the stack and its resources.")
-    manager_size: ManagerSize = Field(3, description="Swarm managers: 1, 3, 5 or 7.")
+    manager_size: ManagerSize = Field(3, description=f"Swarm managers: {MANAGER_SIZES_PHRASE}.")
     cluster_size: ClusterSize = Field(5, description="Swarm workers: 0..1000.")
     instance_type: InstanceType = Field(
         None, description="Worker instance type or VM size; unset = the cloud's default."
@@ -285,7 +289,7 @@ class ClusterSpec(BaseModel):
         24, description="Prefix length of each overlay network's subnet."
     )
     data_path_port: Annotated[Int, AfterValidator(_check_data_path_port)] = Field(
-        4789, description="UDP port for VXLAN overlay traffic."
+        DEFAULT_DATA_PATH_PORT, description="UDP port for VXLAN overlay traffic."
     )
     autolock: bool = Field(False, description="Encrypt raft logs; managers need unlock on restart.")
     cert_expiry_hours: Annotated[Int, AfterValidator(_check_cert_expiry)] = Field(

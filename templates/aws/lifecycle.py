@@ -14,6 +14,7 @@ from troposphere.autoscaling import LifecycleHookSpecification
 from troposphere.iam import Policy, Role
 from troposphere.sqs import Queue
 
+from ...contract import ROLE_TAG
 from ...spec import ClusterSpec
 from ...spec import Role as SwarmRole
 from .tags import stack_tags
@@ -90,5 +91,5 @@ def termination_hook(lifecycle: Lifecycle, role: SwarmRole) -> LifecycleHookSpec
         RoleARN=GetAtt(lifecycle.hook_role, "Arn"),
         HeartbeatTimeout=HEARTBEAT_TIMEOUT_SECONDS,
         DefaultResult="CONTINUE",
-        NotificationMetadata=json.dumps({"swarmstack-role": role}, sort_keys=True),
+        NotificationMetadata=json.dumps({ROLE_TAG: role}, sort_keys=True),
     )

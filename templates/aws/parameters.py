@@ -11,12 +11,12 @@ from typing import Any
 
 from troposphere import Parameter, Template
 
+from ...contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
 from ...spec import (
     AWS_INSTANCE_TYPE,
     DISK_MAX_GIB,
     DISK_MIN_GIB,
     LOG_RETENTION_DAYS,
-    MANAGER_SIZES,
     MAX_WORKERS,
     ClusterSpec,
 )
@@ -140,9 +140,9 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
             "Type": "Number",
             "Default": str(spec.manager_size),
             "AllowedValues": [str(n) for n in MANAGER_SIZES],
-            "Description": "Swarm managers: 1, 3, 5 or 7 (raft needs an odd count; "
+            "Description": f"Swarm managers: {MANAGER_SIZES_PHRASE} (raft needs an odd count; "
             "3 survive one loss, 5 two, 7 three).",
-            "ConstraintDescription": "must be 1, 3, 5 or 7",
+            "ConstraintDescription": f"must be {MANAGER_SIZES_PHRASE}",
         },
         CLUSTER_SIZE: {
             "Type": "Number",

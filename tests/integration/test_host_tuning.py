@@ -22,7 +22,8 @@ import paramiko
 import pytest
 
 from swarmstack.cloudinit import generate_host_keys, host_tuning, tuning_script
-from swarmstack.cloudinit.tuning import MARKER_FILE, local_address_pool
+from swarmstack.cloudinit.tuning import local_address_pool
+from swarmstack.contract import TUNING_MARKER
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
@@ -158,7 +159,7 @@ def test_sshd_is_hardened_and_still_lets_us_in(tuned: tuple[LocalCluster, Machin
 def test_the_marker_records_the_tuning(tuned: tuple[LocalCluster, Machine, str]) -> None:
     cluster, target, _ = tuned
     spec = ClusterSpec.model_validate(SPEC_VALUES)
-    marker = json.loads(ssh(cluster, target, f"cat {MARKER_FILE}"))
+    marker = json.loads(ssh(cluster, target, f"cat {TUNING_MARKER}"))
     expected = host_tuning(spec, target.role, "generic", local_machine=True).digest
     assert marker["tuning"] == expected
     assert marker["local_machine"] is True

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from ..contract import MANAGER_SIZES_PHRASE
 from ..errors import LocalProviderError
 from ..output import Output, table
 from ..provisioners.bootstrap import BootstrapResult, converge
@@ -81,7 +82,7 @@ def _take_out(output: Output, cluster: LocalCluster, leaving: Sequence[Machine])
     type=int,
     default=3,
     show_default=True,
-    help="Manager machines: 1, 3, 5 or 7.",
+    help=f"Manager machines: {MANAGER_SIZES_PHRASE}.",
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Worker machines.")
 @NAME_OPTION
