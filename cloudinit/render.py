@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -95,16 +96,30 @@ def _setup_script(t: HostTuning, *, embed_files: bool) -> str:
     return template.render(_script_context(t, embed_files=embed_files))
 
 
-def tuning_script(spec: ClusterSpec, role: Role, *, local_machine: bool = False) -> str:
-    """The idempotent bash script the SSH provisioner uploads and runs with sudo.
+@dataclass(frozen=True)
+class TuningScript:
+    """The SSH form of a host's tuning and the digest its marker records once it has run."""
 
-    For hosts that got no user data (bring-your-own hosts, the local machines). It installs
-    Docker Engine only when the host has none and never fails for lack of a package mirror
-    when it has one. ``local_machine=True`` applies only net.* sysctls and leaves kernel
-    modules, audit and time alone: the local machines share the real host's kernel.
+    text: str
+    digest: str  # HostTuning.digest, written into contract.TUNING_MARKER by the script
+
+
+def ssh_tuning(spec: ClusterSpec, role: Role, *, local_machine: bool = False) -> TuningScript:
+    """The idempotent bash script the SSH provisioner runs as root, with its digest.
+
+    For hosts that got no user data (bring-your-own hosts, the local machines), so the
+    "generic" cloud. It installs Docker Engine only when the host has none and never fails
+    for lack of a package mirror when it has one. ``local_machine=True`` applies only net.*
+    sysctls and leaves kernel modules, audit and time alone: the local machines share the
+    real host's kernel.
     """
     t = tuning.host_tuning(spec, role, "generic", local_machine=local_machine)
-    return _setup_script(t, embed_files=True)
+    return TuningScript(_setup_script(t, embed_files=True), t.digest)
+
+
+def tuning_script(spec: ClusterSpec, role: Role, *, local_machine: bool = False) -> str:
+    """The text of ssh_tuning() (what `swarmstack render cloudinit --form script` prints)."""
+    return ssh_tuning(spec, role, local_machine=local_machine).text
 
 
 def render_user_data(
