@@ -221,9 +221,8 @@ class LocalCluster:
         """What `up(managers, workers)` would add and remove (pure; changes nothing)."""
         return plan_scale(self.machines, managers, workers, self._state.subnet_index)
 
-    def inventory(self, exclude: Sequence[Machine] = ()) -> dict[str, Any]:
+    def inventory(self) -> dict[str, Any]:
         """The SSH bootstrap's inventory (same shape as `swarmstack bootstrap -i` files)."""
-        leaving = {m.name for m in exclude}
         return {
             "ssh": {
                 "user": self.ssh_user,
@@ -235,7 +234,6 @@ class LocalCluster:
             "hosts": [
                 {"address": m.address, "role": m.role, "zone": m.zone, "hostname": m.name}
                 for m in self.machines
-                if m.name not in leaving
             ],
         }
 

@@ -25,7 +25,11 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )  # fmt: skip
-AWS_DISK_TYPES = ("gp3", "gp2", "io1", "io2", "st1", "sc1", "standard")
+# EBS volume types the Docker data volume can use at every allowed size with no more settings.
+# io1/io2 need provisioned IOPS and st1/sc1 start at 125 GiB; the template sets neither, so
+# they are refused here rather than by CloudFormation half-way through a launch.
+AWS_DISK_TYPES = ("gp3", "gp2", "standard")
+AWS_UNSUPPORTED_DISK_TYPES = ("io1", "io2", "st1", "sc1")
 AZURE_DISK_TYPES = (
     "Premium_LRS", "PremiumV2_LRS", "Premium_ZRS", "StandardSSD_LRS", "StandardSSD_ZRS",
     "Standard_LRS",
@@ -121,6 +125,12 @@ def _check_instance_type(value: str | None) -> str | None:
 
 
 def _check_disk_type(value: str | None) -> str | None:
+    if value in AWS_UNSUPPORTED_DISK_TYPES:
+        raise ValueError(
+            f"must be {', '.join(AWS_DISK_TYPES)} on AWS (io1/io2 need provisioned IOPS and "
+            "st1/sc1 at least 125 GiB, which swarmstack does not set up) or an Azure disk SKU "
+            f"({', '.join(AZURE_DISK_TYPES)})"
+        )
     if value is not None and value not in AWS_DISK_TYPES + AZURE_DISK_TYPES:
         raise ValueError(
             f"must be an AWS volume type ({', '.join(AWS_DISK_TYPES)}) "

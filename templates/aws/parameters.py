@@ -13,6 +13,7 @@ from troposphere import Parameter, Template
 
 from ...contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
 from ...spec import (
+    AWS_DISK_TYPES,
     AWS_INSTANCE_TYPE,
     DISK_MAX_GIB,
     DISK_MIN_GIB,
@@ -43,9 +44,6 @@ SUBNETS = "Subnets"
 
 DEFAULT_INSTANCE_TYPE = "t3.medium"
 DEFAULT_DISK_TYPE = "gp3"
-# Volume types usable for the Docker data volume at any size from 20 GiB without further
-# settings (io1/io2 need provisioned IOPS, st1/sc1 at least 125 GiB).
-DISK_TYPES = ("gp3", "gp2", "standard")
 DEFAULT_AMI = "/aws/service/debian/release/12/latest/amd64"
 ROOT_DEVICE_NAMES = ("/dev/xvda", "/dev/sda1")
 
@@ -131,7 +129,7 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
     disk_size = {"Type": "Number", "MinValue": DISK_MIN_GIB, "MaxValue": DISK_MAX_GIB}
     disk_type = {
         "Type": "String",
-        "AllowedValues": list(DISK_TYPES),
+        "AllowedValues": list(AWS_DISK_TYPES),
         "Description": "EBS volume type of the Docker data volume (/var/lib/docker).",
     }
     return {
