@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .contract import DEFAULT_DATA_PATH_PORT, MANAGER_SIZES, MANAGER_SIZES_PHRASE
+from .contract import DEFAULT_DATA_PATH_PORT, MANAGER_SIZES, MANAGER_SIZES_PHRASE, TAG_PREFIX
 
 MAX_WORKERS = 1000
 DISK_MIN_GIB, DISK_MAX_GIB = 20, 1024
@@ -238,12 +238,17 @@ def _check_vpc_id(value: str | None) -> str | None:
     return value
 
 
+# aws: belongs to AWS. swarmstack's own tags (contract.py; swarmstack: is the spelling of
+# earlier builds) would silently win over a user tag of the same key: refused on every cloud.
+_RESERVED_TAG_PREFIXES = ("aws:", "swarmstack:", TAG_PREFIX)
+
+
 def _check_tags(value: dict[str, str]) -> dict[str, str]:
     for key in value:
-        if not TAG_KEY.match(key) or key.lower().startswith(("aws:", "swarmstack:")):
+        if not TAG_KEY.match(key) or key.lower().startswith(_RESERVED_TAG_PREFIXES):
             raise ValueError(
                 f"tag key {key!r} must be 1-127 letters, digits, spaces or _.:/=+@- "
-                "and not start with aws: or swarmstack:"
+                f"and not start with {', '.join(_RESERVED_TAG_PREFIXES)}"
             )
     return value
 

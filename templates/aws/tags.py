@@ -13,7 +13,7 @@ from typing import Any
 
 from troposphere import If, Ref, Sub, Tags
 
-from ...contract import CLUSTER_TAG, LOG_GROUP_TAG, ROLE_TAG, SYSTEM_PRUNE_TAG, TAG_PREFIX
+from ...contract import CLUSTER_TAG, LOG_GROUP_TAG, ROLE_TAG, SYSTEM_PRUNE_TAG
 from ...spec import ClusterSpec, Role
 from .conditions import CLOUDWATCH_LOGS_ON
 from .parameters import ENABLE_SYSTEM_PRUNE
@@ -34,9 +34,8 @@ def tag_problems(spec: ClusterSpec) -> list[str]:
             "resource and swarmstack adds its own)"
         )
     for key in spec.tags:
-        if key.lower().startswith(TAG_PREFIX):
-            problems.append(f"tags={key}: keys starting with {TAG_PREFIX} are reserved")
-        elif not _IMDS_TAG_KEY.match(key) or key in _IMDS_FORBIDDEN_KEYS:
+        # Keys starting with contract.TAG_PREFIX are refused by the spec on every cloud.
+        if not _IMDS_TAG_KEY.match(key) or key in _IMDS_FORBIDDEN_KEYS:
             problems.append(
                 f"tags={key}: on AWS tag keys must be letters, digits and +-=.,_:@ only "
                 "(no spaces or '/'), because instances read their tags through instance metadata"

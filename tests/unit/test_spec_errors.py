@@ -218,7 +218,17 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str] | None]]
         [],
         [
             "tags={'aws:owner': 'me'}: tag key 'aws:owner' must be 1-127 letters, digits, "
-            "spaces or _.:/=+@- and not start with aws: or swarmstack:"
+            "spaces or _.:/=+@- and not start with aws:, swarmstack:, swarmstack-"
+        ],
+    ),
+    (
+        "tags-reserved-swarmstack",
+        None,
+        {},
+        ["--tags", "swarmstack-role=x"],
+        [
+            "--tags=swarmstack-role=x: tag key 'swarmstack-role' must be 1-127 letters, digits, "
+            "spaces or _.:/=+@- and not start with aws:, swarmstack:, swarmstack-"
         ],
     ),
     (
