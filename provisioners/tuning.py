@@ -23,9 +23,10 @@ __all__ = ["APPLY_COMMAND", "TuningScript", "apply_tuning", "digest", "tuning_sc
 
 _STATE_DIR = shlex.quote(STATE_DIR)
 # Runs as root (Connection.run adds sudo). mktemp -d makes a new 0700 directory with a random
-# name in a root-only directory; the trap removes it whatever the script's exit status.
+# name in a root-only directory; the trap removes it whatever the script's exit status. The
+# umask is left alone: the script's own files and directories get the host's usual modes.
 APPLY_COMMAND = (
-    f"set -e; umask 077; mkdir -p {_STATE_DIR}; "
+    f"set -e; mkdir -p {_STATE_DIR}; "
     f"dir=$(mktemp -d {_STATE_DIR}/tuning.XXXXXXXX); trap 'rm -rf \"$dir\"' EXIT; "
     'cat >"$dir/tuning.sh"; bash "$dir/tuning.sh" </dev/null'
 )

@@ -105,7 +105,12 @@ def run_apply(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
     command = tuning.APPLY_COMMAND.replace(shlex.quote(STATE_DIR), shlex.quote(str(tmp_path)))
     assert STATE_DIR not in command
     return subprocess.run(
-        ["sh", "-c", command], input=script, capture_output=True, text=True, timeout=30, check=False
+        ["sh", "-c", f"umask 022; {command}"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 
@@ -116,6 +121,8 @@ def test_the_apply_command_runs_the_whole_script_from_a_private_directory(tmp_pa
         'seen=$(cat); echo "stdin:[$seen]"\n'
         'echo "dir:$(dirname "$0")"\n'
         'stat -c %a "$(dirname "$0")"\n'
+        # The script runs with the caller's umask, not the private directory's mode.
+        "umask\n"
         "echo last line ran\n"
     )
     result = run_apply(tmp_path, script)
@@ -124,7 +131,8 @@ def test_the_apply_command_runs_the_whole_script_from_a_private_directory(tmp_pa
     assert lines[0] == "stdin:[]"
     assert lines[1].startswith(f"dir:{tmp_path}/tuning.")
     assert lines[2] == "700"
-    assert lines[3] == "last line ran"
+    assert lines[3] == "0022"
+    assert lines[4] == "last line ran"
     assert list(tmp_path.iterdir()) == []  # the private directory is gone
 
 
