@@ -41,14 +41,9 @@ PRUNE_SERVICE = "swarmstack-docker-prune.service"
 PRUNE_TIMER = "swarmstack-docker-prune.timer"
 SYSTEMD_DIR = "/etc/systemd/system"
 SETUP_SCRIPT = "/usr/local/sbin/swarmstack-host-setup"
-STATE_DIR = "/var/lib/swarmstack"
-MARKER_FILE = f"{STATE_DIR}/host-tuned"
 DATA_VOLUME_LABEL = "swarmstack-data"
 DOCKER_DATA_ROOT = "/var/lib/docker"
 
-# The instance tag the CloudFormation template sets to the stack's log group; dockerd's
-# awslogs driver reads it at boot through IMDSv2 (instance metadata tags enabled).
-LOG_GROUP_TAG = "swarmstack-log-group"
 # Placeholders in daemon.json that the boot script replaces with values read from IMDSv2,
 # so the user data stays the same for every instance (and for every region) of a role.
 AWS_REGION_PLACEHOLDER = "@@AWS_REGION@@"

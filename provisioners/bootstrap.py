@@ -39,7 +39,7 @@ from .inventory import Inventory
 from .progress import NullProgress, Progress
 from .ssh import CommandRecord, CommandResult, Connection, Connector
 from .swarm import Plan, PrepStep, Step, plan_preparation, plan_swarm
-from .tuning import apply_tuning, digest, tuning_script_for
+from .tuning import TuningScript, apply_tuning, digest, tuning_script_for
 from .unlockkey import check_writable, default_unlock_key_file, save_unlock_key
 
 log = logging.getLogger(__name__)
@@ -354,16 +354,14 @@ class _Run:
         result = self.run_command(address, commands.read_facts())
         return parse_facts(address, result.stdout)
 
-    def tuning_scripts(self, local_machine: bool) -> dict[str, str]:
-        scripts: dict[str, str] = {}
-        for host in self.inventory.present:
-            script = tuning_script_for(self.spec, host.role, local_machine=local_machine)
-            if script:
-                scripts[host.address] = script
-        return scripts
+    def tuning_scripts(self, local_machine: bool) -> dict[str, TuningScript]:
+        return {
+            host.address: tuning_script_for(self.spec, host.role, local_machine=local_machine)
+            for host in self.inventory.present
+        }
 
     def prepare(
-        self, steps: tuple[PrepStep, ...], tuning: Mapping[str, str]
+        self, steps: tuple[PrepStep, ...], tuning: Mapping[str, TuningScript]
     ) -> dict[str, HostFacts]:
         """Tune hosts and start stopped docker daemons, then re-read those hosts' facts."""
         by_host: dict[str, list[PrepStep]] = {}

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
 from ..errors import InventoryError, as_written, shown
 from ..yamlfile import load_yaml_file
 
 Role = Literal["manager", "worker"]
 HostState = Literal["present", "absent"]
-MANAGER_COUNTS = (1, 3, 5, 7)
 DEFAULT_CONNECT_WINDOW = 120.0
 # A DNS name or an IPv4/IPv6 address; no user@ or :port (those have their own keys).
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
@@ -325,10 +325,10 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
         advertised[advertise] = index
         hosts.append(Host(address, role, zone, private, state, port, hostname))
     managers = [h for h in hosts if h.role == "manager" and h.state == "present"]
-    if hosts and len(managers) not in MANAGER_COUNTS:
+    if hosts and len(managers) not in MANAGER_SIZES:
         p.add(
             "hosts",
-            f"{len(managers)} managers: must be 1, 3, 5 or 7 "
+            f"{len(managers)} managers: must be {MANAGER_SIZES_PHRASE} "
             "(raft quorum needs an odd count; more than 7 slows every write)",
         )
     return hosts

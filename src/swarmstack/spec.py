@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from .contract import DEFAULT_DATA_PATH_PORT, MANAGER_SIZES, MANAGER_SIZES_PHRASE, TAG_PREFIX
 from .errors import as_written, shown
 
-MANAGER_SIZES = (1, 3, 5, 7)
 MAX_WORKERS = 1000
 DISK_MIN_GIB, DISK_MAX_GIB = 20, 1024
 # CloudWatch Logs accepts only these retention periods (days).
@@ -26,7 +26,11 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )  # fmt: skip
-AWS_DISK_TYPES = ("gp3", "gp2", "io1", "io2", "st1", "sc1", "standard")
+# EBS volume types the Docker data volume can use at every allowed size with no more settings.
+# io1/io2 need provisioned IOPS and st1/sc1 start at 125 GiB; the template sets neither, so
+# they are refused here rather than by CloudFormation half-way through a launch.
+AWS_DISK_TYPES = ("gp3", "gp2", "standard")
+AWS_UNSUPPORTED_DISK_TYPES = ("io1", "io2", "st1", "sc1")
 AZURE_DISK_TYPES = (
     "Premium_LRS", "PremiumV2_LRS", "Premium_ZRS", "StandardSSD_LRS", "StandardSSD_ZRS",
     "Standard_LRS",
@@ -97,9 +101,12 @@ def _check_name(value: str) -> str:
 def _check_manager_size(value: int) -> int:
     if value not in MANAGER_SIZES:
         if value > 0 and value % 2 == 0:
-            raise ValueError("must be 1, 3, 5 or 7 (an even count adds no fault tolerance)")
+            raise ValueError(
+                f"must be {MANAGER_SIZES_PHRASE} (an even count adds no fault tolerance)"
+            )
         raise ValueError(
-            "must be 1, 3, 5 or 7 (raft quorum needs an odd count; more than 7 slows every write)"
+            f"must be {MANAGER_SIZES_PHRASE} "
+            "(raft quorum needs an odd count; more than 7 slows every write)"
         )
     return value
 
@@ -127,6 +134,12 @@ def _check_instance_type(value: str | None) -> str | None:
 
 
 def _check_disk_type(value: str | None) -> str | None:
+    if value in AWS_UNSUPPORTED_DISK_TYPES:
+        raise ValueError(
+            f"must be {', '.join(AWS_DISK_TYPES)} on AWS (io1/io2 need provisioned IOPS and "
+            "st1/sc1 at least 125 GiB, which swarmstack does not set up) or an Azure disk SKU "
+            f"({', '.join(AZURE_DISK_TYPES)})"
+        )
     if value is not None and value not in AWS_DISK_TYPES + AZURE_DISK_TYPES:
         raise ValueError(
             f"must be an AWS volume type ({', '.join(AWS_DISK_TYPES)}) "
@@ -255,12 +268,17 @@ def _check_vpc_id(value: str | None) -> str | None:
     return value
 
 
+# aws: belongs to AWS. swarmstack's own tags (contract.py; swarmstack: is the spelling of
+# earlier builds) would silently win over a user tag of the same key: refused on every cloud.
+_RESERVED_TAG_PREFIXES = ("aws:", "swarmstack:", TAG_PREFIX)
+
+
 def _check_tags(value: dict[str, str]) -> dict[str, str]:
     for key, text in value.items():
-        if not TAG_KEY.fullmatch(key) or key.lower().startswith(("aws:", "swarmstack:")):
+        if not TAG_KEY.fullmatch(key) or key.lower().startswith(_RESERVED_TAG_PREFIXES):
             raise ValueError(
                 f"tag key {shown(key)} must be 1-127 letters, digits, spaces or _.:/=+@- "
-                "and not start with aws: or swarmstack:"
+                f"and not start with {', '.join(_RESERVED_TAG_PREFIXES)}"
             )
         if len(text) > MAX_TAG_VALUE or not text.isprintable():
             raise ValueError(
@@ -288,7 +306,7 @@ class ClusterSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     name: Name = Field("swarm", description="Cluster name; names the stack and its resources.")
-    manager_size: ManagerSize = Field(3, description="Swarm managers: 1, 3, 5 or 7.")
+    manager_size: ManagerSize = Field(3, description=f"Swarm managers: {MANAGER_SIZES_PHRASE}.")
     cluster_size: ClusterSize = Field(5, description="Swarm workers: 0..1000.")
     instance_type: InstanceType = Field(
         None, description="Worker instance type or VM size; unset = the cloud's default."
@@ -323,7 +341,7 @@ class ClusterSpec(BaseModel):
         24, description="Prefix length of each overlay network's subnet."
     )
     data_path_port: Annotated[Int, AfterValidator(_check_data_path_port)] = Field(
-        4789, description="UDP port for VXLAN overlay traffic."
+        DEFAULT_DATA_PATH_PORT, description="UDP port for VXLAN overlay traffic."
     )
     autolock: bool = Field(False, description="Encrypt raft logs; managers need unlock on restart.")
     cert_expiry_hours: Annotated[Int, AfterValidator(_check_cert_expiry)] = Field(

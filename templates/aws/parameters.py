@@ -12,12 +12,13 @@ from typing import Any
 
 from troposphere import Parameter, Template
 
+from ...contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
 from ...spec import (
+    AWS_DISK_TYPES,
     AWS_INSTANCE_TYPE,
     DISK_MAX_GIB,
     DISK_MIN_GIB,
     LOG_RETENTION_DAYS,
-    MANAGER_SIZES,
     MAX_WORKERS,
     ClusterSpec,
 )
@@ -44,9 +45,6 @@ SUBNETS = "Subnets"
 
 DEFAULT_INSTANCE_TYPE = "t3.medium"
 DEFAULT_DISK_TYPE = "gp3"
-# Volume types usable for the Docker data volume at any size from 20 GiB without further
-# settings (io1/io2 need provisioned IOPS, st1/sc1 at least 125 GiB).
-DISK_TYPES = ("gp3", "gp2", "standard")
 DEFAULT_AMI = "/aws/service/debian/release/12/latest/amd64"
 ROOT_DEVICE_NAMES = ("/dev/xvda", "/dev/sda1")
 
@@ -135,7 +133,7 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
     disk_size = {"Type": "Number", "MinValue": DISK_MIN_GIB, "MaxValue": DISK_MAX_GIB}
     disk_type = {
         "Type": "String",
-        "AllowedValues": list(DISK_TYPES),
+        "AllowedValues": list(AWS_DISK_TYPES),
         "Description": "EBS volume type of the Docker data volume (/var/lib/docker).",
     }
     return {
@@ -144,9 +142,9 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
             "Type": "Number",
             "Default": str(spec.manager_size),
             "AllowedValues": [str(n) for n in MANAGER_SIZES],
-            "Description": "Swarm managers: 1, 3, 5 or 7 (raft needs an odd count; "
+            "Description": f"Swarm managers: {MANAGER_SIZES_PHRASE} (raft needs an odd count; "
             "3 survive one loss, 5 two, 7 three).",
-            "ConstraintDescription": "must be 1, 3, 5 or 7",
+            "ConstraintDescription": f"must be {MANAGER_SIZES_PHRASE}",
         },
         CLUSTER_SIZE: {
             "Type": "Number",

@@ -227,6 +227,8 @@ def commands_with(option: str) -> list[tuple[list[str], click.Command]]:
         context = click.Context(group)
         for name in group.list_commands(context):
             command = group.get_command(context, name)
+            if command is None:
+                continue
             if isinstance(command, click.Group):
                 walk(command, [*path, name])
             elif any(option in getattr(p, "opts", ()) for p in command.params):
