@@ -4,7 +4,10 @@ Only this module talks SSH. Host keys are always checked against the cluster's k
 (paramiko's RejectPolicy semantics); trust on first use records unknown keys only when the
 user asked for it, and a key that does not match is refused and never retried. While hosts
 boot, refused/timed out/banner/auth failures are retried with exponential backoff and jitter
-inside a bounded window.
+inside a bounded window; no attempt outlasts the window by more than ATTEMPT_FLOOR.
+
+known_hosts and the private key are parsed once per Connector (one per run) and shared by
+every connection (ssh_files.py); a broken local file stops the run before any connection.
 
 Secrets (join tokens) travel on a channel's stdin, never on a command line; outputs that hold
 them are marked secret and never logged. Error text passes through ``redact`` anyway.
@@ -20,12 +23,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import paramiko
 
 from ..errors import HostKeyMismatch, HostKeyUnknown, HostUnreachable, RemoteCommandFailed
 from .inventory import Bastion, SshSettings
+from .ssh_files import KnownHosts, load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ COMMAND_TIMEOUT = 300.0
 MAX_CHANNELS_PER_HOST = 6  # sshd may count a just-closed channel for a moment longer
 CHANNEL_OPEN_TRIES = 5
 BACKOFF_FIRST, BACKOFF_CAP = 0.25, 5.0
+# The last attempt of a window still gets this long to connect, even if the window is nearly
+# spent (a busy sshd may take a few seconds to send its banner).
+ATTEMPT_FLOOR = 2.0
 
 _SECRETS = re.compile(r"SWM(TKN|KEY)-1-[A-Za-z0-9+/=_-]+")
 
@@ -61,20 +67,25 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
 class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
     """Record an unknown host's key in the cluster's known_hosts (only when asked for)."""
 
-    _lock = threading.Lock()
-
-    def __init__(self, known_hosts: Path) -> None:
+    def __init__(self, known_hosts: KnownHosts) -> None:
         self.known_hosts = known_hosts
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
-        with self._lock:
-            self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-            with self.known_hosts.open("a", encoding="ascii") as handle:
-                handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        log.warning("%s: trusted on first use, key %s recorded", hostname, key.fingerprint)
+        self.known_hosts.record(hostname, key)
+
+
+class _SharedKeysClient(paramiko.SSHClient):
+    """An SSHClient that checks host keys against the run's one parsed known_hosts.
+
+    paramiko's own lookup, key-type preference and mismatch check run unchanged; only the
+    per-client load_host_keys (a parse of the whole file per connection) is gone.
+    """
+
+    def __init__(self, known_hosts: KnownHosts) -> None:
+        super().__init__()
+        self._host_keys = known_hosts.host_keys
 
 
 @dataclass(frozen=True)
@@ -208,9 +219,12 @@ def _describe(exc: BaseException) -> str:
     return redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
-def _is_retryable(exc: BaseException) -> bool:
+def is_retryable(exc: BaseException) -> bool:
     """Failures that are normal while a machine boots (and never a host key problem)."""
-    if isinstance(exc, paramiko.BadHostKeyException | _UnknownHostKey):
+    if isinstance(
+        exc,
+        paramiko.BadHostKeyException | _UnknownHostKey | paramiko.PasswordRequiredException,
+    ):
         return False
     return isinstance(
         exc,
@@ -226,39 +240,36 @@ class Connector:
     """Opens verified connections with the inventory's settings; one bastion shared by all."""
 
     def __init__(self, settings: SshSettings, *, connect_window: float | None = None) -> None:
+        """Reads known_hosts and the private key now (raises SshFileError if either is
+        unusable); every connection made by this connector shares them."""
         self.settings = settings
         self.connect_window = settings.connect_window if connect_window is None else connect_window
+        self.known_hosts = KnownHosts.load(settings.known_hosts)
+        self.key = load_private_key(settings.key) if settings.key is not None else None
+        self._policy: paramiko.MissingHostKeyPolicy = (
+            _TrustOnFirstUse(self.known_hosts) if settings.trust_on_first_use else _RejectUnknown()
+        )
         self._bastion: paramiko.SSHClient | None = None
         self._bastion_lock = threading.Lock()
 
-    def _client(self) -> paramiko.SSHClient:
-        client = paramiko.SSHClient()
-        known = self.settings.known_hosts
-        if known.exists():
-            client.load_host_keys(str(known))
-        if self.settings.trust_on_first_use:
-            client.set_missing_host_key_policy(_TrustOnFirstUse(known))
-        else:
-            client.set_missing_host_key_policy(_RejectUnknown())
-        return client
-
     def _connect_once(
-        self, address: str, port: int, user: str, sock: paramiko.Channel | None
+        self, address: str, port: int, user: str, sock: paramiko.Channel | None, budget: float
     ) -> paramiko.SSHClient:
-        client = self._client()
-        key = self.settings.key
+        client = _SharedKeysClient(self.known_hosts)
+        client.set_missing_host_key_policy(self._policy)
         try:
             client.connect(
                 address,
                 port=port,
                 username=user,
-                key_filename=str(key) if key else None,
-                look_for_keys=key is None,
-                allow_agent=key is None,
-                timeout=CONNECT_TIMEOUT,
-                banner_timeout=BANNER_TIMEOUT,
-                auth_timeout=AUTH_TIMEOUT,
-                channel_timeout=AUTH_TIMEOUT,
+                pkey=self.key,
+                # Without a key file: the SSH agent, then ~/.ssh's default keys.
+                look_for_keys=self.key is None,
+                allow_agent=self.key is None,
+                timeout=min(CONNECT_TIMEOUT, budget),
+                banner_timeout=min(BANNER_TIMEOUT, budget),
+                auth_timeout=min(AUTH_TIMEOUT, budget),
+                channel_timeout=min(AUTH_TIMEOUT, budget),
                 sock=sock,
             )
         except BaseException:
@@ -276,11 +287,12 @@ class Connector:
                 self._bastion = self._with_retries(
                     bastion.address,
                     bastion.port,
-                    lambda: self._connect_once(
+                    lambda budget: self._connect_once(
                         bastion.address,
                         bastion.port,
                         bastion.user or self.settings.user,
                         None,
+                        budget,
                     ),
                     what="bastion",
                 )
@@ -301,10 +313,10 @@ class Connector:
         port = port or self.settings.port
         user = self.settings.user
 
-        def attempt() -> paramiko.SSHClient:
+        def attempt(budget: float) -> paramiko.SSHClient:
             bastion = self.settings.bastion
             sock = self._bastion_channel(bastion, address, port) if bastion else None
-            return self._connect_once(address, port, user, sock)
+            return self._connect_once(address, port, user, sock, budget)
 
         client = self._with_retries(address, port, attempt, on_retry=on_retry, window=window)
         return Connection(address=address, user=user, client=client)
@@ -313,7 +325,7 @@ class Connector:
         self,
         address: str,
         port: int,
-        attempt: Callable[[], paramiko.SSHClient],
+        attempt: Callable[[float], paramiko.SSHClient],
         *,
         what: str = "host",
         on_retry: Callable[[str], None] | None = None,
@@ -326,7 +338,7 @@ class Connector:
         while True:
             tries += 1
             try:
-                return attempt()
+                return attempt(max(ATTEMPT_FLOOR, deadline - time.monotonic()))
             except paramiko.BadHostKeyException as exc:
                 raise HostKeyMismatch(
                     f"{where}: the {what} key does not match known_hosts "
@@ -342,23 +354,39 @@ class Connector:
                     "ssh.trust_on_first_use: true / --trust-on-first-use to record it",
                 ) from None
             except Exception as exc:
-                if not _is_retryable(exc):
+                if not is_retryable(exc):
                     raise
                 now = time.monotonic()
                 delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (tries - 1))
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
                 if now + delay > deadline:
-                    raise HostUnreachable(
-                        f"{where}: no SSH connection to the {what} after {tries} attempts in "
-                        f"{now - started:.1f}s ({_describe(exc)})",
-                        hint="check the address, that sshd runs and that a firewall or security "
-                        "group lets this machine in; ssh.connect_window sets how long to retry",
-                    ) from None
+                    raise self._gave_up(where, what, tries, now - started, exc) from None
                 message = f"{_describe(exc)}; retrying in {delay:.1f}s"
                 log.info("%s: %s", where, message)
                 if on_retry is not None:
                     on_retry(message)
                 time.sleep(delay)
+
+    def _gave_up(
+        self, where: str, what: str, tries: int, seconds: float, exc: BaseException
+    ) -> HostUnreachable:
+        if isinstance(exc, paramiko.AuthenticationException):
+            # sshd answered: the network is fine, the login is not (or not yet, while the
+            # host is still installing its authorized keys).
+            user = self.settings.user
+            key = self.settings.key or "the SSH agent and ~/.ssh keys"
+            return HostUnreachable(
+                f"{where}: the {what} refused login as {user} with {key} for {seconds:.1f}s "
+                f"({tries} attempts: {_describe(exc)})",
+                hint="check the SSH user and key; the host's authorized_keys must hold the "
+                "key's public half",
+            )
+        return HostUnreachable(
+            f"{where}: no SSH connection to the {what} after {tries} attempts in "
+            f"{seconds:.1f}s ({_describe(exc)})",
+            hint="check the address, that sshd runs and that a firewall or security "
+            "group lets this machine in; ssh.connect_window sets how long to retry",
+        )
 
     def close(self) -> None:
         if self._bastion is not None:
