@@ -16,11 +16,15 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
 
 from ..errors import SshFileError
+
+if TYPE_CHECKING:
+    from paramiko.hostkeys import _SubDict
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +32,58 @@ _LINE_FORMAT = "want 'host[,host...] key-type base64-key'"
 
 
 class _HostKeys(paramiko.HostKeys):
+    """paramiko's HostKeys with an index by plain host name, so that each connection's lookup
+    costs the same at 10 or 10,000 lines.
+
+    paramiko's lookup scans every entry (hashing the name once per hashed entry). This one
+    hands paramiko's own lookup only the candidates: the entries naming the host in plain text
+    and every hashed entry, in file order - the same entries, so the same answer.
+    """
+
     # paramiko's own entry list (missing from its type stubs); appended to directly because
     # HostKeys.add and .load scan every entry per line, O(N^2) for a large file.
     _entries: list[HostKeyEntry]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_name: dict[str, list[int]] = {}  # plain host name -> entry positions
+        self._hashed: list[int] = []  # positions of entries with a hashed name
+        self._indexed = 0  # entries[:_indexed] are in the index
+
+    def append(self, entry: HostKeyEntry) -> None:
+        self._entries.append(entry)
+        self._index_new_entries()
+
+    def add(self, hostname: str, keytype: str, key: paramiko.PKey) -> None:
+        super().add(hostname, keytype, key)
+        self._index_new_entries()
+
+    def _index_new_entries(self) -> None:
+        for position in range(self._indexed, len(self._entries)):
+            names = self._entries[position].hostnames
+            if any(name.startswith("|1|") for name in names):
+                self._hashed.append(position)
+            for name in names:
+                self._by_name.setdefault(name, []).append(position)
+        self._indexed = len(self._entries)
+
+    def lookup(self, hostname: str) -> _SubDict | None:
+        if self._indexed != len(self._entries):  # changed behind the index: plain scan
+            return super().lookup(hostname)
+        positions = sorted({*self._by_name.get(hostname, ()), *self._hashed})
+        if not positions:
+            return None
+        return _Candidates([self._entries[p] for p in positions]).lookup(hostname)
+
+
+class _Candidates(paramiko.HostKeys):
+    """A few entries, for paramiko's own lookup to choose from."""
+
+    _entries: list[HostKeyEntry]
+
+    def __init__(self, entries: list[HostKeyEntry]) -> None:
+        super().__init__()
+        self._entries = entries
 
 
 class KnownHosts:
@@ -90,7 +143,7 @@ def _parse(path: Path) -> paramiko.HostKeys:
         if line and not line.startswith("#"):
             entry = _entry(line, f"{where}, line {number}")
             if entry is not None:
-                host_keys._entries.append(entry)
+                host_keys.append(entry)
     return host_keys
 
 

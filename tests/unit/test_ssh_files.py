@@ -188,3 +188,29 @@ def test_paramiko_logs_only_with_debug(debug: bool) -> None:
         assert paramiko_log.isEnabledFor(logging.ERROR) is debug
     finally:
         logging.getLogger("paramiko").setLevel(saved)
+
+
+def test_the_indexed_lookup_answers_as_paramiko_does(tmp_path: Path) -> None:
+    keys = [paramiko.Ed25519Key(filename=str(keygen(tmp_path / f"k{n}"))) for n in range(3)]
+    path = tmp_path / "known_hosts"
+    path.write_text(
+        line("198.18.0.11,198.18.0.12", keys[0])
+        + line(paramiko.HostKeys.hash_host("198.18.0.11"), keys[1])  # a second, hashed line
+        + line("[198.18.0.11]:2222", keys[2])
+        + line("198.18.0.13", keys[1])
+        + line("198.18.0.13", keys[2])  # same type twice: paramiko takes the first
+    )
+    ours = KnownHosts.load(path)
+    names = ["198.18.0.11", "198.18.0.12", "[198.18.0.11]:2222", "198.18.0.13", "198.18.0.99"]
+
+    def answers(host_keys: paramiko.HostKeys) -> list[list[str] | None]:
+        found = [host_keys.lookup(name) for name in names]
+        return [None if f is None else [k.get_base64() for k in f.values()] for f in found]
+
+    assert answers(ours.host_keys) == answers(paramiko.HostKeys(str(path)))
+    first = ours.host_keys.lookup("198.18.0.13")
+    assert first is not None
+    assert first["ssh-ed25519"] == keys[1]
+    ours.record("198.18.0.99", keys[0])  # trust on first use: indexed as well as written
+    assert answers(ours.host_keys) == answers(paramiko.HostKeys(str(path)))
+    assert answers(ours.host_keys)[-1] == [keys[0].get_base64()]
