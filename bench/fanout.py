@@ -18,10 +18,18 @@ bench/results/fanout-<UTC time>.jsonl with the machine's core count and load.
 --hold keeps every connection open until all hosts are done, as `converge()` does (each open
 paramiko connection has a transport thread): that shows the cost of holding N connections.
 
+--tools pyinfra,ansible runs the same fan-out with `pyinfra INVENTORY exec -- echo ok` and
+`ansible all -m command -a 'echo ok'` (--forks = --max-parallel, pipelining), both checking host
+keys strictly against the same known_hosts, from a bench-only virtualenv (--tools-venv; see
+bench/fanout_tools.py). Every tool is measured from outside the same way: CPU of its whole
+process tree (start-up included), summed memory (PSS) and threads sampled every 0.1 s, wall.
+
 Needs root (network namespace). Examples:
 
     sudo .venv/bin/python bench/fanout.py                             # 100/500/1000, 3 rounds
     sudo .venv/bin/python bench/fanout.py --sizes 100 --rounds 1 --max-parallel 16
+    sudo .venv/bin/python bench/fanout.py --tools swarmstack,pyinfra,ansible \\
+        --tools-venv /tmp/fanout-tools --rounds 1
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +53,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from fanout_tools import ansible_command, measure, pyinfra_command
 
 NETWORK = ipaddress.ip_network("198.18.0.0/22")  # 1022 host addresses, inside the namespace
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -158,20 +169,13 @@ def namespace_with_sshd(folder: Path) -> Iterator[str]:
             "AllowUsers root\nPermitRootLogin prohibit-password\nPidFile none\nUsePAM no\n"
             "StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UseDNS no\nMaxStartups 2000:100:4000\nLogLevel INFO\n"
+            # bash sources ~/.bashrc when sshd starts it (SSH_CLIENT set, SHLVL < 2); a heavy
+            # one (pyenv init) would be timed instead of the command.
+            "SetEnv SHLVL=1\n"
         )
+        config = folder / "sshd_config"
         sshd = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                name,
-                SSHD,
-                "-D",
-                "-E",
-                str(log),
-                "-f",
-                str(folder / "sshd_config"),
-            ]
+            ["ip", "netns", "exec", name, SSHD, "-D", "-E", str(log), "-f", str(config)]
         )
         try:
             _wait_for(log, "Server listening", sshd)
@@ -206,39 +210,65 @@ def write_known_hosts(folder: Path, count: int) -> Path:
     return path
 
 
-def run_round(namespace: str, folder: Path, hosts: int, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        "ip", "netns", "exec", namespace, sys.executable, __file__, "--controller",
-        "--hosts", str(hosts), "--max-parallel", str(args.max_parallel),
-        "--known-hosts", str(write_known_hosts(folder, hosts)),
-        "--key", str(folder / "user_ed25519"),
-    ] + (["--hold"] if args.hold else [])  # fmt: skip
+def run_round(
+    tool: str, namespace: str, folder: Path, hosts: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    known_hosts = write_known_hosts(folder, hosts)
+    addresses = host_addresses(hosts)
+    env = None
+    if tool == "swarmstack":
+        command = [
+            sys.executable, __file__, "--controller", "--hosts", str(hosts),
+            "--max-parallel", str(args.max_parallel), "--known-hosts", str(known_hosts),
+            "--key", str(folder / "user_ed25519"),
+        ] + (["--hold"] if args.hold else [])  # fmt: skip
+    elif tool == "pyinfra":
+        command = pyinfra_command(
+            args.tools_venv, folder, addresses, known_hosts, args.max_parallel
+        )
+    else:
+        command, env = ansible_command(
+            args.tools_venv, folder, addresses, known_hosts, args.max_parallel
+        )
     load_before = os.getloadavg()[0]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"controller failed at {hosts} hosts:\n{done.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return figures | {
-        "tool": "swarmstack",
+    measured = measure(["ip", "netns", "exec", namespace, *command], env)
+    if measured.returncode != 0:
+        sys.exit(f"{tool} failed at {hosts} hosts:\n{measured.stderr[-3000:]}")
+    figures: dict[str, Any] = {
+        "tool": tool,
+        "hosts": hosts,
+        "max_parallel": args.max_parallel,
+        "wall_s": measured.wall_s,
+        "cpu_s": measured.cpu_s,
+        "cpu_ms_per_host": round(1000 * measured.cpu_s / hosts, 2),
+        "peak_pss_mib": measured.peak_pss_mib,
+        "peak_threads": measured.peak_threads,
         "cores": os.cpu_count(),
         "load_before": round(load_before, 2),
         "load_after": round(os.getloadavg()[0], 2),
     }
+    if tool == "swarmstack":  # the controller's own figures, start-up and imports excluded
+        figures["fanout"] = json.loads(measured.stdout.splitlines()[-1])
+    return figures
 
 
 def summarize(rounds: list[dict[str, Any]]) -> None:
-    print("| hosts | CPU per host | hosts per CPU-second | peak RSS | peak threads | wall |")
-    print("|---|---|---|---|---|---|")
-    for hosts in sorted({r["hosts"] for r in rounds}):
-        mine = [r for r in rounds if r["hosts"] == hosts]
-
-        def median(key: str, rounds: list[dict[str, Any]] = mine) -> float:
-            return float(statistics.median(r[key] for r in rounds))
-
+    """A Markdown table of medians over rounds (peaks: the largest)."""
+    print(
+        "| tool | hosts | CPU per host (whole process) | fan-out CPU per host | "
+        "peak memory (PSS) | peak threads | wall |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for tool, hosts in sorted({(r["tool"], r["hosts"]) for r in rounds}):
+        mine = [r for r in rounds if (r["tool"], r["hosts"]) == (tool, hosts)]
+        cpu = statistics.median(r["cpu_ms_per_host"] for r in mine)
+        own = [r["fanout"]["cpu_ms_per_host"] for r in mine if "fanout" in r]
+        fanout = f"{statistics.median(own):.2f} ms" if own else "-"
         print(
-            f"| {hosts} | {median('cpu_ms_per_host'):.2f} ms | {median('hosts_per_cpu_s'):.0f} | "
-            f"{max(r['peak_rss_mib'] for r in mine):.0f} MiB | "
-            f"{max(r['peak_threads'] for r in mine)} | {median('wall_s'):.1f} s |"
+            f"| {tool} | {hosts} | {cpu:.2f} ms | {fanout} | "
+            f"{max(r['peak_pss_mib'] for r in mine):.0f} MiB | "
+            f"{max(r['peak_threads'] for r in mine)} | "
+            f"{statistics.median(r['wall_s'] for r in mine):.1f} s |"
         )
 
 
@@ -248,6 +278,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-parallel", type=int, default=32, help="controller threads")
     parser.add_argument("--hold", action="store_true", help="keep connections open, as converge")
+    parser.add_argument("--tools", default="swarmstack", help="swarmstack,pyinfra,ansible")
+    parser.add_argument("--tools-venv", type=Path, help="the virtualenv of pyinfra and ansible")
     parser.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--hosts", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--known-hosts", help=argparse.SUPPRESS)
@@ -257,8 +289,15 @@ def main() -> None:
         print(json.dumps(controller_round(args)))
         return
     sizes = [int(size) for size in args.sizes.split(",")]
+    tools = args.tools.split(",")
+    if not set(tools) <= {"swarmstack", "pyinfra", "ansible"}:
+        sys.exit(f"--tools: swarmstack, pyinfra or ansible, not {args.tools!r}")
+    if set(tools) - {"swarmstack"} and args.tools_venv is None:
+        sys.exit("--tools-venv: needed for pyinfra and ansible (see bench/fanout_tools.py)")
     if max(sizes) > NETWORK.num_addresses - 2 or os.geteuid() != 0:
         sys.exit("needs root, and at most 1000 hosts")
+    # SIGTERM as an exception, so that the namespace and sshd are removed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"fanout-{stamp}.jsonl"
@@ -267,8 +306,8 @@ def main() -> None:
     try:
         with namespace_with_sshd(folder) as namespace:
             for number in range(1, args.rounds + 1):
-                for hosts in sizes:
-                    figures = run_round(namespace, folder, hosts, args) | {"round": number}
+                for tool, hosts in ((t, h) for h in sizes for t in tools):
+                    figures = run_round(tool, namespace, folder, hosts, args) | {"round": number}
                     rounds.append(figures)
                     with out.open("a") as handle:
                         handle.write(json.dumps(figures, sort_keys=True) + "\n")

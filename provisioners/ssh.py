@@ -27,7 +27,13 @@ from typing import Any
 
 import paramiko
 
-from ..errors import HostKeyMismatch, HostKeyUnknown, HostUnreachable, RemoteCommandFailed
+from ..errors import (
+    HostKeyMismatch,
+    HostKeyUnknown,
+    HostUnreachable,
+    RemoteCommandFailed,
+    SshFileError,
+)
 from .inventory import Bastion, SshSettings
 from .ssh_files import KnownHosts, load_private_key
 
@@ -80,7 +86,8 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
 class _CalmTransport(paramiko.Transport):
     """paramiko's transport thread wakes every 0.1 s to see whether it was closed; with many
     connections open, or waiting on a busy sshd, those wake-ups were a large part of the
-    controller's CPU. Once a second is enough: close() takes effect at once either way."""
+    controller's CPU. Once a second is enough: close() still closes the socket at once, and
+    the idle thread ends within the second."""
 
     _active_check_timeout = 1.0
 
@@ -367,6 +374,13 @@ class Connector:
                     f"(got {exc.key.get_name()} {exc.key.fingerprint}); refusing to connect",
                     hint="if the host was rebuilt, remove its line from "
                     f"{self.settings.known_hosts} after checking the new key out of band",
+                ) from None
+            except paramiko.PasswordRequiredException:
+                # Only without ssh.key: paramiko tried ~/.ssh's keys and one needs a passphrase.
+                raise SshFileError(
+                    f"{where}: no key in the SSH agent was accepted, and a key in ~/.ssh is "
+                    "protected by a passphrase, which swarmstack does not prompt for",
+                    hint="add the key to ssh-agent (ssh-add), or name a key with ssh.key",
                 ) from None
             except _UnknownHostKey:
                 raise HostKeyUnknown(

@@ -79,6 +79,9 @@ def running_sshd(folder: Path, addresses: tuple[str, ...] = ("127.0.0.1",)) -> I
         "PidFile none\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
         "MaxStartups 200:30:400\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
+        # bash sources ~/.bashrc when sshd starts it (SSH_CLIENT set, SHLVL < 2); a heavy
+        # one (pyenv init) would make every command take seconds.
+        "SetEnv SHLVL=1\n"
     )
     process = subprocess.Popen(
         [str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")],

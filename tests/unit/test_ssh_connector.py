@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import os
 import socket
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 import paramiko
 import pytest
 
-from swarmstack.errors import HostKeyMismatch, HostKeyUnknown, HostUnreachable
+from swarmstack.errors import HostKeyMismatch, HostKeyUnknown, HostUnreachable, SshFileError
 from swarmstack.provisioners import ssh
 from swarmstack.provisioners.inventory import SshSettings
 from swarmstack.provisioners.ssh import Connector, is_retryable
@@ -237,3 +238,21 @@ def test_a_host_key_mismatch_is_final(tmp_path: Path) -> None:
     key = paramiko.Ed25519Key(filename=str(keygen(tmp_path / "a")))
     other = paramiko.Ed25519Key(filename=str(keygen(tmp_path / "b")))
     assert not is_retryable(paramiko.BadHostKeyException("198.18.0.11", key, other))
+
+
+def test_a_passphrase_key_in_home_is_one_line_not_a_retry(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No ssh.key: paramiko looks in ~/.ssh, and the only key there needs a passphrase.
+    (tmp_path / ".ssh").mkdir()
+    locked = tmp_path / ".ssh" / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "pass", "-f", str(locked)], check=True
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    known = known_hosts_of(tmp_path, sshd.known_hosts_line("127.0.0.1"))
+    started = time.monotonic()
+    with pytest.raises(SshFileError, match="protected by a passphrase"):
+        Connector(settings(sshd, known, key=None, connect_window=30)).connect("127.0.0.1")
+    assert time.monotonic() - started < 5
