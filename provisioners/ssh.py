@@ -15,10 +15,12 @@ them are marked secret and never logged. Error text passes through ``redact`` an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import shlex
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -86,8 +88,7 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
 class _CalmTransport(paramiko.Transport):
     """paramiko's transport thread wakes every 0.1 s to see whether it was closed; with many
     connections open, or waiting on a busy sshd, those wake-ups were a large part of the
-    controller's CPU. Once a second is enough: close() still closes the socket at once, and
-    the idle thread ends within the second."""
+    controller's CPU. Once a second is enough: _close() wakes the thread when we are done."""
 
     _active_check_timeout = 1.0
 
@@ -218,7 +219,17 @@ class Connection:
             sftp.chmod(remote_path, mode)
 
     def close(self) -> None:
-        self.client.close()
+        _close(self.client)
+
+
+def _close(client: paramiko.SSHClient) -> None:
+    """Close, and end the transport thread now rather than at its next wake-up (up to a
+    second later): a shutdown wakes its recv(), where a close from this thread would not."""
+    transport = client.get_transport()
+    if transport is not None:
+        with contextlib.suppress(OSError, EOFError):
+            transport.sock.shutdown(socket.SHUT_RDWR)
+    client.close()
 
 
 def _open_session(transport: paramiko.Transport) -> paramiko.Channel:
@@ -302,7 +313,7 @@ class Connector:
                 transport_factory=_calm_transport,
             )
         except BaseException:
-            client.close()
+            _close(client)
             raise
         transport = client.get_transport()
         assert transport is not None
@@ -426,4 +437,4 @@ class Connector:
 
     def close(self) -> None:
         if self._bastion is not None:
-            self._bastion.close()
+            _close(self._bastion)

@@ -256,3 +256,17 @@ def test_a_passphrase_key_in_home_is_one_line_not_a_retry(
     with pytest.raises(SshFileError, match="protected by a passphrase"):
         Connector(settings(sshd, known, key=None, connect_window=30)).connect("127.0.0.1")
     assert time.monotonic() - started < 5
+
+
+def test_closing_ends_the_transport_thread_at_once(sshd: Sshd, tmp_path: Path) -> None:
+    # The transport thread polls only once a second; a fan-out over many hosts must not keep
+    # a second's worth of finished connections' threads alive.
+    known = known_hosts_of(tmp_path, sshd.known_hosts_line("127.0.0.1"))
+    connection = Connector(settings(sshd, known)).connect("127.0.0.1")
+    transport = connection.client.get_transport()
+    assert transport is not None
+    assert transport.is_alive()
+    connection.run("true", check=False)  # not root: sudo may refuse; any exit will do
+    connection.close()
+    transport.join(0.5)
+    assert not transport.is_alive()
