@@ -31,6 +31,7 @@ DEFAULT_CONNECT_WINDOW = 120.0
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _ZONE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+_PORT_DIGITS = re.compile(r"[0-9]{1,5}")
 
 _SSH_KEYS = (
     "user",
@@ -236,11 +237,14 @@ def _bastion(data: Any, p: _Problems) -> Bastion | None:
         return None
     if isinstance(data, str):  # [user@]host[:port]
         user, _, rest = data.rpartition("@")
-        host, _, port_text = rest.partition(":")
+        host, sep, port_text = rest.partition(":")
         address = _address(host, "ssh.bastion", p)
-        port = _port(int(port_text), "ssh.bastion", p) if port_text.isdigit() else 22
-        if port_text and not port_text.isdigit():
-            p.add("ssh.bastion", f"port must be a number, not {shown(port_text)}")
+        # ASCII digits only: str.isdigit() accepts '²', which int() then rejects.
+        port: int | None = 22
+        if _PORT_DIGITS.fullmatch(port_text):
+            port = _port(int(port_text), "ssh.bastion", p)
+        elif sep:
+            p.add("ssh.bastion", f"port must be a number 1-65535, not {shown(port_text)}")
         return Bastion(address or host, user or None, port or 22)
     if not isinstance(data, Mapping):
         p.add("ssh.bastion", "must be null, 'user@host:port' or a mapping (address, user, port)")

@@ -101,6 +101,10 @@ class InventoryError(UsageError):
     """The bootstrap inventory file is invalid."""
 
 
+class SshFileError(UsageError):
+    """A local SSH file (known_hosts, the private key) cannot be used; found before connecting."""
+
+
 class ConfirmationRequired(UsageError):
     """A change needs confirmation, but there is no terminal to ask and --yes was not given."""
 

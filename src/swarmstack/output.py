@@ -90,6 +90,9 @@ class Output:
         handler = RichHandler(console=self.stderr, show_path=False, rich_tracebacks=False)
         logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
         logging.getLogger("swarmstack").setLevel(level)
+        # paramiko logs an ERROR with a traceback on every failed banner read, i.e. on every
+        # retry while a host boots; swarmstack reports the outcome itself. Its logs: --debug.
+        logging.getLogger("paramiko").setLevel(logging.DEBUG if self.debug else logging.CRITICAL)
 
 
 def write_output_file(path: Path, text: str, flag: str = "--out") -> None:

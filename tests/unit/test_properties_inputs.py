@@ -134,7 +134,7 @@ host_values = st.dictionaries(
 ssh_values = st.dictionaries(
     st.sampled_from(["user", "key", "known_hosts", "port", "bastion", "connect_window"])
     | st.text(max_size=6),
-    values | st.sampled_from(["ops", "b.example:x", "ops@b.example:2222", 22, 0]),
+    values | st.sampled_from(["ops", "b.example:x", "b.example:²", "ops@b.example:2222", 22, 0]),
     max_size=4,
 )
 inventories = (
