@@ -154,7 +154,11 @@ def _lifecycle_patches() -> list[Patch]:
         ),
         (group, "set_desired_capacity", _wrap_set_desired_capacity(group.set_desired_capacity)),
         (backend, "terminate_instance", _wrap_terminate_instance(backend.terminate_instance)),
-        (backend, "delete_auto_scaling_group", _wrap_delete_group(backend.delete_auto_scaling_group)),
+        (
+            backend,
+            "delete_auto_scaling_group",
+            _wrap_delete_group(backend.delete_auto_scaling_group),
+        ),
         (EC2Backend, "terminate_instances", _wrap_ec2_terminate(EC2Backend.terminate_instances)),
         (response, "put_lifecycle_hook", _put_lifecycle_hook),
         (response, "complete_lifecycle_action", _complete_lifecycle_action),
@@ -211,9 +215,7 @@ def _wrap_group_create(original: Callable[..., Any]) -> Callable[..., Any]:
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        group = original(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
+        group = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         backend = asg_models.autoscaling_backends[account_id][region_name]
         for spec in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
             _configure_hook(backend, group, spec)
@@ -294,9 +296,7 @@ def _wrap_delete_group(original: Callable[..., Any]) -> Callable[..., Any]:
                         _forget(token)
                 if waiting:
                     self.ec2_backend.terminate_instances(waiting)
-                group.instance_states = [
-                    s for s in group.instance_states if not _is_terminating(s)
-                ]
+                group.instance_states = [s for s in group.instance_states if not _is_terminating(s)]
             _local.bypass = True
             try:
                 original(self, group_name)

@@ -44,7 +44,8 @@ def new_token() -> str:
 
 def aws_time(moment: datetime) -> str:
     """`2024-01-19T00:36:26.533Z`: ISO 8601 in UTC with milliseconds, as AWS writes it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def action_message(action: LifecycleAction, now: datetime) -> str:
