@@ -151,13 +151,17 @@ class LocalCluster:
     @classmethod
     def open_or_create(cls, name: str, image: Path, *, progress: Progress = _quiet) -> LocalCluster:
         """The cluster `name` (created empty, with its own /24, when missing) whose new
-        machines boot from `image`; for callers that make machines themselves (the AWS
-        simulation). Needs root."""
+        machines boot from `image`, with its bridge up and its SSH key made; for callers
+        that make machines themselves (the AWS simulation). Needs root."""
         check_name(name)
         require_root("swarmstack local up")
         require_host_tools()
+        host.ensure_limits(progress)
         with _locked(name):
-            return cls._load_or_create(name, progress, image)
+            cluster = cls._load_or_create(name, progress, image)
+            keys.ensure_key_pair(cluster.ssh_key_path, f"swarmstack-local-{name}")
+            network.ensure_bridge(name, cluster._state.subnet_index)
+            return cluster
 
     @classmethod
     def _load_or_create(
