@@ -161,9 +161,11 @@ def ensure_base_image(progress: Progress) -> Path:
 def remove_unused_images(in_use: set[Path]) -> list[Path]:
     """Delete base images of older recipe versions that no cluster's machines sit on."""
     removed = []
-    current = base_image_path()
     for image in paths.IMAGES.glob(f"{SUITE}-r*"):
-        if image != current and image not in in_use and image.is_dir():
+        version = image.name.removeprefix(f"{SUITE}-r")
+        # Only older recipes: a newer one belongs to a newer swarmstack on this host.
+        older = version.isdigit() and int(version) < RECIPE_VERSION
+        if older and image not in in_use and image.is_dir():
             shutil.rmtree(image, ignore_errors=True)
             removed.append(image)
     return removed
@@ -315,10 +317,13 @@ def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
 # use: cloud-init (runs the user data from the NoCloud seed), locales (cloud-init's locale module
 # fails without it on minbase), curl (IMDS calls in the boot script) and python3-boto3 (the
 # node-side agent). Docker comes from the base image (Debian's docker.io).
-CLOUD_RECIPE_VERSION = 1
+CLOUD_RECIPE_VERSION = 2
 CLOUD_PACKAGES = ("cloud-init", "locales", "curl", "python3-boto3")
 # NoCloud only: cloud-init must never probe a cloud's metadata address.
 CLOUD_DATASOURCE_CFG = "datasource_list: [ NoCloud, None ]\n"
+CLOUD_LOCALE_SCRIPT = (
+    "sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen && locale-gen"
+)
 # Keeps services from starting inside the chroot while packages are installed.
 POLICY_RC_D = "#!/bin/sh\nexit 101\n"
 
@@ -346,6 +351,8 @@ def ensure_cloud_image(progress: Progress) -> Path:
             (tmp / STAMP).unlink()
             _install_in_chroot(tmp, CLOUD_PACKAGES, progress)
             _write(tmp / "etc/cloud/cloud.cfg.d/90-datasource.cfg", CLOUD_DATASOURCE_CFG)
+            # cloud-init's locale module sets en_US.UTF-8 and fails when it is not generated.
+            run(["chroot", str(tmp), "sh", "-c", CLOUD_LOCALE_SCRIPT])
             (tmp / STAMP).write_text(
                 json.dumps({"recipe": CLOUD_RECIPE_VERSION, "base": base.name}) + "\n"
             )

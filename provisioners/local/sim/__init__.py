@@ -30,7 +30,17 @@ from ....spec import ClusterSpec
 from .. import images
 from ..cluster import LocalCluster, check_name
 from ..run import require_root
-from . import control
+from .control import (
+    DEFAULT_REGION,
+    SimFiles,
+    instances,
+    is_simulation,
+    read_config,
+    running_endpoints,
+    service_pid,
+    start_service,
+    stop_service,
+)
 from .launch import SIM_CREDENTIALS, create_stack
 from .seed import ENDPOINT_URL, METADATA_ENDPOINT, Endpoints
 
@@ -53,8 +63,6 @@ __all__ = [
     "up",
     "wait_for_instances",
 ]
-
-is_simulation = control.is_simulation
 
 
 def _quiet(_message: str) -> None:
@@ -102,30 +110,30 @@ def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -
     check_name(name)
     require_sim_extra()
     require_root("swarmstack local up --cloud aws")
-    if LocalCluster.exists(name) and not control.is_simulation(name):
+    if LocalCluster.exists(name) and not is_simulation(name):
         raise UsageError(
             f"--name={name}: a local cluster of plain machines has that name; "
             "choose another --name or `swarmstack local down` it first"
         )
-    region = spec.region or control.DEFAULT_REGION
+    region = spec.region or DEFAULT_REGION
     image = images.ensure_cloud_image(progress)
     cluster = LocalCluster.open_or_create(name, image, progress=progress)
-    files = control.SimFiles.of(name)
+    files = SimFiles.of(name)
     if files.config.exists():
-        region = str(control.read_config(files).get("region", region))
+        region = str(read_config(files).get("region", region))
     progress(f"starting the simulated AWS ({region}) on {cluster.gateway}")
-    endpoints = control.start_service(name, cluster.gateway, region)
+    endpoints = start_service(name, cluster.gateway, region)
     stack_status = create_stack(spec, endpoints.aws, region, progress)
     return SimResult(name, spec.name, region, stack_status, endpoints)
 
 
 def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:
     """Until every running instance of the groups has a booted machine (SSH answers)."""
-    files = control.SimFiles.of(name)
+    files = SimFiles.of(name)
     deadline = time.monotonic() + timeout
     reported = -1
     while True:
-        rows = control.instances(files)
+        rows = instances(files)
         failed = [r for r in rows if r["machine"] == "failed"]
         if failed:
             raise LocalProviderError(
@@ -139,7 +147,7 @@ def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress 
             progress(f"machines booted: {len(booted)}/{len(wanted)}")
         if wanted and len(booted) == len(wanted):
             return
-        if control.service_pid(files) is None:
+        if service_pid(files) is None:
             raise LocalProviderError(
                 f"the AWS simulation of cluster {name} is not running",
                 hint=f"its log: {files.log}",
@@ -154,9 +162,9 @@ def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress 
 
 def status(name: str) -> dict[str, Any]:
     """The simulation's endpoints and running state, and every instance with its machine."""
-    files = control.SimFiles.of(name)
-    config = control.read_config(files)
-    endpoints = control.endpoints(files)
+    files = SimFiles.of(name)
+    config = read_config(files)
+    endpoints = running_endpoints(files)
     return {
         "cloud": "aws",
         "region": config.get("region"),
@@ -164,14 +172,14 @@ def status(name: str) -> dict[str, Any]:
         "endpoint_url": endpoints.aws if endpoints else None,
         "metadata_endpoint": endpoints.metadata if endpoints else None,
         "log": str(files.log),
-        "instances": control.instances(files),
+        "instances": instances(files),
     }
 
 
 def down(name: str, *, progress: Progress = _quiet) -> None:
     """Stop the simulation process, then remove the machines, network and state."""
     require_root("swarmstack local down")
-    if control.stop_service(name):
+    if stop_service(name):
         progress(f"stopped the simulated AWS of cluster {name}")
     if LocalCluster.exists(name):
         LocalCluster.open(name, progress=progress).down()

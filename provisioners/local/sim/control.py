@@ -83,7 +83,7 @@ def read_config(files: SimFiles) -> dict[str, Any]:
     return data
 
 
-def endpoints(files: SimFiles) -> Endpoints | None:
+def running_endpoints(files: SimFiles) -> Endpoints | None:
     """Where the running simulation serves, or None when it does not run."""
     if service_pid(files) is None:
         return None
@@ -97,7 +97,7 @@ def endpoints(files: SimFiles) -> Endpoints | None:
 def start_service(cluster: str, address: str, region: str) -> Endpoints:
     """Start the simulation process for the cluster (once) and wait until it serves."""
     files = SimFiles.of(cluster)
-    running = endpoints(files)
+    running = running_endpoints(files)
     if running is not None:
         return running
     files.dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def start_service(cluster: str, address: str, region: str) -> Endpoints:
                 hint=f"its log: {files.log}",
             )
         time.sleep(0.1)
-    found = endpoints(files)
+    found = running_endpoints(files)
     if found is None:  # pragma: no cover - ready was written by the live process
         raise LocalProviderError(f"the AWS simulation of cluster {cluster} stopped at once")
     return found

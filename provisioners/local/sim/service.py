@@ -10,6 +10,7 @@ left to `local down`, which stops this process first.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -67,7 +68,7 @@ def imds_lookup(region: str) -> Any:
                 instance_type=instance.instance_type,
                 launched=_launch_time(instance),
                 tags=tags,
-                role_name=_role_name(instance),
+                role_name=_role_name(backend, instance, tags),
                 user_data=_user_data(instance),
             )
         return None
@@ -82,13 +83,24 @@ def _launch_time(instance: Any) -> datetime:
         return datetime.now(UTC)
 
 
-def _role_name(instance: Any) -> str | None:
-    """The role of the instance's profile (what iam/security-credentials/ lists)."""
+def _role_name(backend: Any, instance: Any, tags: dict[str, str]) -> str | None:
+    """The role of the instance's profile (what iam/security-credentials/ lists).
+
+    AWS gives an instance its launch template's IamInstanceProfile; moto's groups launch
+    without it, so the profile is read from the template version the instance came from."""
     profile = instance.iam_instance_profile
     arn = profile.get("Arn") if isinstance(profile, dict) else None
+    template_id = tags.get("aws:ec2launchtemplate:id")
+    if not arn and template_id:
+        try:
+            template = backend.get_launch_template(template_id)
+            version = template.get_version(tags.get("aws:ec2launchtemplate:version", "$Default"))
+        except Exception:  # the template is gone (stack deleted): no credentials then
+            return None
+        arn = (version.data.get("IamInstanceProfile") or {}).get("Arn")
     if not arn:
         return None
-    name = arn.rsplit("/", 1)[-1]
+    name = str(arn).rsplit("/", 1)[-1]
     for candidate in iam_backends[DEFAULT_ACCOUNT_ID]["global"].instance_profiles.values():
         if candidate.name == name and candidate.roles:
             return str(candidate.roles[0].name)
@@ -116,6 +128,7 @@ def address_setter(region: str) -> Any:
 
 
 def serve(config: dict[str, Any]) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API call
     os.environ.update(FAKE_CREDENTIALS)
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         os.environ.pop(name, None)
