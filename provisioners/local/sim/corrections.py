@@ -201,7 +201,7 @@ def _configure_hook(backend: Any, group: Any, spec: dict[str, Any]) -> None:
     _post(
         backend,
         hook.notification_target_arn,
-        lifecycle.test_message(backend.account_id, group.name, group.arn, utcnow()),
+        lifecycle.hook_test_notification(backend.account_id, group.name, group.arn, utcnow()),
     )
 
 

@@ -69,7 +69,7 @@ def action_message(action: LifecycleAction, now: datetime) -> str:
     return json.dumps(body)
 
 
-def test_message(account_id: str, group_name: str, group_arn: str, now: datetime) -> str:
+def hook_test_notification(account_id: str, group_name: str, group_arn: str, now: datetime) -> str:
     """What AWS posts to a hook's target when the hook is created (consumers must skip it)."""
     return json.dumps(
         {
