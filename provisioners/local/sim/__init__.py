@@ -60,6 +60,7 @@ __all__ = [
     "is_simulation",
     "require_sim_extra",
     "status",
+    "stop",
     "up",
     "wait_for_instances",
 ]
@@ -176,10 +177,15 @@ def status(name: str) -> dict[str, Any]:
     }
 
 
+def stop(name: str) -> bool:
+    """Stop the simulation process (machines stay); True when one was running."""
+    return stop_service(name)
+
+
 def down(name: str, *, progress: Progress = _quiet) -> None:
     """Stop the simulation process, then remove the machines, network and state."""
     require_root("swarmstack local down")
-    if stop_service(name):
+    if stop(name):
         progress(f"stopped the simulated AWS of cluster {name}")
     if LocalCluster.exists(name):
         LocalCluster.open(name, progress=progress).down()

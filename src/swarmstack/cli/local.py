@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,8 +21,11 @@ from ..provisioners.local import (
     Machine,
     require_root,
 )
+from ..provisioners.local.sim import is_simulation
 from ..spec import ClusterSpec
 from .bootstrap import progress_for
+from .local_sim import check_plain_up, emit_simulation_status, stop_simulation, up_simulation
+from .options import spec_file_option
 
 NAME_OPTION = click.option(
     "--name",
@@ -79,25 +83,50 @@ def _take_out(output: Output, cluster: LocalCluster, leaving: Sequence[Machine])
 @click.option(
     "--managers",
     type=int,
-    default=3,
-    show_default=True,
-    help="Manager machines: 1, 3, 5 or 7.",
+    default=None,
+    help="Manager machines: 1, 3, 5 or 7.  [default: 3]",
 )
-@click.option("--workers", type=int, default=2, show_default=True, help="Worker machines.")
+@click.option("--workers", type=int, default=None, help="Worker machines.  [default: 2]")
+@click.option(
+    "--cloud",
+    metavar="CLOUD",
+    default=None,
+    help="Run this cloud's real stack on simulated infrastructure (aws: moto's server, "
+    "cloud-init, instance metadata); needs `pip install 'swarmstack[sim]'`.",
+)
+@spec_file_option("With --cloud aws: the cluster spec whose stack to run.")
 @NAME_OPTION
 @click.pass_obj
-def up(output: Output, /, managers: int, workers: int, name: str) -> None:
+def up(
+    output: Output,
+    /,
+    managers: int | None,
+    workers: int | None,
+    cloud: str | None,
+    spec_file: Path | None,
+    name: str,
+) -> None:
     """Create (or scale) the local machines and form a swarm on them.
 
     \b
     Re-running with other counts scales: new machines join; surplus ones (highest numbers
     first) leave the swarm and are powered off. Needs root.
+    With --cloud aws the stack swarmstack launches on AWS is created on a simulated AWS
+    instead, and every instance its groups launch becomes a machine running the stack's
+    real user data; the simulated AWS endpoint is printed for the AWS CLI.
     \b
     Examples:
       sudo swarmstack local up --managers 3 --workers 2
       sudo swarmstack local up --managers 3 --workers 5     # scale out
       sudo swarmstack local ssh ss-m1 -- docker node ls
+      sudo swarmstack local up --cloud aws --managers 3 --workers 2 --name try
     """
+    if cloud is not None:
+        up_simulation(output, cloud, spec_file, managers, workers, name)
+        return
+    check_plain_up(spec_file)
+    managers = 3 if managers is None else managers
+    workers = 2 if workers is None else workers
     cluster = LocalCluster.up(
         managers,
         workers,
@@ -117,6 +146,9 @@ def up(output: Output, /, managers: int, workers: int, name: str) -> None:
 def status(output: Output, /, name: str) -> None:
     """Show the local machines: role, zone, address, running, SSH answering."""
     cluster = LocalCluster.open(name)
+    if is_simulation(name):
+        emit_simulation_status(output, cluster)
+        return
     _emit_cluster(output, cluster, cluster.status())
 
 
@@ -134,6 +166,7 @@ def down(output: Output, /, name: str) -> None:
             ),
         )
         return
+    stop_simulation(output, name)
     cluster = LocalCluster.open(name, progress=output.info)
     cluster.down()
     left = cluster.leftovers()

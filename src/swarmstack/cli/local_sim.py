@@ -1,0 +1,142 @@
+"""`swarmstack local up --cloud aws`: the real AWS stack on this machine (the simulation).
+
+Kept apart from cli/local.py, which only hands over to these functions: `up_simulation`,
+`emit_simulation_status` and `stop_simulation`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..errors import LocalProviderError, UsageError
+from ..output import Output, table
+from ..provisioners.local import LocalCluster, sim
+from ..spec import ClusterSpec
+from ..specload import load_spec
+
+DEFAULT_MANAGERS = 3
+DEFAULT_WORKERS = 2
+
+
+def simulation_spec(
+    spec_file: Path | None, managers: int | None, workers: int | None, name: str
+) -> ClusterSpec:
+    """The stack to run: the spec file's (counts from flags win) or a default one named after
+    the cluster. CloudWatch logs are off unless the spec file says otherwise: dockerd's awslogs
+    driver cannot be pointed at the simulated AWS."""
+    flags: dict[str, Any] = {"manager_size": managers, "cluster_size": workers}
+    if spec_file is None:
+        flags = {
+            "name": name,
+            "manager_size": DEFAULT_MANAGERS if managers is None else managers,
+            "cluster_size": DEFAULT_WORKERS if workers is None else workers,
+            "enable_cloudwatch_logs": False,
+        }
+    return load_spec(spec_file, flags, os.environ)
+
+
+def up_simulation(
+    output: Output,
+    cloud: str,
+    spec_file: Path | None,
+    managers: int | None,
+    workers: int | None,
+    name: str,
+) -> None:
+    sim.check_cloud(cloud)
+    sim.require_sim_extra()
+    spec = simulation_spec(spec_file, managers, workers, name)
+    if spec.enable_cloudwatch_logs:
+        output.warn(
+            "enable_cloudwatch_logs: the nodes' containers log through awslogs, which cannot "
+            "reach the simulated AWS; set it to false for the simulation"
+        )
+    result = sim.up(spec, name=name, progress=output.info)
+    sim.wait_for_instances(name, progress=output.info)
+    data = {**result.to_dict(), **sim.status(name)}
+
+    def render(console: Console) -> None:
+        _print_instances(console, data["instances"])
+        _print_how_to_drive(console, result.endpoints.aws, result.region, name)
+
+    output.emit(data, render)
+
+
+def emit_simulation_status(output: Output, cluster: LocalCluster) -> None:
+    """`local status` of a simulation: endpoints, instances and machines, swarm nodes."""
+    data = sim.status(cluster.name)
+    data["cluster"] = cluster.name
+    data["machines"] = cluster.status()
+    data["swarm_nodes"] = _swarm_nodes(cluster)
+
+    def render(console: Console) -> None:
+        state = "running" if data["running"] else "NOT running (local down, then up again)"
+        console.print(f"simulated AWS ({data['region']}): {state}", markup=False)
+        if data["endpoint_url"]:
+            console.print(f"  endpoint: {data['endpoint_url']}", markup=False)
+        _print_instances(console, data["instances"])
+        rows = data["machines"]
+        if rows:
+            columns = list(rows[0])
+            console.print(table(columns, [[r[c] for c in columns] for r in rows]))
+        nodes = data["swarm_nodes"]
+        if nodes:
+            columns = ["Hostname", "Status", "Availability", "ManagerStatus"]
+            console.print(table(columns, [[n.get(c, "") for c in columns] for n in nodes]))
+        else:
+            console.print("swarm: no manager answers `docker node ls` yet", markup=False)
+
+    output.emit(data, render)
+
+
+def stop_simulation(output: Output, name: str) -> None:
+    """Before `local down` removes the machines: the process that would boot them again."""
+    if sim.is_simulation(name) and sim.stop(name):
+        output.info(f"stopped the simulated AWS of cluster {name}")
+
+
+def check_plain_up(spec_file: Path | None) -> None:
+    if spec_file is not None:
+        raise UsageError("-f/--file: only with --cloud aws (plain local machines take counts)")
+
+
+def _swarm_nodes(cluster: LocalCluster) -> list[dict[str, Any]]:
+    """`docker node ls` from the first manager that answers; empty when none does."""
+    for machine in cluster.managers:
+        try:
+            result = cluster.ssh(
+                machine.name,
+                "sudo docker node ls --format '{{json .}}'",
+                check=False,
+                timeout=15,
+            )
+        except (LocalProviderError, subprocess.TimeoutExpired):  # still booting, or gone
+            continue
+        if result.returncode == 0:
+            return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return []
+
+
+def _print_instances(console: Console, rows: list[dict[str, Any]]) -> None:
+    columns = ["instance_id", "role", "lifecycle_state", "ec2_state", "machine", "address"]
+    console.print(table(columns, [[r.get(c) or "" for c in columns] for r in rows]))
+
+
+def _print_how_to_drive(console: Console, endpoint: str, region: str, name: str) -> None:
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sim.SIM_CREDENTIALS.items())
+    console.print(
+        f"\nDrive it with the AWS CLI (any credentials work; these keep yours out of it):\n"
+        f"  export {exports} AWS_DEFAULT_REGION={region}\n"
+        f"  aws --endpoint-url {endpoint} autoscaling describe-auto-scaling-groups\n"
+        f"  aws --endpoint-url {endpoint} autoscaling set-desired-capacity "
+        "--auto-scaling-group-name GROUP --desired-capacity N\n"
+        f"Machines follow the groups; see them with: swarmstack local status --name {name}",
+        markup=False,
+    )

@@ -1,0 +1,85 @@
+"""`swarmstack local up --cloud aws`: its one-line errors, before anything is touched."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from swarmstack.cli.local_sim import simulation_spec
+from swarmstack.cli.main import cli
+from swarmstack.errors import ExitCode
+from swarmstack.provisioners.local import paths
+
+
+@pytest.fixture
+def not_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A non-root user, and state/cache folders that would show any file written."""
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setattr(paths, "STATE_ROOT", tmp_path / "state")
+    monkeypatch.setattr(paths, "CACHE_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(paths, "IMAGES", tmp_path / "cache" / "images")
+    return tmp_path
+
+
+def _up(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["local", "up", *args])
+
+
+def test_a_wrong_cloud_names_the_clouds_there_are(not_root: Path) -> None:
+    result = _up("--cloud", "gcp")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip().splitlines()[0] == "error: --cloud=gcp: must be one of aws"
+    assert list(not_root.iterdir()) == []
+
+
+def test_without_the_extra_it_says_what_to_install(
+    not_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a)
+    )
+    result = _up("--cloud", "aws")
+    assert result.exit_code == ExitCode.USAGE
+    assert "pip install 'swarmstack[sim]'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(not_root.iterdir()) == []
+
+
+def test_without_root_it_says_so_and_touches_nothing(not_root: Path) -> None:
+    result = _up("--cloud", "aws", "--managers", "1", "--workers", "1")
+    assert result.exit_code == ExitCode.FAILED
+    assert "error: swarmstack local up --cloud aws needs root" in result.stderr
+    assert list(not_root.iterdir()) == []
+
+
+def test_bad_counts_are_spec_errors_before_the_root_check(not_root: Path) -> None:
+    result = _up("--cloud", "aws", "--managers", "2")
+    assert result.exit_code == ExitCode.USAGE
+    assert "manager" in result.stderr
+    assert "root" not in result.stderr
+
+
+def test_a_spec_file_needs_the_cloud(not_root: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "cluster.yaml"
+    spec.write_text("name: prod\n")
+    result = _up("-f", str(spec))
+    assert result.exit_code == ExitCode.USAGE
+    assert "error: -f/--file: only with --cloud aws" in result.stderr
+
+
+def test_the_default_stack_is_named_after_the_cluster_with_logs_off() -> None:
+    spec = simulation_spec(None, None, 1, "try")
+    assert (spec.name, spec.manager_size, spec.cluster_size) == ("try", 3, 1)
+    assert spec.enable_cloudwatch_logs is False
+
+
+def test_counts_from_flags_win_over_the_spec_file(tmp_path: Path) -> None:
+    file = tmp_path / "cluster.yaml"
+    file.write_text("name: prod\nmanager_size: 5\ncluster_size: 4\n")
+    spec = simulation_spec(file, None, 2, "ignored")
+    assert (spec.name, spec.manager_size, spec.cluster_size) == ("prod", 5, 2)
