@@ -357,7 +357,10 @@ def _on_timeout(token: str) -> None:
         if left > 0:  # a heartbeat moved the deadline
             _arm_timer(token, left)
             return
-        _finish(token)
+        try:
+            _finish(token)
+        except Exception as exc:  # its group or backend is gone (reset): nothing to end
+            print(f"lifecycle: timeout of {pending.action.instance_id}: {exc}", flush=True)
 
 
 def _forget(token: str) -> _Pending | None:
