@@ -73,6 +73,12 @@ class Controller:
         self._work: dict[str, Future[None]] = {}
         self._pool = ThreadPoolExecutor(max_workers=BOOT_PARALLEL, thread_name_prefix="machine")
         self._lock = threading.Lock()
+        # Machines of an earlier run of the simulation: their instances died with its memory,
+        # so the first poll removes them.
+        for machine in cluster.machines:
+            self.tracked[machine.name] = Tracked(
+                machine.name, "-", machine.role, "-", "gone", "running", machine.address
+            )
 
     # --- the loop ------------------------------------------------------------------------
 
