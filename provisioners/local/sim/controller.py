@@ -89,7 +89,8 @@ class Controller:
             except Exception:  # a failed poll is logged and retried; the loop must live on
                 self.log("poll failed:\n" + traceback.format_exc())
             stop.wait(interval)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # A boot in progress is not waited for: `local down` removes half-booted machines.
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def step(self) -> None:
         in_groups = self._group_instances()

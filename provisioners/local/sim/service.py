@@ -176,7 +176,9 @@ def serve(config: dict[str, Any]) -> int:
 
 
 def main() -> None:
-    sys.exit(serve(json.loads(Path(sys.argv[1]).read_text())))
+    code = serve(json.loads(Path(sys.argv[1]).read_text()))
+    sys.stderr.flush()
+    os._exit(code)  # without joining boot threads still waiting for a machine
 
 
 if __name__ == "__main__":
