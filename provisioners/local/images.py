@@ -163,9 +163,11 @@ def ensure_base_image(progress: Progress) -> Path:
 def remove_unused_images(in_use: set[Path]) -> list[Path]:
     """Delete base images of older recipe versions that no cluster's machines sit on."""
     removed = []
-    current = base_image_path()
     for image in paths.IMAGES.glob(f"{SUITE}-r*"):
-        if image != current and image not in in_use and image.is_dir():
+        version = image.name.removeprefix(f"{SUITE}-r")
+        # Only older recipes: a newer one belongs to a newer swarmstack on this host.
+        older = version.isdigit() and int(version) < RECIPE_VERSION
+        if older and image not in in_use and image.is_dir():
             shutil.rmtree(image, ignore_errors=True)
             removed.append(image)
     return removed
@@ -333,3 +335,77 @@ def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
     tmp.write_bytes(image)
     tmp.rename(target)
     return target
+
+
+# --- the "cloud" variant: the base image plus cloud-init, for the AWS simulation -------------
+# Machines have no internet, so the image carries what the stack's user data would install or
+# use: cloud-init (runs the user data from the NoCloud seed), locales (cloud-init's locale module
+# fails without it on minbase), curl (IMDS calls in the boot script) and python3-boto3 (the
+# node-side agent). Docker comes from the base image (Debian's docker.io).
+CLOUD_RECIPE_VERSION = 2
+CLOUD_PACKAGES = ("cloud-init", "locales", "curl", "python3-boto3")
+# NoCloud only: cloud-init must never probe a cloud's metadata address.
+CLOUD_DATASOURCE_CFG = "datasource_list: [ NoCloud, None ]\n"
+CLOUD_LOCALE_SCRIPT = (
+    "sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen && locale-gen"
+)
+# Keeps services from starting inside the chroot while packages are installed.
+POLICY_RC_D = "#!/bin/sh\nexit 101\n"
+
+
+def cloud_image_path() -> Path:
+    return paths.IMAGES / f"{SUITE}-cloud-b{RECIPE_VERSION}-r{CLOUD_RECIPE_VERSION}"
+
+
+def ensure_cloud_image(progress: Progress) -> Path:
+    """The cached cloud variant; built from the base image (apt from the host's mirror) once."""
+    target = cloud_image_path()
+    if (target / STAMP).exists():
+        return target
+    base = ensure_base_image(progress)
+    with _lock(paths.IMAGES / ".build.lock"):
+        if (target / STAMP).exists():
+            return target
+        for stale in paths.IMAGES.glob(f".{target.name}.*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        progress(f"building the cloud image {target.name} (once; a minute or two)")
+        started = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.IMAGES))
+        try:
+            run(["cp", "-a", "--reflink=auto", f"{base}/.", str(tmp)], timeout=600)
+            (tmp / STAMP).unlink()
+            _install_in_chroot(tmp, CLOUD_PACKAGES, progress)
+            _write(tmp / "etc/cloud/cloud.cfg.d/90-datasource.cfg", CLOUD_DATASOURCE_CFG)
+            # cloud-init's locale module sets en_US.UTF-8 and fails when it is not generated.
+            run(["chroot", str(tmp), "sh", "-c", CLOUD_LOCALE_SCRIPT])
+            (tmp / STAMP).write_text(
+                json.dumps({"recipe": CLOUD_RECIPE_VERSION, "base": base.name}) + "\n"
+            )
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        progress(f"cloud image ready in {time.monotonic() - started:.0f} s")
+    return target
+
+
+def _install_in_chroot(root: Path, packages: tuple[str, ...], progress: Progress) -> None:
+    """apt-get install inside the image, with the host's resolver for the build only."""
+    resolv = root / "etc/resolv.conf"
+    policy = root / "usr/sbin/policy-rc.d"
+    shutil.copyfile("/etc/resolv.conf", resolv)
+    _write(policy, POLICY_RC_D, 0o755)
+    run(["mount", "-t", "proc", "proc", str(root / "proc")])
+    try:
+        env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+        progress(f"  apt-get install {' '.join(packages)}")
+        run(["chroot", str(root), "apt-get", "-q", "update"], env=env, timeout=600)
+        run(["chroot", str(root), "apt-get", "-q", "-y", "install", "--no-install-recommends",
+             *packages], env=env, timeout=1200)  # fmt: skip
+        run(["chroot", str(root), "apt-get", "clean"], env=env)
+    finally:
+        run(["umount", str(root / "proc")], check=False)
+        policy.unlink(missing_ok=True)
+        resolv.write_text("")  # no resolver in the machines, as in the base image
+    for lists in (root / "var/lib/apt/lists").glob("*_*"):
+        lists.unlink()

@@ -28,6 +28,9 @@ def down(output: Output, /, spec_file: Path | None, name: str | None) -> None:
             ),
         )
         return
+    from .local_sim import stop_simulation
+
+    stop_simulation(output, cluster_id)
     cluster = LocalCluster.open(cluster_id, progress=output.info)
     cluster.down()
     left = cluster.leftovers()

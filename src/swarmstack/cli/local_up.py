@@ -15,8 +15,15 @@ from .spec_scope import LOCAL_UP
 
 @click.command("up")
 @spec_options(LOCAL_UP)
+@click.option(
+    "--cloud",
+    metavar="CLOUD",
+    default=None,
+    help="Run this cloud's real stack on simulated infrastructure (aws: moto's server, "
+    "cloud-init, instance metadata); needs `pip install 'swarmstack[sim]'`.",
+)
 @click.pass_obj
-def up(output: Output, /, **options: Any) -> None:
+def up(output: Output, /, cloud: str | None, **options: Any) -> None:
     """Create (or scale) the local machines and form a swarm on them.
 
     \b
@@ -31,16 +38,34 @@ def up(output: Output, /, **options: Any) -> None:
       sudo swarmstack local up --managers 3 --workers 5     # scale out
       sudo swarmstack local up -f examples/cluster.yaml --managers 1 --workers 1
       sudo swarmstack local ssh ss-m1 -- docker node ls
+      sudo swarmstack local up --cloud aws --managers 3 --workers 2 --name try
+    \b
+    With --cloud aws the stack swarmstack launches on AWS is created on a simulated AWS
+    instead, and every instance its groups launch becomes a machine running the stack's
+    real user data; the simulated AWS endpoint is printed for the AWS CLI.
     """
     from ..provisioners.local import LocalCluster  # paramiko: only when machines are made
     from ..provisioners.local.formation import LOCAL_DEFAULTS, form_swarm, local_spec
 
+    defaults = dict(LOCAL_DEFAULTS)
+    if cloud is not None:
+        from ..provisioners.local.sim import check_cloud
+
+        check_cloud(cloud)
+        from .local_sim import SIMULATION_DEFAULTS
+
+        defaults.update(SIMULATION_DEFAULTS)
     pool_from_flag = options.get("default_addr_pool") is not None
     spec = local_spec(
-        spec_from_options(options, defaults=LOCAL_DEFAULTS, scope=LOCAL_UP),
+        spec_from_options(options, defaults=defaults, scope=LOCAL_UP),
         pool_from_flag=pool_from_flag,
         warn=output.warn,
     )
+    if cloud is not None:
+        from . import local_sim
+
+        local_sim.up_simulation(output, spec)
+        return
     progress = progress_for(output)
 
     def take_out(cluster: LocalCluster, leaving: Any) -> None:
