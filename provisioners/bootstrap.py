@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from .. import stepgraph
 from ..contract import quorum
-from ..errors import HostUnreachable, RemoteCommandFailed, SshError, SwarmError
+from ..errors import HostUnreachable, QuorumLost, RemoteCommandFailed, SshError, SwarmError
 from ..spec import ClusterSpec
 from . import commands
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
+LEADER_WAIT = 45.0  # seconds to wait for raft to elect a leader before calling quorum lost
+LEADER_POLL = 2.0
 ABSENT_CONNECT_WINDOW = 10.0
 T = TypeVar("T")
 # What the progress display says while a step runs (join and update-many say more).
@@ -203,7 +205,7 @@ class _Run:
 
         if dry_run:
             return self.preview(prep, facts)
-        plan = plan_swarm(self.spec, self.inventory, facts)
+        plan = self.plan_once_raft_settles(facts)
         for warning in plan.warnings:
             log.warning("%s", warning)
         started = time.monotonic()
@@ -226,6 +228,29 @@ class _Run:
             warnings=plan.warnings,
             prepare=prep,
         )
+
+    def plan_once_raft_settles(self, facts: dict[str, HostFacts]) -> Plan:
+        """Plan; while raft has no quorum, re-read the managers for up to LEADER_WAIT.
+
+        Managers that just restarted (a reboot of two of three) elect a leader within
+        seconds; a run started in that moment must not tell the user to force a new cluster.
+        """
+        deadline = time.monotonic() + LEADER_WAIT
+        while True:
+            try:
+                return plan_swarm(self.spec, self.inventory, facts)
+            except QuorumLost:
+                managers = [a for a, f in facts.items() if f.is_manager]
+                if not managers or time.monotonic() > deadline:
+                    raise
+            for address in managers:
+                self.progress.phase(address, "waiting for a raft leader")
+            time.sleep(LEADER_POLL)
+            results = self.fan_out(managers, self.read_facts)
+            for address, outcome in results.items():
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                facts[address] = outcome
 
     def preview(self, prep: tuple[PrepStep, ...], facts: dict[str, HostFacts]) -> BootstrapResult:
         """Dry run: what would be done, from the facts; nothing is changed."""

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..contract import LABEL_ROLE, LABEL_ZONE, SWARM_PORT, quorum
-from ..errors import ForeignSwarm, QuorumError, SwarmError
+from ..errors import ForeignSwarm, QuorumError, QuorumLost, SwarmError
 from ..spec import ClusterSpec
 from .facts import HostFacts, SwarmNode
 from .inventory import Host, Inventory
@@ -171,7 +171,7 @@ class _Planner:
         with_nodes = [f for f in reporters if f.nodes is not None]
         if not with_nodes:
             reason = next((f.nodes_error for f in reporters if f.nodes_error), "")
-            raise QuorumError(
+            raise QuorumLost(
                 f"swarm {cluster_id[:12]} has no leader: its managers "
                 f"({', '.join(f.address for f in reporters)}) cannot list nodes"
                 + (f" ({reason})" if reason else ""),
@@ -360,7 +360,7 @@ class _Planner:
             1 for n in current_managers if n.reachability == "reachable"
         )
         if reachable < quorum(total):
-            raise QuorumError(
+            raise QuorumLost(
                 f"only {reachable} of {total} managers are reachable; the swarm has lost quorum",
                 hint="recover with `docker swarm init --force-new-cluster` on a surviving "
                 "manager, then re-run",
