@@ -444,6 +444,12 @@ class _Planner:
             if host not in lost:
                 self.plan_removal(host, by_host.get(host.address), anchor, chain)
 
+        for node in nodes.values():
+            if self.is_ghost(node) and node.id not in claimed:
+                # Shown on the anchor's row: the entry has no host of its own.
+                self.add("remove", anchor, f"{anchor}#{node.id[:12]}", node=node.id, force=True)
+                self.removed.append(node.id)
+                claimed.add(node.id)
         self.warn_unmanaged(nodes, claimed, by_host)
         self.reconcile_settings(anchor, view)
         return Plan(
@@ -459,6 +465,13 @@ class _Planner:
     def is_lost_manager(node: SwarmNode | None) -> bool:
         """A raft member the others no longer hear from (powered off, gone for good)."""
         return node is not None and node.is_manager and not node.reachable
+
+    @staticmethod
+    def is_ghost(node: SwarmNode) -> bool:
+        """The entry of a join that never finished (its daemon died mid-join): the manager
+        issued a certificate, the node never reported in - no hostname, never Ready. Its host
+        joins again under a new id; the entry would stay Unknown forever."""
+        return not node.hostname and not node.is_manager and node.state in ("unknown", "down")
 
     def promote(self, host: Host, node: SwarmNode, anchor: str, after: list[str]) -> str:
         """Promote, then verify the node became a Reachable manager (``verify-manager``).
