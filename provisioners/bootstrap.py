@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import stepgraph
-from ..errors import HostUnreachable, RemoteCommandFailed, SshError, SwarmError, UsageError
+from ..contract import quorum
+from ..errors import (
+    HostUnreachable,
+    QuorumLost,
+    RemoteCommandFailed,
+    SshError,
+    SwarmError,
+    UsageError,
+)
 from ..spec import ClusterSpec
 from . import commands
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
@@ -46,6 +54,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
+LEADER_WAIT = 45.0  # seconds to wait for raft to elect a leader before calling quorum lost
+LEADER_POLL = 2.0
 ABSENT_CONNECT_WINDOW = 10.0
 T = TypeVar("T")
 # What the progress display says while a step runs (join and update-many say more).
@@ -53,6 +63,7 @@ _STEP_PHASES = {
     "init": "initialising the swarm",
     "leave": "leaving the swarm",
     "promote": "promoting",
+    "verify-manager": "waiting for raft",
     "demote": "demoting",
     "update": "labelling",
     "drain": "draining",
@@ -256,7 +267,7 @@ class _Run:
 
         if dry_run:
             return self.preview(prep, facts)
-        plan = plan_swarm(self.spec, self.inventory, facts)
+        plan = self.plan_once_raft_settles(facts)
         for warning in plan.warnings:
             log.warning("%s", warning)
         started = time.monotonic()
@@ -282,6 +293,29 @@ class _Run:
             unlock_key_file=key_file if self.spec.autolock else None,
             unlock_key_saved=saved,
         )
+
+    def plan_once_raft_settles(self, facts: dict[str, HostFacts]) -> Plan:
+        """Plan; while raft has no quorum, re-read the managers for up to LEADER_WAIT.
+
+        Managers that just restarted (a reboot of two of three) elect a leader within
+        seconds; a run started in that moment must not tell the user to force a new cluster.
+        """
+        deadline = time.monotonic() + LEADER_WAIT
+        while True:
+            try:
+                return plan_swarm(self.spec, self.inventory, facts)
+            except QuorumLost:
+                managers = [a for a, f in facts.items() if f.is_manager]
+                if not managers or time.monotonic() > deadline:
+                    raise
+            for address in managers:
+                self.progress.phase(address, "waiting for a raft leader")
+            time.sleep(LEADER_POLL)
+            results = self.fan_out(managers, self.read_facts)
+            for address, outcome in results.items():
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                facts[address] = outcome
 
     def preview(self, prep: tuple[PrepStep, ...], facts: dict[str, HostFacts]) -> BootstrapResult:
         """Dry run: what would be done, from the facts; nothing is changed."""
@@ -504,9 +538,43 @@ class _Run:
         for command in commands.step_commands(step, joined):
             stdin = self.fill_stdin(plan, command.stdin) if command.stdin else None
             result = self.run_command(step.host, command, stdin=stdin)
-            self.take_output(command, target, result.stdout)
+            if command.output == commands.OUTPUT_MANAGER_STATE:
+                self.ensure_manager(plan, step, _last_line(result.stdout))
+            else:
+                self.take_output(command, target, result.stdout)
         if step.action in ("join", "init", "promote", "demote"):
             self.progress.phase(target, f"{step.action} done")
+
+    def ensure_manager(self, plan: Plan, step: Step, state: str) -> None:
+        """After a promotion: a node that is not a Reachable manager (typically swarm state
+        ``error``: its manager could not reach raft) leaves and rejoins as a manager through
+        a live manager - at once, instead of waiting for the Ready timeout."""
+        if state == "reachable":
+            return
+        target = step.target
+        log.warning(
+            "%s: not a reachable manager after its promotion (%s); rejoining it as a manager "
+            "through %s",
+            target,
+            state or "no state",
+            step.args["remote"][0],
+        )
+        self.progress.phase(target, "repairing: rejoining as manager")
+        for where, command in commands.rejoin_manager(step):
+            address = step.host if where == commands.ON_NODE else plan.anchor
+            stdin = self.fill_stdin(plan, command.stdin) if command.stdin else None
+            result = self.run_command(address, command, stdin=stdin)
+            if command.output != commands.OUTPUT_MANAGER_STATE:
+                self.take_output(command, target, result.stdout)
+            elif (after := _last_line(result.stdout)) != "reachable":
+                raise SwarmError(
+                    f"{target} was promoted and then rejoined as a manager through "
+                    f"{step.args['remote'][0]}, but it is still not a reachable manager "
+                    f"({after or 'no state'}); the other managers are unchanged",
+                    hint=f"check that {target} reaches {step.args['remote'][0]} (tcp 2377, "
+                    "7946 and udp 7946, 4789), then re-run",
+                )
+        self.progress.phase(target, "rejoined as manager")
 
     def run_command(
         self, address: str, command: commands.HostCommand, stdin: str | None = None
@@ -570,7 +638,11 @@ class _Run:
                 return self.node_table(plan, nodes)
             if time.monotonic() + delay > deadline:
                 detail = "; ".join(missing) or result.stderr.strip() or "no node list"
-                raise SwarmError(f"nodes not Ready after {timeout:.0f}s: {detail}")
+                raise SwarmError(
+                    f"nodes not Ready after {timeout:.0f}s: {detail}{_manager_summary(nodes)}",
+                    hint="the steps are done; check those hosts' docker (`docker info`) and "
+                    "the network between the hosts (tcp 2377, 7946, udp 7946, 4789), then re-run",
+                )
             time.sleep(delay)
             delay = min(0.5, delay * 1.5)
 
@@ -582,8 +654,12 @@ class _Run:
             by_name.setdefault(node.hostname, []).append(node)
         for expected in plan.expected:
             candidates = by_name.get(expected.hostname, [])
-            if not any(n.ready and n.role == expected.role for n in candidates):
-                state = ", ".join(f"{n.role} {n.state}" for n in candidates) or "not in the swarm"
+            # A manager counts once raft hears from it (Leader or Reachable), not before.
+            if not any(
+                n.ready and n.role == expected.role and (n.reachable or not n.is_manager)
+                for n in candidates
+            ):
+                state = ", ".join(_node_state(n) for n in candidates) or "not in the swarm"
                 problems.append(f"{expected.hostname} ({expected.address}): {state}")
         removed = set(plan.removed)
         problems.extend(f"{n.hostname}: still listed" for n in nodes if n.id in removed)
@@ -604,6 +680,26 @@ class _Run:
             )
         order = {e.address: i for i, e in enumerate(plan.expected)}
         return tuple(sorted(rows, key=lambda r: (order.get(r.address, len(order)), r.hostname)))
+
+
+def _node_state(node: SwarmNode) -> str:
+    reachability = f" {node.reachability}" if node.is_manager and node.reachability else ""
+    return f"{node.role} {node.state}{reachability}"
+
+
+def _manager_summary(nodes: tuple[SwarmNode, ...]) -> str:
+    """The swarm's raft state in a few words, for the error that ends a run."""
+    managers = [n for n in nodes if n.is_manager]
+    if not managers:
+        return ""
+    reachable = sum(1 for n in managers if n.reachable)
+    holds = "quorum holds" if reachable >= quorum(len(managers)) else "quorum is LOST"
+    return f" ({reachable} of {len(managers)} managers reachable, {holds})"
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1].strip() if lines else ""
 
 
 def describe_step(step: Step) -> dict[str, Any]:

@@ -42,6 +42,9 @@ OUTPUT_NODE_ID = "node id"  # the last line: the id of the node that just joined
 OUTPUT_SECRETS = "secrets"  # lines "NAME VALUE"; NAME is worker, manager or unlock-key
 OUTPUT_JOIN_TOKEN = "join token"  # noqa: S105 - one token (the name of an output kind)
 DOCKER_SOCKET = "/var/run/docker.sock"
+OUTPUT_MANAGER_STATE = "manager state"  # "reachable", or what the node is instead
+
+MANAGER_SETTLE_TIMEOUT = 30.0  # seconds a promoted node may take to join raft
 
 DRAIN_TIMEOUT = 60.0  # seconds a drained node's tasks may take to stop
 
@@ -178,7 +181,12 @@ def _promote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCo
 
 
 def _demote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    text = _node_change(f"docker node demote {shlex.quote(args['node'])}")
+    # A node promoted whose manager never reached raft (swarm state error) is a manager in
+    # the node table but no raft member: demote refuses it, and it can be removed as it is.
+    text = _node_change(
+        f"docker node demote {shlex.quote(args['node'])}",
+        done_when='*"can\'t find manager in raft memberlist"*',
+    )
     return (HostCommand(text, mutating=True),)
 
 
@@ -236,11 +244,64 @@ def _swarm_update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[H
     )
 
 
+def _verify_manager(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    return (verify_manager(),)
+
+
+def verify_manager() -> HostCommand:
+    """On a node that should be a manager: wait until raft hears from it, or until it is in
+    swarm state ``error`` (its manager could not start). The last line says which: the word
+    ``reachable``, else the node's state (and its error, which names no secret)."""
+    return HostCommand(
+        f"for i in $(seq {int(MANAGER_SETTLE_TIMEOUT * 5)}); do "
+        "s=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' "
+        '2>/dev/null); case "$s" in '
+        "'active true') [ \"$(docker node inspect self --format "
+        "'{{.ManagerStatus.Reachability}}' 2>/dev/null)\" = reachable ] && "
+        "echo reachable && exit 0;; "
+        "error*) break;; esac; sleep 0.2; done; "
+        "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} "
+        "{{.Swarm.Error}}' 2>&1 | tr '\\n' ' '; echo",
+        output=OUTPUT_MANAGER_STATE,
+    )
+
+
+# Where a repair command runs: on the node being repaired, or on the plan's anchor manager.
+ON_NODE, ON_ANCHOR = "node", "anchor"
+
+
+def rejoin_manager(step: Step) -> tuple[tuple[str, HostCommand], ...]:
+    """Repair of a node that did not become a Reachable manager (``verify-manager``): it
+    leaves, the anchor demotes and removes its old entry, and it joins again as a manager
+    through a live manager (printing its new node id), then is verified again."""
+    node = shlex.quote(step.args["node"])
+    join = dict(step.args, role="manager")
+    return (
+        (ON_NODE, HostCommand("docker swarm leave --force", mutating=True)),
+        (
+            ON_ANCHOR,
+            HostCommand(
+                f"docker node demote {node} >/dev/null 2>&1; for i in $(seq 50); do "
+                f"docker node rm --force {node} >/dev/null 2>&1 && exit 0; sleep 0.2; done; "
+                f"docker node rm --force {node}",
+                mutating=True,
+            ),
+        ),
+        *((ON_NODE, command) for command in _join(join, {})),
+        (
+            ON_NODE,
+            HostCommand("docker info --format '{{.Swarm.NodeID}}'", output=OUTPUT_NODE_ID),
+        ),
+        (ON_NODE, verify_manager()),
+    )
+
+
 _BUILDERS = {
     "init": _init,
     "join": _join,
     "leave": _leave,
     "promote": _promote,
+    "verify-manager": _verify_manager,
     "demote": _demote,
     "update": _update,
     "update-many": _update_many,
@@ -298,7 +359,7 @@ def _update_command(args: Mapping[str, Any]) -> str:
     return _node_change(" ".join(parts), unknown_node_too=True)
 
 
-def _node_change(command: str, *, unknown_node_too: bool = False) -> str:
+def _node_change(command: str, *, unknown_node_too: bool = False, done_when: str = "") -> str:
     """A node change, retried briefly in the same round trip when it races the managers.
 
     The CLI reads the node, changes it and writes it back with the version it read; when the
@@ -306,8 +367,9 @@ def _node_change(command: str, *, unknown_node_too: bool = False) -> str:
     write fails with "update out of sequence" and a fresh read succeeds.
     """
     retried = '*"update out of sequence"*' + ('|*"No such node"*' if unknown_node_too else "")
+    done = f"{done_when}) break;; " if done_when else ""  # an error that means "already so"
     return (
         "{ n=0; until out=$(" + command + " 2>&1); do n=$((n + 1)); "
-        f'case "$out" in {retried}) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
+        f'case "$out" in {done}{retried}) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
         "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
     )

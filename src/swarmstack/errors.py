@@ -235,6 +235,11 @@ class QuorumError(SwarmError):
     """The requested change would lose raft quorum, or quorum is already lost."""
 
 
+class QuorumLost(QuorumError):
+    """Raft has no quorum now (no leader, too few reachable managers) - possibly only while
+    restarted managers come back, so the bootstrap re-reads for a while before giving up."""
+
+
 class LocalProviderError(SwarmstackError):
     """The local machines (systemd-nspawn) could not be created, started or removed."""
 

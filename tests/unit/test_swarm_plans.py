@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from swarmstack import errors
-from swarmstack.provisioners.commands import step_commands
+from swarmstack.provisioners.commands import ON_NODE, rejoin_manager, step_commands
 from swarmstack.provisioners.facts import HostFacts, SwarmNode
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.swarm import Plan, plan_swarm
@@ -38,6 +38,12 @@ def host_commands(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     for step in plan.steps:
         for command in step_commands(step):
             commands.setdefault(step.host, []).append({"step": step.id, **command.to_dict()})
+        if step.action == "verify-manager":  # what runs only if the node needs the repair
+            for where, command in rejoin_manager(step):
+                host = step.host if where == ON_NODE else plan.anchor
+                commands.setdefault(host, []).append(
+                    {"step": f"{step.id} (repair)", **command.to_dict()}
+                )
     return commands
 
 
