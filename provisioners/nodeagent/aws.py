@@ -18,7 +18,10 @@ from typing import Any
 from .decisions import Instance, Lease, Notice, SwarmRecord, parse_notice
 
 IMDS_DEFAULT = "http://169.254.169.254"
-LIVE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+# Target groups of published ports: quick health checks, quick deregistration.
+HEALTH_CHECK_INTERVAL = 10
+HEALTH_THRESHOLD = 3
+DEREGISTRATION_DELAY = "30"
 
 
 def parameter_root(stack: str) -> str:
@@ -133,13 +136,6 @@ class Cloud:
             Overwrite=True,
         )
 
-    def forget_leases(self, name: str, below: int) -> None:
-        """Old generations are history; keep the store small."""
-        old = [self._lease_name(name, lease.generation) for lease in self.leases(name)]
-        old = [n for n in old if int(n.rsplit("/", 1)[1]) < below]
-        for start in range(0, len(old), 10):
-            self.client("ssm").delete_parameters(Names=old[start : start + 10])
-
     # --- the swarm record and the join tokens ----------------------------------------------
 
     def swarm_record(self) -> SwarmRecord | None:
@@ -171,26 +167,8 @@ class Cloud:
     # --- instances --------------------------------------------------------------------------
 
     def instances(self) -> list[Instance]:
-        """The stack's instances that still exist (any state but terminated)."""
-        filters = [
-            {"Name": "tag:swarmstack-cluster", "Values": [self.stack]},
-            {"Name": "instance-state-name", "Values": LIVE_STATES},
-        ]
-        return self._describe(Filters=filters)
-
-    def instance_states(self, ids: list[str]) -> dict[str, str]:
-        """State per instance id; ids EC2 no longer knows are missing from the answer."""
-        states = {}
-        for instance_id in ids:
-            ec2 = self.client("ec2")
-            try:
-                found = self._describe(InstanceIds=[instance_id])
-            except ec2.exceptions.ClientError as error:
-                if "NotFound" in error.response["Error"]["Code"]:
-                    continue
-                raise
-            states.update({i.id: i.state for i in found})
-        return states
+        """The stack's instances, terminated ones included while EC2 still lists them."""
+        return self._describe(Filters=[{"Name": "tag:swarmstack-cluster", "Values": [self.stack]}])
 
     def _describe(self, **kwargs: Any) -> list[Instance]:
         found = []
@@ -317,8 +295,17 @@ class Cloud:
             VpcId=resources.vpc,
             TargetType="instance",
             HealthCheckProtocol="TCP",
+            HealthCheckIntervalSeconds=HEALTH_CHECK_INTERVAL,
+            HealthyThresholdCount=HEALTH_THRESHOLD,
+            UnhealthyThresholdCount=HEALTH_THRESHOLD,
             Tags=[*tags, {"Key": "swarmstack-port-of", "Value": self.stack}],
         )["TargetGroups"][0]["TargetGroupArn"]
+        elb.modify_target_group_attributes(
+            TargetGroupArn=group,
+            Attributes=[
+                {"Key": "deregistration_delay.timeout_seconds", "Value": DEREGISTRATION_DELAY}
+            ],
+        )
         self.client("autoscaling").attach_load_balancer_target_groups(
             AutoScalingGroupName=resources.group(role), TargetGroupARNs=[group]
         )
@@ -327,7 +314,6 @@ class Cloud:
             Protocol="TCP",
             Port=port,
             DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
-            Tags=tags,
         )
         if resources.load_balancer_group:
             ec2 = self.client("ec2")

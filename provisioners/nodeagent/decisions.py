@@ -13,10 +13,9 @@ from typing import Any
 
 from ...contract import LABEL_INSTANCE, LABEL_ROLE, LABEL_ZONE, quorum
 
-# A lease holder rewrites its heartbeat every LEASE_HEARTBEAT seconds; a lease not rewritten
-# for LEASE_STALE seconds belongs to a dead (or cut-off) holder and may be taken over.
-LEASE_HEARTBEAT = 15.0
-LEASE_STALE = 90.0
+# A lease not renewed for LEASE_STALE seconds belongs to a dead holder and may be taken over;
+# holders renew it at each step and hold it at most a join plus two minutes to become Ready.
+LEASE_STALE = 300.0
 # A Down node whose instance is gone is removed after this long (instances stop and start).
 SWEEP_GRACE = 300.0
 
@@ -71,11 +70,6 @@ def lease_decision(leases: list[Lease], me: str, now: float) -> LeaseDecision:
     if latest.released or now - latest.heartbeat > LEASE_STALE:
         return LeaseDecision("take", latest.generation + 1)
     return LeaseDecision("wait", latest.generation, latest.holder)
-
-
-def superseded(leases: list[Lease], mine: Lease) -> bool:
-    """A holder that was cut off (its lease went stale) must stop: a newer generation exists."""
-    return any(lease.generation > mine.generation for lease in leases)
 
 
 # --- boot: what this node does next to be in the swarm -------------------------------------
@@ -180,7 +174,9 @@ def label_updates(nodes: list[SwarmNode], instances: list[Instance]) -> list[Swa
 
     A node is matched to its instance by address; labels other than ours are kept.
     """
-    by_address = {i.address: i for i in instances if i.address}
+    # Terminated instances stay listed for a while; their address may be a new instance's.
+    live = [i for i in instances if i.address and i.state in ("pending", "running")]
+    by_address = {i.address: i for i in live}
     updates = []
     for node in nodes:
         instance = by_address.get(node.address)
@@ -325,11 +321,10 @@ def ingress_ports(services: list[dict[str, Any]]) -> set[int]:
 def port_changes(
     wanted: set[int], fixed: set[int], managed: set[int]
 ) -> tuple[list[int], list[int]]:
-    """Listeners to add and to remove. ``fixed`` listeners (the spec's published ports, made
-    by the template) are never touched; ``managed`` are the ones the agent made."""
-    add = sorted(wanted - fixed - managed)
-    remove = sorted(managed - wanted)
-    return add, remove
+    """Listeners to add and to remove. The spec's published ports (``fixed``) always have
+    one and are never removed; a service's port has one while a service publishes it."""
+    desired = wanted | fixed
+    return sorted(desired - managed), sorted(managed - desired)
 
 
 # --- console parameters read from the instance's tags --------------------------------------

@@ -30,8 +30,10 @@ from . import decisions as d
 from .aws import Cloud, Imds, StackResources
 from .engine import Engine
 
-CONFIG_FILE = "/etc/swarmstack/agent.json"
-DAEMON_JSON = "/etc/docker/daemon.json"
+# SWARMSTACK_ROOT moves the files under another directory (tests; never set on nodes).
+ROOT = os.environ.get("SWARMSTACK_ROOT", "")
+CONFIG_FILE = f"{ROOT}/etc/swarmstack/agent.json"
+DAEMON_JSON = f"{ROOT}/etc/docker/daemon.json"
 PRUNE_TIMER = "swarmstack-docker-prune.timer"
 BOOT_TIMEOUT = 3600.0
 POLL = 5.0
@@ -159,8 +161,6 @@ class Booter:
             self.cloud.renew_lease(name, lease)
             return lease
         if decision.verdict == "take" and self.cloud.create_lease(name, lease):
-            if lease.generation > 2:
-                self.cloud.forget_leases(name, below=lease.generation - 1)
             return lease
         log.info("lease %s: held by %s, waiting", name, decision.holder or "another node")
         self.sleep(POLL)
@@ -238,6 +238,7 @@ class Healer:
         cloud: Cloud,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        resources: StackResources | None = None,
     ) -> None:
         self.me = me
         self.engine = engine
@@ -245,7 +246,7 @@ class Healer:
         self.settings = settings
         self.clock = clock
         self.down_since: dict[str, float] = {}
-        self._resources: StackResources | None = None
+        self._resources = resources  # found in the stack on first use
 
     @property
     def resources(self) -> StackResources:
@@ -269,7 +270,7 @@ class Healer:
         self.label(nodes, instances)
         self.publish_managers(nodes)
         self.handle_notices(instances)
-        self.sweep(self.engine.nodes())
+        self.sweep(self.engine.nodes(), instances)
         self.follow_services()
 
     def label(self, nodes: list[d.SwarmNode], instances: list[d.Instance]) -> None:
@@ -330,9 +331,8 @@ class Healer:
                 return
             time.sleep(1)
 
-    def sweep(self, nodes: list[d.SwarmNode]) -> None:
-        down = [n.instance_id for n in nodes if n.state == "down" and n.instance_id]
-        states = self.cloud.instance_states(down) if down else {}
+    def sweep(self, nodes: list[d.SwarmNode], instances: list[d.Instance]) -> None:
+        states = {i.id: i.state for i in instances}
         remove, self.down_since = d.sweep(nodes, states, self.down_since, self.clock())
         for node in remove:
             log.info("node %s: Down and instance %s gone; removing", node.id[:12], node.instance_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -41,12 +42,6 @@ def test_a_released_lease_is_free_at_once() -> None:
 def test_our_own_lease_is_held() -> None:
     leases = [d.Lease(2, "i-me", heartbeat=0.0)]  # even stale: nobody took it over yet
     assert d.lease_decision(leases, "i-me", 1000.0).verdict == "held"
-
-
-def test_a_cut_off_holder_sees_it_was_superseded() -> None:
-    mine = d.Lease(2, "i-me", 0.0)
-    assert d.superseded([mine, d.Lease(3, "i-other", 200.0)], mine)
-    assert not d.superseded([d.Lease(1, "i-x", 0.0, True), mine], mine)
 
 
 def test_lease_round_trips_through_its_parameter_value() -> None:
@@ -124,7 +119,8 @@ def test_labels_come_from_the_instance_matched_by_address() -> None:
         node("a", address="10.0.1.7", labels={"team": "x"}),
         node("b", address="10.0.9.9"),  # no instance: left alone
     ]
-    (update,) = d.label_updates(nodes, [instance])
+    old = d.Instance("i-0", "10.0.1.7", "eu-west-1a", "manager", "terminated")  # same address
+    (update,) = d.label_updates(nodes, [instance, old])
     assert update.id == "a"
     assert update.labels == {
         "team": "x",
@@ -268,7 +264,7 @@ def test_a_down_manager_is_swept_only_while_quorum_holds() -> None:
 # --- published ports ------------------------------------------------------------------------
 
 
-def service(*ports: tuple[int, str, str]) -> dict[str, object]:
+def service(*ports: tuple[int, str, str]) -> dict[str, Any]:
     return {
         "Endpoint": {
             "Ports": [
@@ -280,7 +276,7 @@ def service(*ports: tuple[int, str, str]) -> dict[str, object]:
 
 
 def test_only_tcp_ports_published_through_the_routing_mesh_count() -> None:
-    services = [
+    services: list[dict[str, Any]] = [
         service((8080, "tcp", "ingress"), (5353, "udp", "ingress")),
         service((9000, "tcp", "host")),
         {"Endpoint": {}},
@@ -291,10 +287,10 @@ def test_only_tcp_ports_published_through_the_routing_mesh_count() -> None:
 
 def test_listeners_follow_services_and_fixed_ones_stay() -> None:
     add, remove = d.port_changes(wanted={80, 8080, 9090}, fixed={80, 443}, managed={9090, 7000})
-    assert add == [8080]
+    assert add == [80, 443, 8080]
     assert remove == [7000]
-    add, remove = d.port_changes(wanted=set(), fixed={80, 443}, managed=set())
-    assert (add, remove) == ([], [])  # the spec's ports are never removed
+    add, remove = d.port_changes(wanted=set(), fixed={80, 443}, managed={80, 443, 8080})
+    assert (add, remove) == ([], [8080])  # the spec's ports are never removed
 
 
 # --- console parameters ---------------------------------------------------------------------
