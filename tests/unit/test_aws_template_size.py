@@ -28,7 +28,7 @@ def _sizes(**values: object) -> tuple[int, int]:
 def test_size_does_not_grow_with_tags_and_published_ports() -> None:
     default_json, default_yaml = _sizes()
     largest_json, largest_yaml = _sizes(tags=TEN_TAGS, published_ports=TEN_PORTS)
-    print(  # noqa: T201 - the figure this test exists to report
+    print(  # the figure this test exists to report
         f"\nAWS template, default spec: {default_json:,} bytes JSON, {default_yaml:,} YAML; "
         f"10 tags + 10 published ports: {largest_json:,} bytes JSON, {largest_yaml:,} YAML "
         f"(inline limit {INLINE_LIMIT_BYTES:,})"
