@@ -13,6 +13,7 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
+from ...contract import SWARM_PORT
 from .decisions import LocalSwarm, SwarmNode
 
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -76,7 +77,8 @@ class Engine:
         self.request(
             "POST",
             "/swarm/init",
-            {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": address, **options},
+            # 2377 bound to the private address only (CIS Docker Benchmark 7.2).
+            {"ListenAddr": f"{address}:{SWARM_PORT}", "AdvertiseAddr": address, **options},
         )
 
     def join_tokens(self) -> dict[str, str]:
@@ -88,15 +90,12 @@ class Engine:
             "POST",
             "/swarm/join",
             {
-                "ListenAddr": "0.0.0.0:2377",
+                "ListenAddr": f"{address}:{SWARM_PORT}",
                 "AdvertiseAddr": address,
                 "RemoteAddrs": list(managers),
                 "JoinToken": token,
             },
         )
-
-    def leave(self) -> None:
-        self.request("POST", "/swarm/leave?force=true")
 
     # --- the cluster (managers only) -----------------------------------------------------
 
