@@ -72,7 +72,6 @@ class StackResources:
     queue_url: str = ""
     load_balancer: str = ""
     load_balancer_group: str = ""  # the load balancer's security group id
-    vpc: str = ""
     groups: tuple[tuple[str, str], ...] = ()  # (role, Auto Scaling group name)
 
     def group(self, role: str) -> str:
@@ -201,7 +200,6 @@ class Cloud:
             queue_url=found.get("LifecycleQueue", ""),
             load_balancer=found.get("LoadBalancer", ""),
             load_balancer_group=found.get("LoadBalancerSecurityGroup", ""),
-            vpc=found.get("Vpc", ""),
             groups=tuple(
                 (role, found[f"{role.capitalize()}AutoScalingGroup"])
                 for role in ("manager", "worker")
@@ -288,11 +286,15 @@ class Cloud:
         listener and the load balancer's ingress rule for ``port``."""
         elb = self.client("elbv2")
         tags = [{"Key": "swarmstack-cluster", "Value": self.stack}]
+        # The load balancer's VPC: the stack's own or the one it was deployed into.
+        [balancer] = elb.describe_load_balancers(LoadBalancerArns=[resources.load_balancer])[
+            "LoadBalancers"
+        ]
         group = elb.create_target_group(
             Name=self.target_group_name(port),
             Protocol="TCP",
             Port=port,
-            VpcId=resources.vpc,
+            VpcId=balancer["VpcId"],
             TargetType="instance",
             HealthCheckProtocol="TCP",
             HealthCheckIntervalSeconds=HEALTH_CHECK_INTERVAL,
@@ -326,14 +328,19 @@ class Cloud:
                 if error.response["Error"]["Code"] != "InvalidPermission.Duplicate":
                     raise
 
-    def close_port(
-        self, resources: StackResources, port: int, listener: str, group: str, role: str
-    ) -> None:
+    def close_port(self, resources: StackResources, port: int, listener: str, group: str) -> None:
         elb = self.client("elbv2")
         elb.delete_listener(ListenerArn=listener)
-        self.client("autoscaling").detach_load_balancer_target_groups(
-            AutoScalingGroupName=resources.group(role), TargetGroupARNs=[group]
-        )
+        autoscaling = self.client("autoscaling")
+        for _, name in resources.groups:  # attached to the workers, or to the managers
+            attached = autoscaling.describe_load_balancer_target_groups(AutoScalingGroupName=name)
+            if any(
+                g["LoadBalancerTargetGroupARN"] == group
+                for g in attached["LoadBalancerTargetGroups"]
+            ):
+                autoscaling.detach_load_balancer_target_groups(
+                    AutoScalingGroupName=name, TargetGroupARNs=[group]
+                )
         elb.delete_target_group(TargetGroupArn=group)
         if resources.load_balancer_group:
             ec2 = self.client("ec2")

@@ -354,7 +354,7 @@ class Healer:
         for port in remove:
             log.info("service port %d gone: listener and target group removed", port)
             listener, group = managed[port]
-            self.cloud.close_port(resources, port, listener, group, role)
+            self.cloud.close_port(resources, port, listener, group)
 
     def has_workers(self) -> bool:
         return any(n.role == "worker" for n in self.engine.nodes())

@@ -56,7 +56,9 @@ CHANGE_TARGET_GROUP_ACTIONS = [
     "elasticloadbalancing:ModifyTargetGroupAttributes",
 ]
 READ_ONLY_ACTIONS = [
+    "autoscaling:DescribeLoadBalancerTargetGroups",
     "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
 ]

@@ -251,3 +251,85 @@ def test_a_manager_whose_removal_would_break_quorum_is_kept_and_heartbeated(
     healer.handle_notices([])
     assert engine.calls == []  # not demoted: the two left would have one reachable manager
     assert [call["Action"] for call in lifecycle_actions] == ["RecordLifecycleActionHeartbeat"]
+
+
+# --- listeners that follow services ----------------------------------------------------
+
+
+def _load_balanced_stack() -> StackResources:
+    """A VPC, a network load balancer with its security group, and two Auto Scaling groups."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="lb", Description="lb", VpcId=vpc)["GroupId"]
+    balancer = boto3.client("elbv2").create_load_balancer(
+        Name="prod-lb", Subnets=[subnet_id], SecurityGroups=[group], Type="network"
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="node", LaunchTemplateData={"ImageId": "ami-12c6146b"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling = boto3.client("autoscaling")
+    for name in ("prod-managers", "prod-workers"):
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateId": template},
+            MinSize=0,
+            MaxSize=1,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=subnet_id,
+        )
+    return StackResources(
+        load_balancer=balancer,
+        load_balancer_group=group,
+        groups=(("manager", "prod-managers"), ("worker", "prod-workers")),
+    )
+
+
+class PublishingEngine(FakeEngine):
+    def __init__(self, ports: list[int]) -> None:
+        super().__init__([d.SwarmNode("w", 1, "worker", "ready", "active", "10.0.1.9")])
+        self.ports = ports
+
+    def services(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "Endpoint": {
+                    "Ports": [{"PublishedPort": p, "Protocol": "tcp", "PublishMode": "ingress"}]
+                }
+            }
+            for p in self.ports
+        ]
+
+
+def test_listeners_follow_published_services_and_spec_ports_stay(aws_endpoint: str) -> None:
+    resources = _load_balanced_stack()
+    engine = PublishingEngine([8080])
+    cloud = Cloud(STACK, REGION)
+    healer = Healer(
+        identity("i-leader"), cast(Engine, engine), cloud, Settings(fixed_ports=[80]),
+        resources=resources,
+    )  # fmt: skip
+
+    healer.follow_services()
+    managed = cloud.managed_listeners(resources.load_balancer)
+    assert sorted(managed) == [80, 8080]
+    autoscaling = boto3.client("autoscaling")
+    attached = autoscaling.describe_load_balancer_target_groups(AutoScalingGroupName="prod-workers")
+    assert {g["LoadBalancerTargetGroupARN"] for g in attached["LoadBalancerTargetGroups"]} == {
+        group for _, group in managed.values()
+    }
+    rules = boto3.client("ec2").describe_security_groups(GroupIds=[resources.load_balancer_group])
+    opened = {p["FromPort"] for p in rules["SecurityGroups"][0]["IpPermissions"]}
+    assert opened == {80, 8080}
+
+    healer.follow_services()  # nothing changed: nothing to do
+    assert cloud.managed_listeners(resources.load_balancer) == managed
+
+    engine.ports = []  # the service is removed
+    healer.follow_services()
+    assert sorted(cloud.managed_listeners(resources.load_balancer)) == [80]
+    groups = boto3.client("elbv2").describe_target_groups()["TargetGroups"]
+    assert [g["Port"] for g in groups] == [80]
+    rules = boto3.client("ec2").describe_security_groups(GroupIds=[resources.load_balancer_group])
+    assert {p["FromPort"] for p in rules["SecurityGroups"][0]["IpPermissions"]} == {80}
