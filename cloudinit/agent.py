@@ -29,6 +29,8 @@ AGENT_MODULES = (
     f"{AGENT_PACKAGE}.main",
     f"{AGENT_PACKAGE}.__main__",
 )
+# Modules the rest of swarmstack uses too: the agent gets only the part it imports.
+SHARED_MODULES = ("swarmstack.contract",)
 # Packages on the way down get a one-line __init__ (the real ones import what nodes lack).
 AGENT_PACKAGES = ("swarmstack", "swarmstack.provisioners", AGENT_PACKAGE)
 # Debian's own packages the agent runs on (python3 comes with cloud-init).
@@ -40,15 +42,65 @@ def shipped_source(module: str) -> str:
     """The module's code without docstrings, comments and type annotations: the repository
     keeps the readable form, the user data (16 KB, inside a 51,200-byte template) the compact
     one. Dataclass fields keep a one-letter annotation (dataclasses need one; with postponed
-    evaluation it is never evaluated)."""
+    evaluation it is never evaluated). Of a shared module (SHARED_MODULES) only what the
+    agent imports from it is shipped."""
+    tree = _Compact().visit(_parse(module))
+    if module in SHARED_MODULES:
+        _keep_only(tree, _imported_from(module))
+    return f"# {module} (swarmstack node agent; readable source in swarmstack)\n" + (
+        ast.unparse(tree) + "\n"
+    )
+
+
+def _parse(module: str) -> ast.Module:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise RuntimeError(f"{module}: not found")
     with open(spec.origin, encoding="utf-8") as file:
-        tree = _Compact().visit(ast.parse(file.read()))
-    return f"# {module} (swarmstack node agent; readable source in swarmstack)\n" + (
-        ast.unparse(tree) + "\n"
-    )
+        return ast.parse(file.read())
+
+
+def _imported_from(shared: str) -> set[str]:
+    """The names the agent's own modules import from a shared module."""
+    leaf = shared.rsplit(".", 1)[1]
+    names: set[str] = set()
+    for module in AGENT_MODULES:
+        if module in SHARED_MODULES:
+            continue
+        for node in ast.walk(_parse(module)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == leaf:
+                names |= {alias.name for alias in node.names}
+    return names
+
+
+def _defined(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+        return {statement.name}
+    if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+        return set()  # always kept
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+    targets = statement.targets if isinstance(statement, ast.Assign) else []
+    if isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    return {
+        node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)
+    }
+
+
+def _keep_only(tree: ast.Module, wanted: set[str]) -> None:
+    """Drop top-level definitions nothing wanted needs (what they use is kept too)."""
+    keep = set(wanted)
+    while True:
+        kept = [s for s in tree.body if not _defined(s) or _defined(s) & keep]
+        used = {n.id for s in kept for n in ast.walk(s) if isinstance(n, ast.Name)}
+        if used <= keep:
+            break
+        keep |= used
+    missing = wanted - {name for s in tree.body for name in _defined(s)}
+    if missing:
+        raise RuntimeError(f"the node agent imports {sorted(missing)}, which are not defined")
+    tree.body = kept
 
 
 class _Compact(ast.NodeTransformer):

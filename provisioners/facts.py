@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-TUNING_MARKER = "/var/lib/swarmstack/tuning.sha256"
+from ..contract import TUNING_MARKER
 
 # `docker node inspect` reduced to what planning needs, one JSON object per line.
 NODE_FORMAT = (
@@ -98,7 +98,7 @@ def parse_facts(address: str, text: str) -> HostFacts:
         elif current:
             sections[current].append(line)
     hostname = "".join(sections.get("hostname", [])).strip()
-    tuning = "".join(sections.get("tuning", [])).strip()
+    tuning = tuning_digest("".join(sections.get("tuning", [])))
     if "nodocker" in sections:
         return HostFacts(address, hostname, docker_installed=False, tuning_digest=tuning)
     raw_info = "\n".join(sections.get("info", [])).strip()
@@ -137,6 +137,18 @@ def parse_facts(address: str, text: str) -> HostFacts:
         nodes=nodes,
         nodes_error=nodes_error,
     )
+
+
+def tuning_digest(marker: str) -> str:
+    """The "tuning" digest from the marker's JSON line; "" (not tuned) for anything else.
+
+    A marker in another form (an older build's plain digest line, a truncated write, garbage)
+    means the host's tuning is unknown, so it is tuned again - which is idempotent.
+    """
+    value = _json_object(marker).get("tuning")
+    if isinstance(value, str) and value.isascii() and value.isalnum():
+        return value
+    return ""
 
 
 def _json_object(text: str) -> dict[str, Any]:

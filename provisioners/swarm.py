@@ -23,18 +23,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..contract import LABEL_ROLE, LABEL_ZONE, SWARM_PORT, quorum
 from ..errors import ForeignSwarm, QuorumError, SwarmError
 from ..spec import ClusterSpec
 from .facts import HostFacts, SwarmNode
 from .inventory import Host, Inventory
-
-SWARM_PORT = 2377
-LABEL_ROLE = "swarmstack.role"
-LABEL_ZONE = "swarmstack.zone"
-# Steps that run on the anchor manager, not on the host they are about.
-CLUSTER_ACTIONS = (
-    "promote", "demote", "update", "update-many", "drain", "remove", "swarm-update",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,10 +76,6 @@ class Plan:
             "removed": list(self.removed),
             "warnings": list(self.warnings),
         }
-
-
-def quorum(managers: int) -> int:
-    return managers // 2 + 1
 
 
 def desired_labels(host: Host) -> dict[str, str]:
@@ -140,7 +129,7 @@ class _Planner:
             elif f.swarm_state == "locked":
                 problems.append(
                     f"{host.address}: this manager is locked (autolock); unlock it with "
-                    "`docker swarm unlock` and the unlock key, then re-run"
+                    "`swarmstack unlock -i INVENTORY` (the key bootstrap saved), then re-run"
                 )
         if problems:
             raise SwarmError(*problems)

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ...errors import LocalProviderError, UsageError
+from ...errors import LocalProviderError, UsageError, as_written
 from ...spec import NAME
 from . import cgroups, host, images, keys, machine, network, paths, state
 from .machine import MachineFiles
@@ -45,10 +45,10 @@ def _quiet(_message: str) -> None:
 
 
 def check_name(name: str) -> None:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise UsageError(
-            f"--name={name}: must be 1-32 characters of lowercase letters, digits and hyphens, "
-            "starting with a letter and not ending with a hyphen"
+            f"--name={as_written(name)}: must be 1-32 characters of lowercase letters, digits "
+            "and hyphens, starting with a letter and not ending with a hyphen"
         )
 
 
@@ -105,6 +105,7 @@ class LocalCluster:
 
     @classmethod
     def exists(cls, name: str = "local") -> bool:
+        check_name(name)  # the name becomes a path: never look outside STATE_ROOT
         return (paths.STATE_ROOT / name / "state.json").exists()
 
     @classmethod
@@ -221,9 +222,8 @@ class LocalCluster:
         """What `up(managers, workers)` would add and remove (pure; changes nothing)."""
         return plan_scale(self.machines, managers, workers, self._state.subnet_index)
 
-    def inventory(self, exclude: Sequence[Machine] = ()) -> dict[str, Any]:
+    def inventory(self) -> dict[str, Any]:
         """The SSH bootstrap's inventory (same shape as `swarmstack bootstrap -i` files)."""
-        leaving = {m.name for m in exclude}
         return {
             "ssh": {
                 "user": self.ssh_user,
@@ -235,7 +235,6 @@ class LocalCluster:
             "hosts": [
                 {"address": m.address, "role": m.role, "zone": m.zone, "hostname": m.name}
                 for m in self.machines
-                if m.name not in leaving
             ],
         }
 

@@ -22,27 +22,26 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ...cloudinit.tuning import DAEMON_JSON, host_tuning
 from ...errors import LocalProviderError
+from ...spec import ClusterSpec
 from . import paths
+from .plan import SWARM_DEFAULT_ADDR_POOL, SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH
 from .run import run
 
-RECIPE_VERSION = 1
+# 2: curl (joins go to the Docker API with it; see provisioners/commands.py).
+# 3: daemon.json is the host tuning's (no bip of its own).
+RECIPE_VERSION = 3
 SUITE = "bookworm"
 PACKAGES = (
     "systemd,systemd-sysv,dbus,openssh-server,docker.io,sudo,iproute2,ca-certificates,"
-    "procps,iptables,iputils-ping"
+    "procps,iptables,iputils-ping,curl"
 )
 SSH_USER = "swarmstack"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SOURCES_FILES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 STAMP = ".swarmstack-image.json"
 
-# Docker inside the machines stays in the benchmark range (the network rule).
-DAEMON_JSON = {
-    "bip": "198.19.255.1/24",
-    "default-address-pools": [{"base": "198.19.128.0/18", "size": 24}],
-    "log-driver": "local",
-}
 # Units that make no sense in a container machine, or would reach the network.
 MASKED_UNITS = (
     "apt-daily.timer",
@@ -113,7 +112,10 @@ def debian_mirror(sources: tuple[Path, ...] = SOURCES_FILES) -> str:
 
 
 def base_image_path() -> Path:
-    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}"
+    # The package list's digest is part of the name, so that two builds of the same recipe
+    # number with different packages (parallel branches) never share an image.
+    packages = hashlib.sha256(PACKAGES.encode()).hexdigest()[:8]
+    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}-{packages}"
 
 
 @contextlib.contextmanager
@@ -198,6 +200,29 @@ def _debootstrap(root: Path, mirror: str, progress: Progress) -> None:
         )
 
 
+def image_daemon_json() -> str:
+    """dockerd's first-boot configuration: exactly the host tuning's daemon.json for local machines.
+
+    docker.io starts dockerd on first boot, before the bootstrap tunes the machine; without a
+    daemon.json its networks would come from 172.17.0.0/16, outside the benchmark range the
+    machines may use. The host tuning already owns the local machines' daemon.json (pools in
+    198.19.0.0/16 clear of the swarm's), so the image carries that file byte for byte: dockerd
+    is inside the range from first boot, and the first tuning finds daemon.json unchanged.
+    Every spec allowed on the local machines keeps its pools in the range, so the file built
+    for the default local spec is right for the first boot of any cluster; the tuning rewrites
+    it when a cluster's spec needs another pool. daemon.json does not depend on the role.
+    """
+    spec = ClusterSpec.model_validate(
+        {
+            "default_addr_pool": [SWARM_DEFAULT_ADDR_POOL],
+            "default_addr_pool_mask_length": SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
+        }
+    )
+    tuning = host_tuning(spec, "worker", "generic", local_machine=True)
+    (daemon_json,) = [file.content for file in tuning.files if file.path == DAEMON_JSON]
+    return daemon_json
+
+
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -217,7 +242,7 @@ def _customise(root: Path) -> None:
     if resolv.is_symlink() or resolv.exists():
         resolv.unlink()
     resolv.write_text("")
-    _write(root / "etc/docker/daemon.json", json.dumps(DAEMON_JSON, indent=2) + "\n")
+    _write(root / DAEMON_JSON.lstrip("/"), image_daemon_json())
     units = root / "etc/systemd/system"
     for unit in MASKED_UNITS:
         link = units / unit

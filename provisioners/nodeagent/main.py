@@ -30,8 +30,8 @@ from . import decisions as d
 from .aws import Cloud, Imds, StackResources
 from .engine import Engine
 
-# SWARMSTACK_ROOT moves the files under another directory (tests; never set on nodes).
-ROOT = os.environ.get("SWARMSTACK_ROOT", "")
+# NODE_AGENT_ROOT moves the files under another directory (tests; never set on nodes).
+ROOT = os.environ.get("NODE_AGENT_ROOT", "")
 CONFIG_FILE = f"{ROOT}/etc/swarmstack/agent.json"
 DAEMON_JSON = f"{ROOT}/etc/docker/daemon.json"
 PRUNE_TIMER = "swarmstack-docker-prune.timer"

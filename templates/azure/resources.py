@@ -88,7 +88,9 @@ def _accepted_findings(settings: AzureSettings) -> dict[str, tuple[str, ...]]:
     """Static-analysis findings that are deliberate, with the reason (see README, Security)."""
     scale_sets = [
         "CKV_AZURE_95: automatic OS image upgrades would reimage swarm managers and workers "
-        "without draining them and can break raft quorum; swarmstack replaces nodes in order",
+        "without draining them and can break raft quorum; the upgrade policy is Manual, so "
+        "instances change only when an operator upgrades them (swarmstack does not drain or "
+        "replace scale-set nodes yet)",
     ]
     if not settings.encryption_at_host:
         scale_sets.append(

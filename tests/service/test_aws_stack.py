@@ -18,11 +18,10 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from swarmstack.aws import stack_template
+from swarmstack.aws import stack_flow, stack_template
 from swarmstack.aws.events import StackEvent, WatchResult
 from swarmstack.aws.stacks import Stack, describe_stack
 from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_name
-from swarmstack.cli import aws_stack
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode
 from swarmstack.provisioners.inventory import Host, SshSettings
@@ -371,11 +370,11 @@ def test_launch_prints_the_change_set_then_the_node_table_and_hands_over_the_nod
     # moto's instances have made-up addresses: record the hand-off instead of connecting.
     handed: dict[str, Any] = {}
 
-    def record(output: object, spec: object, hosts: list[Host], ssh: SshSettings) -> dict[str, Any]:
+    def record(spec: object, hosts: list[Host], ssh: SshSettings, progress: object) -> Any:
         handed.update(hosts=hosts, ssh=ssh)
         return {"status": "recorded"}
 
-    monkeypatch.setattr("swarmstack.cli.aws_stack.bootstrap_hosts", record)
+    monkeypatch.setattr("swarmstack.aws.handoff.bootstrap_hosts", record)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     result = swarmstack(
         "aws", "launch-stack", "--name", "omicron", "--region", "us-east-1", "--yes",
@@ -417,7 +416,7 @@ def test_ctrl_c_stops_watching_without_cancelling_and_exits_130(
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aws_stack, "watch_stack", interrupted)
+    monkeypatch.setattr(stack_flow, "watch_stack", interrupted)
 
     result = launch("--name", "rho", "--manager-size", "1", "--cluster-size", "1")
 
@@ -445,7 +444,7 @@ def test_a_failed_operation_names_the_first_failed_resource_and_exits_1(
             kwargs["on_event"](event)
         return WatchResult(stack_id, "ROLLBACK_COMPLETE", "", events)
 
-    monkeypatch.setattr(aws_stack, "watch_stack", failed)
+    monkeypatch.setattr(stack_flow, "watch_stack", failed)
 
     result = launch("--name", "sigma", "--manager-size", "1", "--cluster-size", "1")
 
@@ -561,7 +560,7 @@ def test_status_wait_resumes_watching_a_busy_stack(
             return dataclasses.replace(stack, status="UPDATE_IN_PROGRESS")
         return stack
 
-    monkeypatch.setattr(aws_stack, "describe_stack", first_busy)
+    monkeypatch.setattr(stack_flow, "describe_stack", first_busy)
 
     result = swarmstack(
         "-o", "json", "aws", "status", "--name", "busy", "--region", "us-east-1", "--wait"

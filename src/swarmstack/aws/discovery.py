@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..contract import ROLE_TAG
 from ..spec import Role
-from ..templates.aws import ROLE_TAG
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:

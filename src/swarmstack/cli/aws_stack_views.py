@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ..aws.changesets import ChangeSet
-from ..aws.discovery import Node
-from ..aws.events import StackEvent, WatchResult
-from ..aws.parameters import ParameterChange
-from ..aws.stacks import Stack
+from ..aws.hints import delete_command, resume_command
 from ..errors import StackOperationFailed
 from ..output import Output, table
+
+if TYPE_CHECKING:  # the AWS modules import boto3: only the commands that call AWS load them
+    from ..aws.changesets import ChangeSet
+    from ..aws.discovery import Node
+    from ..aws.events import StackEvent, WatchResult
+    from ..aws.parameters import ParameterChange
+    from ..aws.stacks import Stack
 
 # Piped output has no terminal width; never cut ids and types short to fit 80 columns.
 PIPE_WIDTH = 400
@@ -34,14 +37,6 @@ def print_table(console: Console, rendered: Table) -> None:
     text = wide.file.getvalue()  # type: ignore[attr-defined]
     for line in text.splitlines():
         console.print(line.rstrip(), markup=False, highlight=False)
-
-
-def delete_command(name: str) -> str:
-    return f"swarmstack aws delete-stack --name {name}"
-
-
-def resume_command(name: str, region: str) -> str:
-    return f"swarmstack aws status --name {name} --region {region} --wait"
 
 
 def format_event(event: StackEvent) -> str:
