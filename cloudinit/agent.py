@@ -12,6 +12,7 @@ import importlib.util
 import json
 from typing import Any
 
+from ..provisioners.swarmapi import init_options as swarm_init_options
 from ..spec import ClusterSpec
 from .tuning import LOCAL_LOG_OPTS, ManagedFile
 
@@ -23,6 +24,7 @@ AGENT_PACKAGE = "swarmstack.provisioners.nodeagent"
 # The modules the agent imports, by name; their source is what the nodes run.
 AGENT_MODULES = (
     "swarmstack.contract",
+    "swarmstack.provisioners.swarmapi",
     f"{AGENT_PACKAGE}.decisions",
     f"{AGENT_PACKAGE}.engine",
     f"{AGENT_PACKAGE}.aws",
@@ -30,23 +32,24 @@ AGENT_MODULES = (
     f"{AGENT_PACKAGE}.__main__",
 )
 # Modules the rest of swarmstack uses too: the agent gets only the part it imports.
-SHARED_MODULES = ("swarmstack.contract",)
+SHARED_MODULES = ("swarmstack.contract", "swarmstack.provisioners.swarmapi")
 # Packages on the way down get a one-line __init__ (the real ones import what nodes lack).
 AGENT_PACKAGES = ("swarmstack", "swarmstack.provisioners", AGENT_PACKAGE)
 # Debian's own packages the agent runs on (python3 comes with cloud-init).
 AGENT_PACKAGES_DEB = ("python3-boto3",)
-NANOSECONDS_PER_HOUR = 3600 * 10**9
 
 
 def shipped_source(module: str) -> str:
     """The module's code without docstrings, comments and type annotations: the repository
     keeps the readable form, the user data (16 KB, inside a 51,200-byte template) the compact
     one. Dataclass fields keep a one-letter annotation (dataclasses need one; with postponed
-    evaluation it is never evaluated). Of a shared module (SHARED_MODULES) only what the
-    agent imports from it is shipped."""
+    evaluation it is never evaluated). Imports left unused by that go too, and of a shared
+    module (SHARED_MODULES) only what the agent imports from it is shipped."""
     tree = _Compact().visit(_parse(module))
-    if module in SHARED_MODULES:
-        _keep_only(tree, _imported_from(module))
+    wanted = _imported_from(module)
+    if module not in SHARED_MODULES:
+        wanted |= {n for s in tree.body if not _is_import(s) for n in _defined(s)}
+    _keep_only(tree, wanted)
     return f"# {module} (swarmstack node agent; readable source in swarmstack)\n" + (
         ast.unparse(tree) + "\n"
     )
@@ -60,17 +63,21 @@ def _parse(module: str) -> ast.Module:
         return ast.parse(file.read())
 
 
-def _imported_from(shared: str) -> set[str]:
-    """The names the agent's own modules import from a shared module."""
-    leaf = shared.rsplit(".", 1)[1]
+def _imported_from(imported: str) -> set[str]:
+    """The names the agent's other modules import from one of its modules."""
+    leaf = imported.rsplit(".", 1)[1]
     names: set[str] = set()
     for module in AGENT_MODULES:
-        if module in SHARED_MODULES:
+        if module == imported:
             continue
         for node in ast.walk(_parse(module)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == leaf:
                 names |= {alias.name for alias in node.names}
     return names
+
+
+def _is_import(statement: ast.stmt) -> bool:
+    return isinstance(statement, (ast.Import, ast.ImportFrom))
 
 
 def _defined(statement: ast.stmt) -> set[str]:
@@ -89,7 +96,7 @@ def _defined(statement: ast.stmt) -> set[str]:
 
 
 def _keep_only(tree: ast.Module, wanted: set[str]) -> None:
-    """Drop top-level definitions nothing wanted needs (what they use is kept too)."""
+    """Drop top-level definitions and imports nothing wanted needs (what they use is kept)."""
     keep = set(wanted)
     while True:
         kept = [s for s in tree.body if not _defined(s) or _defined(s) & keep]
@@ -132,13 +139,14 @@ def _is_docstring(statement: ast.stmt) -> bool:
 
 
 def init_options(spec: ClusterSpec) -> dict[str, Any]:
-    """The Engine API's /swarm/init options for the spec (the SSH bootstrap's init flags)."""
-    return {
-        "DefaultAddrPool": list(spec.default_addr_pool),
-        "SubnetSize": spec.default_addr_pool_mask_length,
-        "DataPathPort": spec.data_path_port,
-        "Spec": {"CAConfig": {"NodeCertExpiry": spec.cert_expiry_hours * NANOSECONDS_PER_HOUR}},
-    }
+    """The Engine API's /swarm/init options for the spec (the SSH bootstrap's, autolock off:
+    nothing on an AWS node could keep the unlock key)."""
+    return swarm_init_options(
+        default_addr_pool=spec.default_addr_pool,
+        subnet_size=spec.default_addr_pool_mask_length,
+        data_path_port=spec.data_path_port,
+        cert_expiry_hours=spec.cert_expiry_hours,
+    )
 
 
 def agent_settings(spec: ClusterSpec) -> dict[str, Any]:
