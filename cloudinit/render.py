@@ -17,9 +17,10 @@ import jinja2
 import yaml
 
 from .. import __version__
-from ..contract import LOG_GROUP_TAG, STATE_DIR, TUNING_MARKER
+from ..contract import STATE_DIR, TUNING_MARKER
 from ..spec import Cloud, ClusterSpec, Role
 from . import tuning
+from .agent import AGENT_COMMAND, AGENT_UNIT
 from .hostkeys import HostKeys
 from .tuning import HostTuning, ManagedFile
 
@@ -53,7 +54,7 @@ def _block(text: str, width: int) -> str:
 
 def _script_context(t: HostTuning, *, embed_files: bool) -> dict[str, Any]:
     marker = {
-        "role": t.role,
+        "role": t.role_text,
         "cloud": t.cloud,
         "local_machine": t.local_machine,
         "tuning": t.digest,
@@ -68,11 +69,8 @@ def _script_context(t: HostTuning, *, embed_files: bool) -> dict[str, Any]:
         "marker": json.dumps(marker, sort_keys=True),
         "docker_key_fingerprint": tuning.DOCKER_APT_KEY_FINGERPRINT,
         "docker_apt_prefix": tuning.docker_apt_version_prefix(t.docker_version),
-        # The instance tag the template sets to the stack's log group; the boot script reads
-        # it through IMDSv2 for dockerd's awslogs driver.
-        "log_group_tag": LOG_GROUP_TAG,
-        "region_placeholder": tuning.AWS_REGION_PLACEHOLDER,
-        "log_group_placeholder": tuning.LOG_GROUP_PLACEHOLDER,
+        "agent_command": AGENT_COMMAND,
+        "agent_unit": AGENT_UNIT,
         "prune_timer": tuning.PRUNE_TIMER,
         "paths": {
             "sysctl": tuning.SYSCTL_FILE,

@@ -44,10 +44,8 @@ SETUP_SCRIPT = "/usr/local/sbin/swarmstack-host-setup"
 DATA_VOLUME_LABEL = "swarmstack-data"
 DOCKER_DATA_ROOT = "/var/lib/docker"
 
-# Placeholders in daemon.json that the boot script replaces with values read from IMDSv2,
-# so the user data stays the same for every instance (and for every region) of a role.
-AWS_REGION_PLACEHOLDER = "@@AWS_REGION@@"
-LOG_GROUP_PLACEHOLDER = "@@LOG_GROUP@@"
+# On AWS the node agent (cloudinit.agent) reads the console's choices from the instance's
+# tags at boot: swarmstack-log-group (CloudWatch logs on) and swarmstack-system-prune.
 # Docker's apt repository signing key (https://download.docker.com/linux/<distro>/gpg).
 DOCKER_APT_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 # Test hosts and the docker networks inside them live only in the benchmark range.
@@ -212,11 +210,17 @@ class HostTuning:
     kernel_modules: tuple[str, ...]
     packages: tuple[str, ...]
     audit: bool
-    awslogs: bool
-    prune: bool
+    agent: bool  # AWS: the node agent forms the swarm and applies the console's parameters
+    prune: bool  # enable the prune timer at setup (on AWS the agent decides from a tag)
     data_volume: DataVolume
     files: tuple[ManagedFile, ...]
     absent_files: tuple[str, ...] = field(default=())
+
+    @property
+    def role_text(self) -> str:
+        """The role as the rendered text names it: on AWS one user data serves both roles
+        (each instance learns its role from its swarmstack-role tag)."""
+        return "node" if self.agent else self.role
 
     @property
     def digest(self) -> str:
@@ -234,8 +238,9 @@ def daemon_config(
 ) -> dict[str, Any]:
     """dockerd's daemon.json for this spec and cloud.
 
-    Never live-restore (swarm mode rejects it). With CloudWatch logs on AWS the region and
-    log group are placeholders filled in at boot from IMDSv2. Local machines get no
+    Never live-restore (swarm mode rejects it). Containers log with the rotating ``local``
+    driver; on AWS the node agent turns on awslogs at boot when the stack's
+    EnableCloudWatchLogs says so (an instance tag). Local machines get no
     default-ulimits: their limits are the real host's, which their dockerd cannot raise (a
     container asking for more than that fails to start).
     """
@@ -252,18 +257,9 @@ def daemon_config(
         config["default-ulimits"] = {
             "nofile": {"Name": "nofile", "Hard": NOFILE_HARD, "Soft": NOFILE_SOFT}
         }
-    if cloud == "aws" and spec.enable_cloudwatch_logs:
-        config["log-driver"] = "awslogs"
-        # non-blocking: a CloudWatch hiccup must not stall containers writing to stdout.
-        config["log-opts"] = {
-            "awslogs-region": AWS_REGION_PLACEHOLDER,
-            "awslogs-group": LOG_GROUP_PLACEHOLDER,
-            "mode": "non-blocking",
-            "max-buffer-size": "4m",
-        }
-    else:
-        config["log-driver"] = "local"
-        config["log-opts"] = dict(LOCAL_LOG_OPTS)
+    # On AWS the agent switches to awslogs at boot when the instance carries a log group tag.
+    config["log-driver"] = "local"
+    config["log-opts"] = dict(LOCAL_LOG_OPTS)
     return config
 
 
@@ -298,7 +294,7 @@ def host_tuning(
     sysctls = tuple(s for s in SYSCTLS if s.per_network_namespace or not local_machine)
     modules = () if local_machine else KERNEL_MODULES
     audit = not local_machine
-    awslogs = cloud == "aws" and spec.enable_cloudwatch_logs
+    agent = cloud == "aws" and not local_machine
     config = daemon_config(spec, cloud, local_machine=local_machine)
 
     files = [
@@ -317,11 +313,20 @@ def host_tuning(
     if spec.docker_version != "distro":
         files.append(ManagedFile(DOCKER_PIN_FILE, _docker_pin(spec.docker_version)))
     prune_files = (f"{SYSTEMD_DIR}/{PRUNE_SERVICE}", f"{SYSTEMD_DIR}/{PRUNE_TIMER}")
-    if spec.enable_system_prune:
+    # On AWS the units are always there: EnableSystemPrune may be changed in the console, and
+    # the agent enables the timer from the instance tag.
+    if spec.enable_system_prune or agent:
         files.append(ManagedFile(prune_files[0], _prune_service()))
         files.append(ManagedFile(prune_files[1], _prune_timer()))
     # Switched-off features leave nothing behind when the SSH form runs again.
-    absent = () if spec.enable_system_prune else prune_files
+    absent = () if spec.enable_system_prune or agent else prune_files
+    packages = () if local_machine else HOST_PACKAGES
+    if agent:
+        # Imported here: the agent's files are built from this module's ManagedFile.
+        from .agent import AGENT_PACKAGES_DEB, agent_files
+
+        files.extend(agent_files(spec))
+        packages = (*packages, *AGENT_PACKAGES_DEB)
     if spec.docker_version == "distro":
         absent = (*absent, DOCKER_PIN_FILE)
 
@@ -334,10 +339,10 @@ def host_tuning(
         daemon_config=config,
         sysctls=sysctls,
         kernel_modules=modules,
-        packages=() if local_machine else HOST_PACKAGES,
+        packages=packages,
         audit=audit,
-        awslogs=awslogs,
-        prune=spec.enable_system_prune,
+        agent=agent,
+        prune=spec.enable_system_prune and not agent,
         data_volume=data_volume,
         files=tuple(files),
         absent_files=absent,

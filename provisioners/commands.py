@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..contract import SWARM_PORT
 from .facts import FACTS_COMMAND
 from .swarm import Step
+from .swarmapi import init_body, init_options, join_body
 
 # Placeholders a stdin template may hold; the executor knows how to obtain each.
 WORKER_TOKEN = "<<worker join token>>"  # noqa: S105 - a placeholder, not a secret
@@ -115,16 +115,14 @@ def step_commands(step: Step, joined: Mapping[str, str] | None = None) -> tuple[
 def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
     # Init, then both join tokens (and the unlock key) in the same round trip: the executor
     # keeps the tokens in memory and the key in the user's unlock-key file.
-    addr = str(args["advertise_addr"])
-    body = {
-        "ListenAddr": f"{addr}:{SWARM_PORT}",
-        "AdvertiseAddr": addr,
-        "DefaultAddrPool": list(args["default_addr_pool"]),
-        "SubnetSize": int(args["default_addr_pool_mask_length"]),
-        "DataPathPort": int(args["data_path_port"]),
-        "AutoLockManagers": bool(args.get("autolock")),
-        "Spec": {"CAConfig": {"NodeCertExpiry": int(args["cert_expiry_hours"]) * 3600 * 10**9}},
-    }
+    options = init_options(
+        default_addr_pool=args["default_addr_pool"],
+        subnet_size=args["default_addr_pool_mask_length"],
+        data_path_port=args["data_path_port"],
+        cert_expiry_hours=args["cert_expiry_hours"],
+        autolock=bool(args.get("autolock")),
+    )
+    body = init_body(str(args["advertise_addr"]), options)
     then = " && { echo worker $(docker swarm join-token -q worker) & " + (
         "echo manager $(docker swarm join-token -q manager); wait; }"
     )
@@ -142,13 +140,9 @@ def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
 
 
 def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    addr = str(args["advertise_addr"])
-    body = {
-        "ListenAddr": f"{addr}:{SWARM_PORT}",
-        "AdvertiseAddr": addr,
-        "RemoteAddrs": [str(args["remote"][0])],
-        "JoinToken": JOIN_TOKENS[_role(args["role"])],
-    }
+    body = join_body(
+        str(args["advertise_addr"]), [str(args["remote"][0])], JOIN_TOKENS[_role(args["role"])]
+    )
     if "then_update" in args:  # a new manager labels itself in the same round trip
         then, output = f" && {_update_command(args['then_update'])}", ""
     else:  # the new node's id, so that its labels need no wait for its hostname

@@ -642,13 +642,14 @@ def plan_preparation(
     """Before the swarm: host tuning whose digest differs, a stopped docker daemon started.
 
     ``tuning`` maps a host address to the digest of the tuning script it should have had
-    applied (empty when there is no tuning to apply).
+    applied (empty when there is no tuning to apply). A host cloud-init tuned for its cloud
+    is tuned: its tuning is the cloud's (a stack update changes it), never the SSH form's.
     """
     steps: list[PrepStep] = []
     for host in inventory.present:
         f = facts[host.address]
         digest = tuning.get(host.address, "")
-        if digest and f.tuning_digest != digest:
+        if digest and f.tuning_digest != digest and not f.tuned_by_cloud_init:
             steps.append(PrepStep("tune", host.address, {"digest": digest}))
         if f.docker_installed and not f.docker_running and not f.facts_error:
             steps.append(PrepStep("start-docker", host.address))

@@ -18,6 +18,7 @@ from .network import add_network
 from .outputs import add_outputs
 from .parameters import add_parameters, add_rules
 from .security_groups import add_security_groups
+from .selfmanaging import add_agent_permissions, add_signal_policies, shared_user_data
 from .userdata import user_data_for
 
 DESCRIPTION = (
@@ -36,8 +37,9 @@ def build_template(
     that AWS cannot use. Pure: no AWS calls.
     """
     check_spec_for_aws(spec)
-    render_user_data = user_data or user_data_for(spec)
     template = Template(Description=DESCRIPTION)
+    # One copy for both launch templates (the role is an instance tag).
+    render_user_data = shared_user_data(template, user_data or user_data_for(spec))
     template.set_version("2010-09-09")
     add_parameters(template, spec)
     add_rules(template)
@@ -65,7 +67,7 @@ def build_template(
             template, spec, role, identity, [groups.node, role_groups[role]], render_user_data
         )
         target_groups = balancing.target_groups if balancing and role == "worker" else []
-        asgs[role] = add_group(
+        asgs[role] = group = add_group(
             template,
             spec,
             role,
@@ -76,8 +78,18 @@ def build_template(
             target_groups,
             internet,
         )
+        add_signal_policies(group, role)
     add_lifecycle_permissions(
         template, identities["manager"].role, [asgs["manager"], asgs["worker"]], lifecycle
+    )
+
+    add_agent_permissions(
+        template,
+        identities["manager"].role,
+        identities["worker"].role,
+        [asgs["manager"], asgs["worker"]],
+        balancing.load_balancer if balancing else None,
+        groups.load_balancer,
     )
 
     security_groups = {

@@ -72,7 +72,7 @@ def add_launch_template(
     role: Role,
     identity: NodeIdentity,
     security_groups: list[Any],
-    user_data: Callable[[Role], str],
+    user_data: Callable[[Role], Any],
 ) -> Any:
     settings = ROLE_SETTINGS[role]
     return template.add_resource(

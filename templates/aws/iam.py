@@ -95,9 +95,9 @@ def add_lifecycle_permissions(
 ) -> None:
     """Managers may read the lifecycle queue and heartbeat or complete the stack's hooks.
 
-    These are the rights a manager-side agent needs to take a terminating node out of the
-    swarm before it goes. No such agent ships yet: nothing on the instances uses them, and a
-    terminating instance waits out the hook's heartbeat timeout (lifecycle.py).
+    The leader's node agent (provisioners/nodeagent) uses them to take a terminating node out
+    of the swarm (drain, demote, remove) and then complete the hook, so a scale-in does not
+    wait out the hook's heartbeat timeout (lifecycle.py).
     """
     group_arns = [
         Sub(

@@ -1,7 +1,7 @@
 """Termination lifecycle hooks: both groups hold a terminating instance and post a message to
-an encrypted SQS queue, where a manager-side agent can learn which node is leaving and drain,
-demote and remove it before the instance goes away. That agent does not ship yet: today
-nothing reads the queue, and the instance is terminated when the heartbeat timeout runs out.
+an encrypted SQS queue, where the leader's node agent (provisioners/nodeagent) learns which
+node is leaving, drains, demotes and removes it, and completes the action; only if no agent
+does, the instance is terminated when the heartbeat timeout runs out.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
-"""A network load balancer for the published swarm ports: one TCP listener and target group
-per port, the workers as targets, health checks on the port itself, cross-zone on.
+"""A network load balancer for the published swarm ports, cross-zone on.
+
+Its listeners and target groups are made by the node agent on the swarm's leader: one TCP
+listener and target group per port - the spec's published ports (fixed: never removed) and
+every port a service publishes through the routing mesh (removed when the service goes). So
+the template's size does not grow with the ports (CloudFormation's 51,200-byte inline limit).
 """
 
 from __future__ import annotations
@@ -7,24 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAtt, Ref, Template
+from troposphere import GetAtt, Template
 from troposphere.elasticloadbalancingv2 import (
-    Action,
-    Listener,
     LoadBalancer,
     LoadBalancerAttributes,
-    TargetGroup,
-    TargetGroupAttribute,
 )
 
 from ...spec import ClusterSpec
 from .network import Network
 from .suppressions import NLB_ACCESS_LOGS, checkov_skip
 from .tags import stack_tags
-
-HEALTH_CHECK_INTERVAL_SECONDS = 10
-HEALTHY_THRESHOLD = 3
-DEREGISTRATION_DELAY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -59,38 +55,4 @@ def add_load_balancer(
             },
         )
     )
-    target_groups = []
-    for port in spec.published_ports:
-        target_group = template.add_resource(
-            TargetGroup(
-                f"TargetGroup{port}",
-                VpcId=network.vpc_id,
-                Port=port,
-                Protocol="TCP",
-                TargetType="instance",
-                HealthCheckEnabled=True,
-                HealthCheckProtocol="TCP",
-                HealthCheckPort="traffic-port",
-                HealthCheckIntervalSeconds=HEALTH_CHECK_INTERVAL_SECONDS,
-                HealthyThresholdCount=HEALTHY_THRESHOLD,
-                UnhealthyThresholdCount=HEALTHY_THRESHOLD,
-                TargetGroupAttributes=[
-                    TargetGroupAttribute(
-                        Key="deregistration_delay.timeout_seconds",
-                        Value=str(DEREGISTRATION_DELAY_SECONDS),
-                    )
-                ],
-                Tags=stack_tags(spec, f"port-{port}"),
-            )
-        )
-        template.add_resource(
-            Listener(
-                f"Listener{port}",
-                LoadBalancerArn=Ref(load_balancer),
-                Port=port,
-                Protocol="TCP",
-                DefaultActions=[Action(Type="forward", TargetGroupArn=Ref(target_group))],
-            )
-        )
-        target_groups.append(target_group)
-    return LoadBalancing(load_balancer=load_balancer, target_groups=target_groups)
+    return LoadBalancing(load_balancer=load_balancer, target_groups=[])

@@ -20,9 +20,7 @@ from .conditions import SSH_ALLOWED
 from .network import Network
 from .suppressions import (
     ESP_PORTS_IGNORED,
-    PUBLISHED_PORTS_OPEN,
     cfn_lint_skip,
-    checkov_skip,
 )
 from .tags import stack_tags
 
@@ -61,7 +59,7 @@ def _between_nodes(
             SourceSecurityGroupId=GetAtt(source, "GroupId"),
             IpProtocol=protocol,
             FromPort=port,
-            ToPort=port,
+            ToPort=extra.pop("ToPort", port),
             Description=why,
             **extra,
         )
@@ -158,50 +156,37 @@ def add_security_groups(template: Template, spec: ClusterSpec, network: Network)
     )
     load_balancer = None
     if spec.published_ports:
-        # checkov flags port 80 open to the world; publishing it is this group's purpose.
-        suppress = (
-            {"Metadata": checkov_skip(PUBLISHED_PORTS_OPEN)}
-            if HTTP_PORT in spec.published_ports
-            else {}
-        )
         load_balancer = template.add_resource(
             SecurityGroup(
                 "LoadBalancerSecurityGroup",
-                GroupDescription="Load balancer: published swarm ports from anywhere to workers",
+                GroupDescription="Load balancer: published swarm ports from anywhere to nodes",
                 VpcId=network.vpc_id,
-                SecurityGroupIngress=[
-                    SecurityGroupRule(
-                        IpProtocol="tcp",
-                        FromPort=port,
-                        ToPort=port,
-                        CidrIp="0.0.0.0/0",
-                        Description=f"Published service port {port} from clients",
-                    )
-                    for port in spec.published_ports
-                ],
+                # The ingress rules (one per published port, from anywhere) are added and
+                # removed by the node agent together with the port's listener.
+                # One rule for every published port, fixed or following a service: the
+                # load balancer reaches the nodes only on the ports it has listeners for.
                 SecurityGroupEgress=[
                     SecurityGroupRule(
                         IpProtocol="tcp",
-                        FromPort=port,
-                        ToPort=port,
-                        DestinationSecurityGroupId=GetAtt(worker, "GroupId"),
-                        Description=f"Published service port {port} and its health check "
-                        "to workers",
+                        FromPort=1,
+                        ToPort=65535,
+                        DestinationSecurityGroupId=GetAtt(node, "GroupId"),
+                        Description="Published service ports and their health checks to nodes",
                     )
-                    for port in spec.published_ports
                 ],
                 Tags=stack_tags(spec, "load-balancer"),
-                **suppress,
             )
         )
-        for port in spec.published_ports:
-            _between_nodes(
-                template,
-                f"WorkerIngressPublished{port}",
-                worker,
-                load_balancer,
-                "tcp",
-                port,
-                f"Published service port {port} and its health check from the load balancer",
-            )
+        # Any node serves a published port (the routing mesh): workers, or the managers when
+        # there are no workers.
+        _between_nodes(
+            template,
+            "NodeIngressPublished",
+            node,
+            load_balancer,
+            "tcp",
+            1,
+            "Published service ports and their health checks from the load balancer",
+            ToPort=65535,
+        )
     return SecurityGroups(node=node, manager=manager, worker=worker, load_balancer=load_balancer)

@@ -14,12 +14,6 @@ NLB_ACCESS_LOGS = (
     "Network load balancer access logs record only TLS listeners; every listener here is "
     "plain TCP (TLS ends in the swarm services), so there would be nothing to log.",
 )
-PUBLISHED_PORTS_OPEN = (
-    "CKV_AWS_260",
-    "The load balancer exists to publish the spec's service ports (80 by default) to clients; "
-    "only its own group is open, and nodes accept these ports only from this group.",
-)
-
 # The two below pass in checkov only because the value is an Fn::If it cannot evaluate; they
 # are suppressed anyway so that what the default stack really does is written down.
 NODE_PUBLIC_IPS = (
@@ -41,7 +35,7 @@ ESP_PORTS_IGNORED = (
     "CloudFormation implementations, such as moto used in our tests, require port fields.",
 )
 
-CHECKOV = (NLB_ACCESS_LOGS, PUBLISHED_PORTS_OPEN, NODE_PUBLIC_IPS, LOG_GROUP_KMS_OPTIONAL)
+CHECKOV = (NLB_ACCESS_LOGS, NODE_PUBLIC_IPS, LOG_GROUP_KMS_OPTIONAL)
 CFN_LINT = (ESP_PORTS_IGNORED,)
 
 

@@ -44,10 +44,12 @@ def tag_problems(spec: ClusterSpec) -> list[str]:
 
 
 def stack_tags(spec: ClusterSpec, name: str) -> Tags:
-    """Tags for a stack resource: the user's tags, then ours (ours win on Name)."""
+    """Tags for a stack resource: its Name and the cluster. The user's tags (spec ``tags``)
+    are stack tags: CloudFormation copies them onto every resource, instances included, so
+    the template does not repeat them per resource (`launch-stack` passes them; in the
+    console they go under "Tags" when creating the stack)."""
     return Tags(
         {
-            **spec.tags,
             "Name": Sub(f"${{AWS::StackName}}-{name}"),
             CLUSTER_TAG: Ref("AWS::StackName"),
         }
@@ -57,25 +59,20 @@ def stack_tags(spec: ClusterSpec, name: str) -> Tags:
 def instance_tags(spec: ClusterSpec, role: Role, log_group: Any) -> Any:
     """Auto Scaling group tags, propagated to every instance at launch.
 
-    ``log_group`` is the log group's name, or None when the template has no log group. The
-    log group tag exists only when CloudWatch logs are on; the whole list is chosen with
-    Fn::If (not an AWS::NoValue item, which some implementations keep as a null tag).
+    ``log_group`` is the log group's name, or None when the template has no log group. With
+    CloudWatch logs off the log group tag is empty: the node agent reads an empty (or absent)
+    tag as "log locally".
     """
     fixed: dict[str, Any] = {
-        **spec.tags,
         "Name": Sub(f"${{AWS::StackName}}-{role}"),
         CLUSTER_TAG: Ref("AWS::StackName"),
         ROLE_TAG: role,
-        # yes/no: the boot script enables the daily prune timer from this.
+        # yes/no: the node agent enables the daily prune timer from this.
         SYSTEM_PRUNE_TAG: Ref(ENABLE_SYSTEM_PRUNE),
     }
-    tags = [_propagated(key, value) for key, value in sorted(fixed.items())]
-    if log_group is None:
-        return tags
-    with_log_group = sorted(
-        [*tags, _propagated(LOG_GROUP_TAG, log_group)], key=lambda tag: str(tag["Key"])
-    )
-    return If(CLOUDWATCH_LOGS_ON, with_log_group, tags)
+    if log_group is not None:
+        fixed[LOG_GROUP_TAG] = If(CLOUDWATCH_LOGS_ON, log_group, "")
+    return [_propagated(key, value) for key, value in sorted(fixed.items())]
 
 
 def _propagated(key: str, value: Any) -> dict[str, Any]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
+from moto.cloudformation import models as cfn_models
 from moto.server import ThreadedMotoServer
 
 from swarmstack.provisioners.local.sim.corrections import (
@@ -50,6 +52,7 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     _correct_the_fake(monkeypatch)
+    _signal_like_node_agents(monkeypatch)
     return moto_server
 
 
@@ -58,6 +61,53 @@ def _correct_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:
     each says what AWS does). The server runs in this process, so its classes are patched."""
     for owner, name, value in fake_corrections():
         monkeypatch.setattr(owner, name, value, raising=False)  # some are new API calls
+
+
+SIGNAL_REASON = "Received SUCCESS signal with UniqueId {}"
+
+
+def _signal_like_node_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (5.2) has no SignalResource and ignores CreationPolicy. On AWS, a group with a
+    creation policy completes only after its instances signalled, and each signal is a stack
+    event "Received SUCCESS signal with UniqueId <instance id>" (the node agent sends it once
+    its node is Ready). Here every instance of such a group that has not signalled yet does so
+    just before the stack completes a create or an update (through a change set or not) -
+    the events AWS would show.
+    """
+
+    def signal(stack: Any) -> None:
+        said = {event.resource_status_reason for event in stack.events}
+        # The resources as last applied (a change set updates the map, not the template).
+        resources = dict(stack.resource_map._resource_json_map)
+        for logical_id, definition in resources.items():
+            if "CreationPolicy" not in definition:
+                continue
+            group = stack.resource_map[logical_id]
+            for state in getattr(group, "instance_states", []):
+                reason = SIGNAL_REASON.format(state.instance.id)
+                if reason in said:
+                    continue
+                stack.events.append(
+                    cfn_models.Event(
+                        stack_id=stack.stack_id,
+                        stack_name=stack.name,
+                        logical_resource_id=logical_id,
+                        physical_resource_id=group.name,
+                        resource_type="AWS::AutoScaling::AutoScalingGroup",
+                        resource_status="CREATE_IN_PROGRESS",
+                        resource_status_reason=reason,
+                        resource_properties=None,
+                    )
+                )
+
+    add_stack_event = cfn_models.Stack._add_stack_event
+
+    def add_event(self: Any, resource_status: str, *args: Any, **kwargs: Any) -> None:
+        if resource_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            signal(self)  # the signals come before the stack completes
+        add_stack_event(self, resource_status, *args, **kwargs)
+
+    monkeypatch.setattr(cfn_models.Stack, "_add_stack_event", add_event)
 
 
 @pytest.fixture

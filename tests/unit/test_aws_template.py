@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 
 from swarmstack.cloudinit import render_user_data
+from swarmstack.cloudinit.agent import agent_settings
 from swarmstack.errors import SpecError
 from swarmstack.spec import AWS_DISK_TYPES, ClusterSpec
 from swarmstack.templates.aws import build_template, suppressions
+from swarmstack.templates.aws.selfmanaging import PARAMETERS as STATE_PATH
 
 from .aws_variants import spec_of
 
@@ -219,12 +222,14 @@ def test_every_rule_has_integer_ports_and_a_description() -> None:
             assert type(rule["ToPort"]) is int
 
 
-def test_only_the_load_balancer_takes_traffic_from_the_world() -> None:
+def test_nothing_in_the_template_takes_traffic_from_the_world() -> None:
+    # The load balancer's ingress rules (one per published port, from anywhere) are made at
+    # run time by the node agent, together with each port's listener.
     data = _template()
-    open_rules = [r for r in _ingress_rules(data) if r.get("CidrIp") == "0.0.0.0/0"]
-    assert sorted(r["FromPort"] for r in open_rules) == [80, 443]
-    lb_rules = data["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
-    assert open_rules == lb_rules
+    assert [r for r in _ingress_rules(data) if r.get("CidrIp") == "0.0.0.0/0"] == []
+    assert (
+        "SecurityGroupIngress" not in data["Resources"]["LoadBalancerSecurityGroup"]["Properties"]
+    )
 
 
 def test_swarm_ports_are_open_only_between_swarm_nodes() -> None:
@@ -256,15 +261,18 @@ def test_ssh_is_open_only_from_ssh_cidr_and_only_when_it_is_set() -> None:
     assert data["Parameters"]["SshCidr"]["Default"] == ""
 
 
-def test_published_ports_reach_only_the_workers_from_the_load_balancer() -> None:
+def test_published_ports_reach_the_nodes_only_from_the_load_balancer() -> None:
     data = _template(spec_of(published_ports=[8080]))
-    rule = data["Resources"]["WorkerIngressPublished8080"]["Properties"]
+    rule = data["Resources"]["NodeIngressPublished"]["Properties"]
     assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
-    assert rule["GroupId"] == {"Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"]}
-    assert data["Resources"]["Listener8080"]["Properties"]["Port"] == 8080
-    worker = data["Resources"]["WorkerAutoScalingGroup"]["Properties"]
-    assert worker["TargetGroupARNs"] == [{"Ref": "TargetGroup8080"}]
-    assert "TargetGroupARNs" not in data["Resources"]["ManagerAutoScalingGroup"]["Properties"]
+    assert rule["GroupId"] == {"Fn::GetAtt": ["NodeSecurityGroup", "GroupId"]}
+    [egress] = data["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert egress["DestinationSecurityGroupId"] == {"Fn::GetAtt": ["NodeSecurityGroup", "GroupId"]}
+    # Listeners and target groups are the node agent's (fixed ones from the spec's ports).
+    assert not [r for r in data["Resources"].values() if "Listener" in r["Type"]]
+    for role in ("Manager", "Worker"):
+        assert "TargetGroupARNs" not in data["Resources"][f"{role}AutoScalingGroup"]["Properties"]
+    assert agent_settings(spec_of(published_ports=[8080]))["fixed_ports"] == [8080]
 
 
 def test_no_published_ports_means_no_load_balancer() -> None:
@@ -274,17 +282,13 @@ def test_no_published_ports_means_no_load_balancer() -> None:
     assert "DefaultDNSTarget" not in data["Outputs"]
 
 
-def test_load_balancer_is_a_cross_zone_nlb_with_tcp_health_checks() -> None:
+def test_load_balancer_is_a_cross_zone_nlb() -> None:
     data = _template()
     lb = data["Resources"]["LoadBalancer"]["Properties"]
     assert lb["Type"] == "network"
     assert {"Key": "load_balancing.cross_zone.enabled", "Value": "true"} in lb[
         "LoadBalancerAttributes"
     ]
-    for port in (80, 443):
-        group = data["Resources"][f"TargetGroup{port}"]["Properties"]
-        assert group["HealthCheckProtocol"] == "TCP"
-        assert group["HealthCheckEnabled"] is True
 
 
 # --- instances ----------------------------------------------------------------------------
@@ -322,43 +326,56 @@ def test_user_data_comes_from_the_hook_per_role() -> None:
         lt = data["Resources"][f"{role.capitalize()}LaunchTemplate"]["Properties"]
         text = base64.b64decode(lt["LaunchTemplateData"]["UserData"]).decode()
         assert text == f"#cloud-config\n# {role}\n"
+    assert "Mappings" not in data
 
 
-def test_default_user_data_is_the_gzipped_cloud_config_of_each_role() -> None:
+def test_default_user_data_is_one_gzipped_cloud_config_for_both_roles() -> None:
     data = _template()
+    [[key, [[attribute, value]]]] = [
+        (k, list(v.items())) for k, v in data["Mappings"]["NodeUserData"].items()
+    ]
+    assert isinstance(value, str)  # static: no Fn::Sub, no Ref
     for role in ("Manager", "Worker"):
         lt = data["Resources"][f"{role}LaunchTemplate"]["Properties"]["LaunchTemplateData"]
-        assert isinstance(lt["UserData"], str)  # static: no Fn::Sub, no Ref
-        raw = base64.b64decode(lt["UserData"])
-        assert len(raw) <= 16 * 1024  # EC2's limit for user data
-        text = gzip.decompress(raw).decode()  # cloud-init unpacks gzip by its magic bytes
-        assert text == render_user_data(DEFAULT, role.lower(), "aws")  # type: ignore[arg-type]
-
-
-def _asg_tags(data: dict[str, Any], role: str) -> tuple[str, list[Any], list[Any]]:
-    """(condition, tags when it holds, tags otherwise) of a group."""
-    tags = data["Resources"][f"{role}AutoScalingGroup"]["Properties"]["Tags"]
-    condition, when_on, when_off = tags["Fn::If"]
-    return condition, when_on, when_off
+        assert lt["UserData"] == {"Fn::FindInMap": ["NodeUserData", key, attribute]}
+    raw = base64.b64decode(value)
+    assert len(raw) <= 16 * 1024  # EC2's limit for user data
+    text = gzip.decompress(raw).decode()  # cloud-init unpacks gzip by its magic bytes
+    assert text == render_user_data(DEFAULT, "worker", "aws")
+    assert text == render_user_data(DEFAULT, "manager", "aws")
 
 
 @pytest.mark.parametrize("role", ["manager", "worker"])
-def test_instances_learn_cluster_role_and_log_group_from_tags(role: str) -> None:
+def test_instances_learn_cluster_role_and_console_parameters_from_tags(role: str) -> None:
     data = _template(spec_of(tags={"team": "platform"}))
-    condition, when_on, when_off = _asg_tags(data, role.capitalize())
-    assert condition == "CloudWatchLogsOn"
-    on = {t["Key"]: t["Value"] for t in when_on}
-    off = {t["Key"]: t["Value"] for t in when_off}
-    assert all(t["PropagateAtLaunch"] is True for t in when_on + when_off)
-    assert on.pop("swarmstack-log-group") == {"Ref": "LogGroup"}
-    assert on == off
-    assert off["swarmstack-cluster"] == {"Ref": "AWS::StackName"}
-    assert off["swarmstack-role"] == role
-    assert off["swarmstack-system-prune"] == {"Ref": "EnableSystemPrune"}
-    assert off["team"] == "platform"
-    for key in on:
+    tags = data["Resources"][f"{role.capitalize()}AutoScalingGroup"]["Properties"]["Tags"]
+    assert all(t["PropagateAtLaunch"] is True for t in tags)
+    values = {t["Key"]: t["Value"] for t in tags}
+    assert values["swarmstack-cluster"] == {"Ref": "AWS::StackName"}
+    assert values["swarmstack-role"] == role
+    assert values["swarmstack-system-prune"] == {"Ref": "EnableSystemPrune"}
+    # Empty with CloudWatch logs off: the node agent then keeps the local log driver.
+    assert values["swarmstack-log-group"] == {
+        "Fn::If": ["CloudWatchLogsOn", {"Ref": "LogGroup"}, ""]
+    }
+    assert "team" not in values  # user tags are stack tags; CloudFormation copies them
+    for key in values:
         assert "/" not in key
         assert ":" not in key
+
+
+def test_user_tags_are_not_repeated_on_each_resource() -> None:
+    data = _template(spec_of(tags={"team": "platform"}))
+    assert '"team"' not in json.dumps(data)
+
+
+@pytest.mark.parametrize(("role", "count"), [("Manager", "ManagerSize"), ("Worker", "ClusterSize")])
+def test_groups_complete_only_when_their_nodes_are_in_the_swarm(role: str, count: str) -> None:
+    group = _template()["Resources"][f"{role}AutoScalingGroup"]
+    assert group["CreationPolicy"]["ResourceSignal"]["Count"] == {"Ref": count}
+    update = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert update["MaxBatchSize"] == 1  # one manager at a time
+    assert update["WaitOnResourceSignals"] is True  # ... each waiting for its successor
 
 
 def test_group_sizes_follow_the_parameters() -> None:
@@ -530,3 +547,86 @@ def test_zones_must_belong_to_the_specs_region() -> None:
         "zones=eu-west-1a,us-east-1b: must be zones of region eu-west-1 (us-east-1b is not)",
     )
     build_template(spec_of(region="eu-west-1", zones=["eu-west-1a", "eu-west-1b"]))
+
+
+# --- IAM of the node agent ----------------------------------------------------------------
+
+
+def _policy_statements(data: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """Every statement that applies to the IAM role ``role`` (inline and attached)."""
+    statements = []
+    for resource in data["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in props["Roles"]:
+            statements += props["PolicyDocument"]["Statement"]
+    for policy in data["Resources"][role]["Properties"].get("Policies", []):
+        statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _resources_of(statement: dict[str, Any]) -> list[str]:
+    resources = statement["Resource"]
+    resources = resources if isinstance(resources, list) else [resources]
+    return [json.dumps(r) for r in resources]
+
+
+def _grants(statements: list[dict[str, Any]], action: str) -> list[str]:
+    granted = []
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if statement["Effect"] == "Allow" and action in actions:
+            granted += _resources_of(statement)
+    return granted
+
+
+def test_the_worker_role_cannot_read_the_manager_token() -> None:
+    statements = _policy_statements(_template(), "WorkerRole")
+    readable = _grants(statements, "ssm:GetParameter")
+    assert readable == [
+        json.dumps({"Fn::Sub": f"{STATE_PATH}/token/worker"}),
+        json.dumps({"Fn::Sub": f"{STATE_PATH}/swarm"}),
+    ]
+    assert not any("token/manager" in r or r.endswith('/*"}') for r in readable)
+    for action in ("ssm:GetParametersByPath", "ssm:PutParameter", "ssm:GetParameters"):
+        assert _grants(statements, action) == []
+
+
+def test_managers_keep_the_swarm_state_only_under_the_stacks_path() -> None:
+    statements = _policy_statements(_template(), "ManagerRole")
+    for action in ("ssm:GetParameter", "ssm:PutParameter", "ssm:GetParametersByPath"):
+        assert _grants(statements, action) == [json.dumps({"Fn::Sub": f"{STATE_PATH}/*"})]
+    assert STATE_PATH.endswith("parameter/swarmstack/${AWS::StackName}")
+
+
+def test_the_agent_touches_only_this_stacks_load_balancer() -> None:
+    statements = _policy_statements(_template(), "ManagerRole")
+    listeners = _grants(statements, "elasticloadbalancing:CreateListener")
+    assert listeners[0] == json.dumps({"Ref": "LoadBalancer"})
+    assert "LoadBalancerFullName" in listeners[1]
+    [create] = [s for s in statements if "elasticloadbalancing:CreateTargetGroup" in s["Action"]]
+    assert create["Condition"] == {
+        "StringEquals": {"aws:RequestTag/swarmstack-cluster": {"Ref": "AWS::StackName"}}
+    }
+    [delete] = [s for s in statements if "elasticloadbalancing:DeleteTargetGroup" in s["Action"]]
+    assert delete["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/swarmstack-cluster": {"Ref": "AWS::StackName"}}
+    }
+    ingress = _grants(statements, "ec2:AuthorizeSecurityGroupIngress")
+    assert len(ingress) == 1
+    assert "LoadBalancerSecurityGroup" in ingress[0]
+    assert (
+        _grants(
+            _policy_statements(_template(), "WorkerRole"), "elasticloadbalancing:CreateListener"
+        )
+        == []
+    )
+
+
+def test_both_roles_signal_only_their_own_stack() -> None:
+    data = _template()
+    for role in ("ManagerRole", "WorkerRole"):
+        assert _grants(_policy_statements(data, role), "cloudformation:SignalResource") == [
+            json.dumps({"Ref": "AWS::StackId"})
+        ]

@@ -37,9 +37,9 @@ def test_rendered_template_matches_reviewed_golden_file(name: str, fmt: str) -> 
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_golden_templates_fit_inline_indented_when_they_can(name: str) -> None:
+def test_golden_templates_are_minified_only_when_indented_is_over_the_limit(name: str) -> None:
     rendered = render_body(build_template(VARIANTS[name]))
-    assert rendered.fits_inline
+    assert rendered.fits_s3
     assert rendered.minified == (rendered.indented_size > INLINE_LIMIT_BYTES)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import ForeignStack, StackBusy, StackNotFound, WatchInterrupted
@@ -28,6 +28,7 @@ from .discovery import Node, discover_nodes
 from .events import EventFeed, StackEvent, WatchResult, watch_stack
 from .hints import resume_command
 from .parameters import ParameterChange, parameter_changes, parameter_values
+from .readiness import signalled_instances
 from .session import AwsConnection, AwsSettings
 from .stacks import (
     DEAD_STATES,
@@ -99,7 +100,7 @@ def watch(
 ) -> WatchResult:
     """Follow the operation until the stack settles, reporting each new event and the status
     at each poll; Ctrl-C stops watching, not the stack."""
-    with _stop_watching_on_interrupt(name, connection.region):
+    with _stop_watching_on_interrupt(name, connection):
         return watch_stack(
             connection.cloudformation(),
             feed.stack_id,
@@ -110,14 +111,22 @@ def watch(
 
 
 @contextmanager
-def _stop_watching_on_interrupt(name: str, region: str) -> Iterator[None]:
+def _stop_watching_on_interrupt(name: str, connection: AwsConnection) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
         raise WatchInterrupted(
             f"stopped watching stack {name}; the operation continues in CloudFormation",
-            hint=f"resume watching with: {resume_command(name, region)}",
+            hint=f"resume watching with: {resume_hint(connection, name)}",
         ) from None
+
+
+def resume_hint(connection: AwsConnection, name: str) -> str:
+    """`aws status --wait` for this stack, through the same connection (profile, endpoint)."""
+    settings = connection.settings
+    return resume_command(
+        name, connection.region, profile=settings.profile, endpoint_url=settings.endpoint_url
+    )
 
 
 class StackDeployment:
@@ -210,7 +219,9 @@ class StackDeployment:
         final = describe_stack(self.connection.cloudformation(), proposal.change_set.stack_id)
         if final is None:  # pragma: no cover - a stack that just completed is there
             raise StackNotFound(f"stack {self.spec.name} vanished after the operation")
-        return final, discover_nodes(self.connection, final.stack_id)
+        nodes = discover_nodes(self.connection, final.stack_id)
+        ready = signalled_instances(self.connection.cloudformation(), final.stack_id)
+        return final, [replace(n, signalled_ready=n.instance_id in ready) for n in nodes]
 
     def _change_set_type(self, stack: Stack | None) -> ChangeSetType:
         """CREATE for a new stack, UPDATE for one of ours that can take it; else a clear error."""
@@ -239,7 +250,7 @@ class StackDeployment:
         if stack.busy:
             raise StackBusy(
                 f"stack {name} is {stack.status}; wait for it to settle",
-                hint=f"watch it with: {resume_command(name, region)}",
+                hint=f"watch it with: {resume_hint(self.connection, name)}",
             )
         return "UPDATE"
 
@@ -267,7 +278,7 @@ class StackDeletion:
         if stack.busy:
             raise StackBusy(
                 f"stack {name} is {stack.status}",
-                hint=f"watch it with: {resume_command(name, connection.region)}",
+                hint=f"watch it with: {resume_hint(connection, name)}",
             )
         self.stack = stack
 

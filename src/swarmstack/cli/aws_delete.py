@@ -47,7 +47,7 @@ def delete_stack_command(
       swarmstack aws delete-stack --name prod --region eu-west-1
     """
     from ..aws.session import AwsSettings  # boto3: only when AWS is called
-    from ..aws.stack_flow import StackDeletion, connect
+    from ..aws.stack_flow import StackDeletion, connect, resume_hint
 
     spec = stack_spec(spec_file, name, region)
     connection = connect(AwsSettings(profile, spec.region, endpoint_url))
@@ -62,7 +62,13 @@ def delete_stack_command(
         return
     feed = deletion.start()
     if no_wait:
-        emit_started(output, stack.name, connection.region, "delete")
+        emit_started(
+            output,
+            stack.name,
+            connection.region,
+            "delete",
+            resume=resume_hint(connection, stack.name),
+        )
         return
     with watching(output, stack.name) as (on_event, on_poll):
         outcome = deletion.watch(feed, on_event, on_poll)

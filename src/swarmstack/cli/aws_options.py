@@ -64,10 +64,14 @@ def deploy_options(function: F) -> F:
             yes_option,
             wait_options,
             click.option(
-                "--no-bootstrap",
+                "--ssh-bootstrap",
                 is_flag=True,
-                help="Do not form the swarm over SSH after the stack is up.",
+                help="After the nodes have formed the swarm, also converge it over SSH "
+                "(needs ssh_cidr; hosts cloud-init tuned are not tuned again).",
             ),
+            # The nodes form the swarm themselves; SSH is opt-in (--ssh-bootstrap). Kept so
+            # that scripts written for the SSH hand-off still run.
+            click.option("--no-bootstrap", is_flag=True, hidden=True),
             click.option(
                 "--template-bucket",
                 metavar="BUCKET",

