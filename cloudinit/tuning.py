@@ -166,6 +166,8 @@ SSHD_SETTINGS: tuple[tuple[str, str], ...] = (
 
 # Installed when missing. Best effort: a host without a package mirror keeps going.
 HOST_PACKAGES: tuple[str, ...] = ("chrony", "auditd", "unattended-upgrades")
+# The NFS client that mounts the shared file system (EFS, Azure Files) for service volumes.
+NFS_CLIENT_PACKAGE = "nfs-common"
 
 LOCAL_LOG_OPTS = {"max-size": "20m", "max-file": "5"}
 # Soft limit for containers; the hard limit stays at systemd's default so that dockerd (whose
@@ -334,7 +336,7 @@ def host_tuning(
         daemon_config=config,
         sysctls=sysctls,
         kernel_modules=modules,
-        packages=() if local_machine else HOST_PACKAGES,
+        packages=() if local_machine else _host_packages(spec),
         audit=audit,
         awslogs=awslogs,
         prune=spec.enable_system_prune,
@@ -443,3 +445,7 @@ def _prune_timer() -> str:
         "[Install]\n"
         "WantedBy=timers.target\n"
     )
+
+
+def _host_packages(spec: ClusterSpec) -> tuple[str, ...]:
+    return (*HOST_PACKAGES, NFS_CLIENT_PACKAGE) if spec.shared_storage else HOST_PACKAGES
