@@ -1,0 +1,87 @@
+"""Shared storage on a real (moto) stack: the EFS file system, a mount target per subnet, NFS
+only from the nodes' group, and `swarmstack volume mount-string` reading the stack outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from swarmstack.cli.main import cli
+from swarmstack.spec import ClusterSpec
+from swarmstack.templates.aws import build_template, render_body
+
+
+@pytest.fixture
+def storage_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, str]:
+    boto3.client("ec2").create_key_pair(KeyName="ops")
+    spec = ClusterSpec.model_validate({"name": "data", "shared_storage": True, "cluster_size": 1})
+    cloudformation = boto3.client("cloudformation")
+    # Over the inline limit for CloudFormation (launch-stack uploads it); moto takes it inline.
+    cloudformation.create_stack(
+        StackName="data",
+        TemplateBody=render_body(build_template(spec)).body,
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in {
+                "KeyName": "ops",
+                "AvailabilityZone1": "us-east-1a",
+                "AvailabilityZone2": "us-east-1b",
+                "AvailabilityZone3": "us-east-1c",
+            }.items()
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    [stack] = cloudformation.describe_stacks(StackName="data")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} | {"endpoint": aws_endpoint}
+
+
+def test_stack_has_an_encrypted_file_system_with_a_mount_target_per_subnet(
+    storage_stack: dict[str, str],
+) -> None:
+    efs = boto3.client("efs")
+    file_system_id = storage_stack["CloudStorEfsFileSystemId"]
+    [file_system] = efs.describe_file_systems(FileSystemId=file_system_id)["FileSystems"]
+    assert file_system["Encrypted"] is True
+    targets = efs.describe_mount_targets(FileSystemId=file_system_id)["MountTargets"]
+    subnets = boto3.client("ec2").describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [storage_stack["VpcId"]]}]
+    )["Subnets"]
+    assert sorted(t["SubnetId"] for t in targets) == sorted(s["SubnetId"] for s in subnets)
+    assert storage_stack["CloudStorEfsDnsName"] == f"{file_system_id}.efs.us-east-1.amazonaws.com"
+
+
+def test_nfs_is_open_only_to_the_node_security_group(storage_stack: dict[str, str]) -> None:
+    efs = boto3.client("efs")
+    [target, *_] = efs.describe_mount_targets(
+        FileSystemId=storage_stack["CloudStorEfsFileSystemId"]
+    )["MountTargets"]
+    groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+    [group] = boto3.client("ec2").describe_security_groups(GroupIds=groups["SecurityGroups"])[
+        "SecurityGroups"
+    ]
+    rules: list[Any] = group["IpPermissions"]
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in rules] == [("tcp", 2049, 2049)]
+    sources = [pair["GroupId"] for pair in rules[0]["UserIdGroupPairs"]]
+    assert sources == [storage_stack["NodeSecurityGroupId"]]
+    assert rules[0]["IpRanges"] == []
+
+
+def test_mount_string_comes_from_the_stack_outputs(storage_stack: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["volume", "mount-string", "pgdata", "--name", "data", "--target", "/var/lib/pg"],
+        env={"AWS_ENDPOINT_URL": storage_stack["endpoint"]},
+    )
+    assert result.exit_code == 0, result.output
+    server = storage_stack["CloudStorEfsDnsName"]
+    assert result.stdout.strip() == (
+        "type=volume,source=pgdata,target=/var/lib/pg,volume-driver=local,volume-opt=type=nfs,"
+        f'volume-opt=device=:/pgdata,"volume-opt=o=addr={server},nfsvers=4.1,rsize=1048576,'
+        'wsize=1048576,hard,timeo=600,retrans=2,noresvport"'
+    )
+    assert "mkdir -p /share/pgdata" in result.stderr
