@@ -10,7 +10,9 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from swarmstack.aws.stacks import stack_tags
 from swarmstack.cli.main import cli
+from swarmstack.errors import ExitCode
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.aws import build_template, render_body
 
@@ -34,6 +36,7 @@ def storage_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, 
             }.items()
         ],
         Capabilities=["CAPABILITY_IAM"],
+        Tags=stack_tags("data", {}),  # as launch-stack tags it: delete-stack deletes only ours
     )
     [stack] = cloudformation.describe_stacks(StackName="data")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
@@ -85,3 +88,20 @@ def test_mount_string_comes_from_the_stack_outputs(storage_stack: dict[str, str]
         'wsize=1048576,hard,timeo=600,retrans=2,noresvport"'
     )
     assert "mkdir -p /share/pgdata" in result.stderr
+
+
+def test_delete_stack_says_the_file_system_is_kept_and_how_to_delete_it(
+    storage_stack: dict[str, str],
+) -> None:
+    # Without --yes and a terminal it stops at the confirmation, after saying what it will do
+    # (moto's delete of this stack fails with DependencyViolation on the VPC, so the delete
+    # itself is not run here).
+    file_system_id = storage_stack["CloudStorEfsFileSystemId"]
+    result = CliRunner().invoke(
+        cli,
+        ["aws", "delete-stack", "--name", "data", "--region", "us-east-1"],
+        env={"AWS_ENDPOINT_URL": storage_stack["endpoint"]},
+    )
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert f"EFS file system {file_system_id} with the service volumes is kept" in result.stderr
+    assert f"aws efs delete-file-system --file-system-id {file_system_id}" in result.stderr
