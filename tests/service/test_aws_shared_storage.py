@@ -36,7 +36,8 @@ def storage_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, 
             }.items()
         ],
         Capabilities=["CAPABILITY_IAM"],
-        Tags=stack_tags("data", {}),  # as launch-stack tags it: delete-stack deletes only ours
+        # Tagged as launch-stack tags it: delete-stack deletes only swarmstack stacks.
+        Tags=stack_tags("data", {}),  # type: ignore[arg-type]
     )
     [stack] = cloudformation.describe_stacks(StackName="data")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
