@@ -110,7 +110,7 @@ NOT_TEXT = {
     "manager_size", "cluster_size", "manager_disk_size", "worker_disk_size",
     "enable_system_prune", "enable_cloudwatch_logs", "log_retention_days",
     "default_addr_pool_mask_length", "data_path_port", "autolock", "cert_expiry_hours",
-    "managers_accept_workloads", "published_ports",
+    "managers_accept_workloads", "published_ports", "shared_storage",
 }  # fmt: skip
 
 
@@ -244,6 +244,7 @@ def required_extras(command: click.Command) -> list[str]:
     names = {p.name for p in command.params}
     extras = ["--region", "us-east-1"] if "region" in names else []
     extras += ["--key-name", "k"] if "key_name" in names else []
+    extras += ["db"] if "volume" in names else []  # `volume mount-string VOLUME`
     return extras + (["--yes"] if "yes" in names else [])
 
 
