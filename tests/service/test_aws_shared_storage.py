@@ -17,31 +17,48 @@ from swarmstack.spec import ClusterSpec
 from swarmstack.templates.aws import build_template, render_body
 
 
-@pytest.fixture
-def storage_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, str]:
-    boto3.client("ec2").create_key_pair(KeyName="ops")
-    spec = ClusterSpec.model_validate({"name": "data", "shared_storage": True, "cluster_size": 1})
+def _create(name: str, **parameters: str) -> dict[str, str]:
+    spec = ClusterSpec.model_validate({"name": name, "shared_storage": True, "cluster_size": 1})
     cloudformation = boto3.client("cloudformation")
     # Over the inline limit for CloudFormation (launch-stack uploads it); moto takes it inline.
     cloudformation.create_stack(
-        StackName="data",
+        StackName=name,
         TemplateBody=render_body(build_template(spec)).body,
         Parameters=[
             {"ParameterKey": key, "ParameterValue": value}
-            for key, value in {
-                "KeyName": "ops",
-                "AvailabilityZone1": "us-east-1a",
-                "AvailabilityZone2": "us-east-1b",
-                "AvailabilityZone3": "us-east-1c",
-            }.items()
+            for key, value in {"KeyName": "ops", **parameters}.items()
         ],
         Capabilities=["CAPABILITY_IAM"],
         # Tagged as launch-stack tags it: delete-stack deletes only swarmstack stacks.
-        Tags=stack_tags("data", {}),  # type: ignore[arg-type]
+        Tags=stack_tags(name, {}),  # type: ignore[arg-type]
     )
-    [stack] = cloudformation.describe_stacks(StackName="data")["Stacks"]
+    [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} | {"endpoint": aws_endpoint}
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+@pytest.fixture
+def storage_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, str]:
+    boto3.client("ec2").create_key_pair(KeyName="ops")
+    zones = {f"AvailabilityZone{n}": f"us-east-1{z}" for n, z in ((1, "a"), (2, "b"), (3, "c"))}
+    return _create("data", **zones) | {"endpoint": aws_endpoint}
+
+
+def test_an_existing_vpc_gets_a_mount_target_in_each_given_subnet(
+    aws_endpoint: str, public_image_parameters: str
+) -> None:
+    ec2 = boto3.client("ec2")
+    ec2.create_key_pair(KeyName="ops")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.40.0.0/24", "us-east-1a"), ("10.40.1.0/24", "us-east-1b"))
+    ]
+    outputs = _create("shared", Vpc=vpc, Subnets=",".join(subnets))
+    targets = boto3.client("efs").describe_mount_targets(
+        FileSystemId=outputs["CloudStorEfsFileSystemId"]
+    )["MountTargets"]
+    assert sorted(t["SubnetId"] for t in targets) == sorted(subnets)
 
 
 def test_stack_has_an_encrypted_file_system_with_a_mount_target_per_subnet(
