@@ -257,3 +257,48 @@ def test_azure_files_export_takes_the_server_from_the_file_endpoint() -> None:
     assert export.root == "/swarmvolabc/volumes"
     [raw] = list(csv.reader([mount_value(export, "db")]))
     assert "volume-opt=device=:/swarmvolabc/volumes/db" in raw
+
+
+# --- finding the Azure storage account ------------------------------------------------------
+
+
+class _FakeResources:
+    """The two generic-resource calls find_volumes_account makes, over fixed bodies."""
+
+    def __init__(self, listed: list[dict[str, Any]], bodies: dict[str, dict[str, Any]]) -> None:
+        self.listed, self.bodies = listed, bodies
+        self.filters: list[str] = []
+
+    def list_by_resource_group(self, group: str, filter: str) -> list[dict[str, Any]]:
+        self.filters.append(filter)
+        return self.listed
+
+    def get_by_id(self, resource_id: str, api_version: str) -> dict[str, Any]:
+        return self.bodies[resource_id]
+
+
+def _clients(resources: _FakeResources) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(resources=SimpleNamespace(resources=resources))
+
+
+def test_the_cluster_storage_account_is_found_by_prefix_and_cluster_tag() -> None:
+    from swarmstack.azure.volumes import find_volumes_account
+
+    ours = {"id": "/sub/ours", "name": "swarmvolaaa", "tags": {"swarmstack-cluster": "data"}}
+    other_cluster = {"id": "/sub/x", "name": "swarmvolbbb", "tags": {"swarmstack-cluster": "x"}}
+    not_ours = {"id": "/sub/y", "name": "backups", "tags": {"swarmstack-cluster": "data"}}
+    body = {"name": "swarmvolaaa", "properties": {"primaryEndpoints": {"file": "https://h/"}}}
+    resources = _FakeResources([other_cluster, not_ours, ours], {"/sub/ours": body})
+
+    assert find_volumes_account(_clients(resources), "rg", "data") == body
+    assert resources.filters == ["resourceType eq 'Microsoft.Storage/storageAccounts'"]
+
+
+def test_a_group_without_the_account_is_a_one_line_error() -> None:
+    from swarmstack.azure.volumes import find_volumes_account
+    from swarmstack.errors import AzureClusterNotFound
+
+    with pytest.raises(AzureClusterNotFound, match="cluster data in resource group rg has no"):
+        find_volumes_account(_clients(_FakeResources([], {})), "rg", "data")
