@@ -164,6 +164,8 @@ SSHD_SETTINGS: tuple[tuple[str, str], ...] = (
 
 # Installed when missing. Best effort: a host without a package mirror keeps going.
 HOST_PACKAGES: tuple[str, ...] = ("chrony", "auditd", "unattended-upgrades")
+# The NFS client that mounts the shared file system (EFS, Azure Files) for service volumes.
+NFS_CLIENT_PACKAGE = "nfs-common"
 
 LOCAL_LOG_OPTS = {"max-size": "20m", "max-file": "5"}
 # Soft limit for containers; the hard limit stays at systemd's default so that dockerd (whose
@@ -320,7 +322,7 @@ def host_tuning(
         files.append(ManagedFile(prune_files[1], _prune_timer()))
     # Switched-off features leave nothing behind when the SSH form runs again.
     absent = () if spec.enable_system_prune or agent else prune_files
-    packages = () if local_machine else HOST_PACKAGES
+    packages = () if local_machine else _host_packages(spec)
     if agent:
         # Imported here: the agent's files are built from this module's ManagedFile.
         from .agent import AGENT_PACKAGES_DEB, agent_files
@@ -448,3 +450,7 @@ def _prune_timer() -> str:
         "[Install]\n"
         "WantedBy=timers.target\n"
     )
+
+
+def _host_packages(spec: ClusterSpec) -> tuple[str, ...]:
+    return (*HOST_PACKAGES, NFS_CLIENT_PACKAGE) if spec.shared_storage else HOST_PACKAGES

@@ -369,6 +369,10 @@ class ClusterSpec(BaseModel):
     tags: Annotated[dict[str, str], BeforeValidator(_tag_pairs), AfterValidator(_check_tags)] = (
         Field(default_factory=dict, description="Tags on every cloud resource.")
     )
+    shared_storage: bool = Field(
+        False,
+        description="Shared NFS storage for service volumes: EFS on AWS, Azure Files on Azure.",
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ClusterSpec:

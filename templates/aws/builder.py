@@ -19,6 +19,7 @@ from .outputs import add_outputs
 from .parameters import add_parameters, add_rules
 from .security_groups import add_security_groups
 from .selfmanaging import add_agent_permissions, add_signal_policies, shared_user_data
+from .storage import add_storage
 from .userdata import user_data_for
 
 DESCRIPTION = (
@@ -49,6 +50,7 @@ def build_template(
     # Nodes and the load balancer need the internet route of a new VPC before they start.
     internet = If(NEW_VPC, Ref("PublicDefaultRoute"), "existing VPC")
     groups = add_security_groups(template, spec, network)
+    add_storage(template, spec, network.vpc_id, groups.node)
     log_group = add_log_group(template, spec)
     lifecycle = add_lifecycle(template, spec)
     balancing = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...errors import SpecError
 from ...spec import AWS_DISK_TYPES, AWS_INSTANCE_TYPE, AWS_REGION, ClusterSpec
 from .network import network_problems
+from .storage import storage_problems
 from .tags import tag_problems
 
 MAX_LISTENERS = 50
@@ -34,5 +35,6 @@ def check_spec_for_aws(spec: ClusterSpec) -> None:
         )
     problems += network_problems(spec)
     problems += tag_problems(spec)
+    problems += storage_problems(spec)
     if problems:
         raise SpecError(problems)

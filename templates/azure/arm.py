@@ -16,6 +16,7 @@ from .parameters import parameter_definitions
 from .refs import ArmRefs
 from .resources import build_resources
 from .settings import SSH_NAT_FIRST_PORT, AzureSettings
+from .storage import storage_arm_outputs, storage_arm_resources
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 
@@ -42,6 +43,7 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
         if resource.accepted_findings:
             entry["metadata"] = {"checkov": list(resource.accepted_findings)}
         arm_resources.append(entry)
+    arm_resources += storage_arm_resources(settings)
     names = settings.names
     ip_ref = f"reference({refs.resource_id(PUBLIC_IP, names.public_ip)[1:-1]})"
     outputs: dict[str, Any] = {
@@ -61,6 +63,7 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
         },
         "loadBalancerId": {"type": "string", "value": refs.resource_id(LB, names.load_balancer)},
     }
+    outputs.update(storage_arm_outputs(settings))
     return {
         "$schema": SCHEMA,
         "contentVersion": "1.0.0.0",

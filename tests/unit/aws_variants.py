@@ -43,6 +43,13 @@ VARIANTS: dict[str, ClusterSpec] = {
         published_ports=[],
         tags={"team": "platform", "cost-center": "42"},
     ),
+    # Shared storage (EFS) in a new VPC, and in an existing VPC's subnets.
+    "shared-storage": spec_of(shared_storage=True),
+    "shared-storage-existing-vpc": spec_of(
+        shared_storage=True,
+        existing_vpc_id="vpc-0123456789abcdef0",
+        existing_subnet_ids=["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+    ),
 }
 
 

@@ -115,3 +115,14 @@ def test_the_secure_defaults_are_what_checkov_saw(checkov_report: dict[str, Any]
         "CKV_AWS_27",  # encrypted queue
     }
     assert expected <= passed
+
+
+def test_checkov_saw_the_file_system_encrypted_and_backed_up(
+    checkov_report: dict[str, Any],
+) -> None:
+    passed = {
+        c["check_id"]
+        for c in checkov_report["results"]["passed_checks"]
+        if c["file_path"].endswith("/shared-storage.json")
+    }
+    assert {"CKV_AWS_42"} <= passed  # EFS encrypted at rest

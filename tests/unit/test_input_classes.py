@@ -110,7 +110,7 @@ NOT_TEXT = {
     "manager_size", "cluster_size", "manager_disk_size", "worker_disk_size",
     "enable_system_prune", "enable_cloudwatch_logs", "log_retention_days",
     "default_addr_pool_mask_length", "data_path_port", "autolock", "cert_expiry_hours",
-    "managers_accept_workloads", "published_ports",
+    "managers_accept_workloads", "published_ports", "shared_storage",
 }  # fmt: skip
 
 
@@ -246,6 +246,7 @@ def required_extras(command: click.Command) -> list[str]:
     extras += ["--key-name", "k"] if "key_name" in names else []
     # The AWS template (node agent in its user data) is over the inline limit for every spec.
     extras += ["--for-s3"] if "for_s3" in names else []
+    extras += ["db"] if "volume" in names else []  # `volume mount-string VOLUME`
     return extras + (["--yes"] if "yes" in names else [])
 
 

@@ -203,7 +203,12 @@ def test_any_flags_exit_0_or_2_and_name_the_flag(
         spec = write(Path(folder), "cluster.yaml", spec_text.encode("utf-8"))
         args = [*command, str(spec)] if command[0] == "spec" else [*command, "-f", str(spec)]
         for field, value in pairs:
-            if field in ("enable_system_prune", "enable_cloudwatch_logs", "autolock"):
+            if field in (
+                "enable_system_prune",
+                "enable_cloudwatch_logs",
+                "autolock",
+                "shared_storage",
+            ):
                 args.append(flag_name(field))  # boolean flags take no value
             elif field == "managers_accept_workloads":
                 args.append("--no-managers-accept-workloads")

@@ -31,7 +31,10 @@ VALID = {
     "existing_vpc_id": "vpc-0123abcd", "existing_subnet_ids": "subnet-0123abcd",
     "published_ports": "80", "tags": "team=platform",
 }  # fmt: skip
-BOOLS = {"enable_system_prune", "enable_cloudwatch_logs", "autolock", "managers_accept_workloads"}
+BOOLS = {
+    "enable_system_prune", "enable_cloudwatch_logs", "autolock", "managers_accept_workloads",
+    "shared_storage",
+}  # fmt: skip
 
 # Every command that takes the spec flags, with the arguments it needs besides them.
 COMMANDS: dict[str, tuple[list[str], spec_scope.SpecScope]] = {
@@ -68,7 +71,7 @@ def test_render_cloudinit_honours_only_what_changes_the_host_tuning() -> None:
     honoured = set(SPEC_FIELDS) - set(spec_scope.RENDER_CLOUDINIT.refused)
     assert honoured == {
         "docker_version", "enable_system_prune", "enable_cloudwatch_logs", "default_addr_pool",
-        "vpc_cidr", "ssh_public_key",
+        "vpc_cidr", "ssh_public_key", "shared_storage",
     }  # fmt: skip
     result = run("render", "cloudinit", "--tags", "team=platform")
     assert result.exit_code == ExitCode.USAGE

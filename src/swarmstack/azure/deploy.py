@@ -50,6 +50,12 @@ class AzureDeployment:
         location_label: str = "--location",
     ) -> tuple[AzureSettings, str]:
         """Everything that can be checked without Azure, in the order a user fixes it."""
+        if spec.shared_storage:
+            raise UsageError(
+                "shared_storage=true: `azure deploy` does not create the NFS storage yet",
+                hint="deploy the ARM template of `swarmstack azure template --shared-storage` "
+                "with `az deployment group create`, or set shared_storage: false",
+            )
         settings = resolve_settings(spec, encryption_at_host=encryption_at_host)
         location = location_of(spec, location_label)
         check_resource_group(group)

@@ -40,7 +40,8 @@ def delete_stack_command(
     """Delete the swarm's stack and everything in it, after confirmation.
 
     Reports anything the delete left behind (resources that failed to delete or are kept by
-    a retain policy).
+    a retain policy). The EFS file system of shared storage (service volumes) is always kept;
+    the command says how to delete it.
 
     \b
     Example:
@@ -57,6 +58,14 @@ def delete_stack_command(
         f"stack {stack.name} ({stack.status}) in {connection.region} will be deleted with "
         f"every resource in it, including {len(deletion.nodes())} instance(s)"
     )
+    volumes = stack.outputs.get("CloudStorEfsFileSystemId")
+    if volumes:
+        # DeletionPolicy Retain (templates/aws/storage.py): service data outlives the stack.
+        output.info(
+            f"the EFS file system {volumes} with the service volumes is kept; once you no "
+            f"longer need the data: aws efs delete-file-system --file-system-id {volumes} "
+            f"--region {connection.region}"
+        )
     if not confirm(output, f"Delete stack {stack.name}?", yes):
         emit_simple(output, {"stack": stack.name, "result": "cancelled"}, "cancelled")
         return

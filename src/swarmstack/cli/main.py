@@ -50,6 +50,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Render artefacts (cloud-init user data, ...) to stdout for review.",
     ),
     "spec": ("spec_cmd", "spec_group", "Validate cluster specs."),
+    "volume": (
+        "volume",
+        "volume_group",
+        "Service volumes on the cluster's shared storage (EFS on AWS, Azure Files on Azure).",
+    ),
     "unlock": (
         "unlock",
         "unlock_command",

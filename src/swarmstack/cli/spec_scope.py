@@ -31,6 +31,12 @@ CLOUD_NETWORK = (
     "published_ports",
     "tags",
 )
+# A file system the template creates; the host tuning only adds the NFS client for it.
+STORAGE = ("shared_storage",)
+NO_FILE_SYSTEM = (
+    "it creates no file system; mount your own NFS server with the stock local volume driver "
+    "(README, Persistent volumes)"
+)
 # Applied by the SSH bootstrap when it forms the swarm, not by a template.
 SWARM_FORMATION = (
     "default_addr_pool_mask_length",
@@ -93,6 +99,7 @@ BOOTSTRAP = SpecScope(
             MACHINES + AWS_ONLY + CLOUD_NETWORK + ("ssh_public_key",),
             "it works on hosts you already have and creates no cloud resources",
         ),
+        **_why(STORAGE, NO_FILE_SYSTEM),
     },
 )
 
@@ -116,6 +123,7 @@ LOCAL_UP = SpecScope(
             MACHINES + AWS_ONLY + CLOUD_NETWORK + ("vpc_cidr",),
             "the local machines are systemd-nspawn containers on this host, not cloud resources",
         ),
+        **_why(STORAGE, NO_FILE_SYSTEM),
         "docker_version": "the local machines run the docker.io package of their Debian image",
         "ssh_public_key": "the local machines use the cluster's own key (see `local status`)",
     },

@@ -46,4 +46,8 @@ def cases() -> dict[str, AzureSettings]:
         "managers-only": resolve_settings(
             spec(name="edge", manager_size=1, cluster_size=0, ssh_public_key=KEY)
         ),
+        # Shared storage: an NFS share on Azure Files behind a private endpoint.
+        "shared-storage": resolve_settings(
+            spec(name="data", shared_storage=True), require_ssh_key=False
+        ),
     }

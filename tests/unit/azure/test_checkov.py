@@ -32,6 +32,18 @@ ACCEPTED = {
         ("CKV_AZURE_97", "edge-managers"),
         ("CKV_AZURE_97", "edge-workers"),
     },
+    # Shared storage adds the NFS account's findings (its name is an expression, cut at the
+    # last dot by the resource naming below).
+    "shared-storage": {
+        ("CKV_AZURE_160", "data-nsg"),
+        ("CKV_AZURE_95", "data-managers"),
+        ("CKV_AZURE_95", "data-workers"),
+        ("CKV_AZURE_97", "data-managers"),
+        ("CKV_AZURE_97", "data-workers"),
+        ("CKV_AZURE_3", "id, 'data'))]"),
+        ("CKV_AZURE_43", "id, 'data'))]"),
+        ("CKV_AZURE_206", "id, 'data'))]"),
+    },
 }
 OFFLINE = {
     "BC_SKIP_MAPPING": "TRUE",
