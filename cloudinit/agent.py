@@ -1,8 +1,10 @@
-"""The node agent as files in the AWS user data: its Python modules, settings and unit.
+"""The node agent as files in the user data (AWS) and custom data (Azure): its Python
+modules, settings and unit.
 
 The agent (swarmstack.provisioners.nodeagent) is shipped as source, laid out as the package
 it is in (with swarmstack.contract, which it shares with the rest of swarmstack), under
-AGENT_LIB; Debian's python3 and python3-boto3 run it. Nothing secret is in these files.
+AGENT_LIB; Debian's python3 (and on AWS python3-boto3) run it. Nothing secret is in these
+files.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib.util
 import json
 from typing import Any
 
-from ..spec import ClusterSpec
+from ..spec import Cloud, ClusterSpec
 from .tuning import LOCAL_LOG_OPTS, ManagedFile
 
 AGENT_LIB = "/usr/local/lib/swarmstack"
@@ -29,10 +31,12 @@ AGENT_MODULES = (
     f"{AGENT_PACKAGE}.main",
     f"{AGENT_PACKAGE}.__main__",
 )
+# Azure nodes add the Azure adapter (main imports it only there; stdlib only).
+AZURE_MODULES = (f"{AGENT_PACKAGE}.azure",)
 # Packages on the way down get a one-line __init__ (the real ones import what nodes lack).
 AGENT_PACKAGES = ("swarmstack", "swarmstack.provisioners", AGENT_PACKAGE)
-# Debian's own packages the agent runs on (python3 comes with cloud-init).
-AGENT_PACKAGES_DEB = ("python3-boto3",)
+# Debian's own packages the agent runs on (python3 comes with cloud-init), per cloud.
+AGENT_PACKAGES_DEB: dict[Cloud, tuple[str, ...]] = {"aws": ("python3-boto3",), "azure": ()}
 NANOSECONDS_PER_HOUR = 3600 * 10**9
 
 
@@ -57,6 +61,12 @@ class _Compact(ast.NodeTransformer):
         if isinstance(body, list) and body and _is_docstring(body[0]):
             body[:] = body[1:] or [ast.Pass()]
         return super().generic_visit(node)
+
+    def visit_If(self, node: ast.If) -> ast.AST | None:
+        # `if TYPE_CHECKING:` blocks hold imports for the type checker only.
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            return None
+        return self.generic_visit(node)
 
     def visit_arg(self, node: ast.arg) -> ast.AST:
         node.annotation = None
@@ -102,19 +112,22 @@ def _path(module: str) -> str:
     return f"{AGENT_LIB}/{module.replace('.', '/')}.py"
 
 
-def agent_files(spec: ClusterSpec) -> tuple[ManagedFile, ...]:
+def agent_files(spec: ClusterSpec, cloud: Cloud = "aws") -> tuple[ManagedFile, ...]:
     files = [
         ManagedFile(_path(f"{package}.__init__"), f'"""{package} (node agent)"""\n')
         for package in AGENT_PACKAGES
     ]
-    files += [ManagedFile(_path(module), shipped_source(module)) for module in AGENT_MODULES]
+    modules = AGENT_MODULES + (AZURE_MODULES if cloud == "azure" else ())
+    # Azure nodes start the Azure adapter, which runs the same loops (main.py) with it.
+    entry = AZURE_MODULES[0] if cloud == "azure" else AGENT_PACKAGE
+    files += [ManagedFile(_path(module), shipped_source(module)) for module in modules]
     files += [
         ManagedFile(
             AGENT_CONFIG, json.dumps(agent_settings(spec), indent=1, sort_keys=True) + "\n"
         ),
         ManagedFile(
             AGENT_COMMAND,
-            f'#!/bin/sh\nPYTHONPATH={AGENT_LIB} exec /usr/bin/python3 -m {AGENT_PACKAGE} "$@"\n',
+            f'#!/bin/sh\nPYTHONPATH={AGENT_LIB} exec /usr/bin/python3 -m {entry} "$@"\n',
             mode=0o755,
         ),
         ManagedFile(f"/etc/systemd/system/{AGENT_UNIT}", _unit()),
