@@ -31,6 +31,7 @@ from .aws import StackResources
 from .decisions import Instance, Lease, Notice, SwarmRecord
 
 if TYPE_CHECKING:
+    from .engine import Engine
     from .main import Settings
 
 # --- what the ARM template (templates/azure/selfmanaging.py) and this adapter agree on ------
@@ -65,6 +66,7 @@ NETWORK_API = "2024-05-01"
 LEAVING_EVENTS = ("Terminate", "Preempt")
 # The template's value of a token secret before the first manager stores the real one.
 PLACEHOLDER = "not-yet-set"
+TOKEN_CHECK_ROUNDS = 12  # the leader compares the vault's tokens with the swarm's every minute
 SERVICE_PREFIX = "svc-"  # load-balancer rules, probes and security rules of service ports
 SERVICE_RULE_PRIORITIES = range(1000, 4000)  # below the template's deny rule at 4000
 
@@ -268,6 +270,7 @@ class Cloud:
             os.environ.get(BLOB_ENV) or f"https://{self.where.storage}.blob.core.windows.net"
         ).rstrip("/")
         self.management_url = (os.environ.get(MANAGEMENT_ENV) or MANAGEMENT).rstrip("/")
+        self._completed: set[str] = set()  # leaving notices this process marked done
 
     @property
     def self_managing(self) -> bool:
@@ -459,7 +462,10 @@ class Cloud:
         return found
 
     def done_with(self, queue_url: str, notice: Notice) -> None:
-        self.delete_blob(queue_url, notice.receipt)
+        """Drop a notice; a completed one stays (marked done) for its node to see, which
+        deletes it after approving its event."""
+        if notice.receipt not in self._completed:
+            self.delete_blob(queue_url, notice.receipt)
 
     def retry_later(self, queue_url: str, notice: Notice, seconds: int) -> None:
         """A notice stays until it is done; the leader reads it again next round."""
@@ -468,6 +474,7 @@ class Cloud:
         """Tell the leaving node it is out of the swarm; it approves its event itself (only
         a VM of the event's scale set may)."""
         body = {"event": notice.token, "instance": notice.instance_id, "group": notice.group}
+        self._completed.add(notice.receipt)
         self.write_blob(AZURE_LEAVING_CONTAINER, notice.receipt, json.dumps({**body, "done": True}))
 
     def heartbeat(self, notice: Notice) -> None:
@@ -692,10 +699,29 @@ class LeavingWatcher:
         return "approved"
 
 
+def keep_tokens(engine: Engine, cloud: Cloud) -> list[str]:
+    """The leader keeps the vault's tokens equal to the swarm's: after a rotation, and after a
+    redeployment of the template wrote its placeholders again. Returns the roles rewritten."""
+    tokens = engine.join_tokens()
+    stale = []
+    for role in AZURE_TOKEN_SECRETS:
+        try:
+            stored = cloud.token(role)
+        except AzureError as error:
+            if error.code != "TokenNotStoredYet":
+                raise
+            stored = ""
+        if stored != tokens[role]:
+            stale.append(role)
+    if stale:
+        cloud.put_tokens({role: tokens[role] for role in stale})
+    return stale
+
+
 def run_node(command: str, settings: Settings) -> int:
     """Azure: the same loops through the Azure adapter. Every node also watches its own
     Scheduled Events: only a VM of the event's scale set may approve it."""
-    from .engine import Engine
+    from .engine import Engine as LocalEngine
     from .main import Booter, Healer, configure, identity, log
 
     metadata = Metadata()
@@ -707,10 +733,11 @@ def run_node(command: str, settings: Settings) -> int:
     if not cloud.self_managing:
         log.info("no Key Vault tag: this cluster's swarm is formed over SSH by swarmstack")
         return 0
-    engine = Engine()
+    engine = LocalEngine()
     Booter(me, engine, cloud, settings).run()
     watcher = LeavingWatcher(cloud, me.instance_id, me.address)
     healer = Healer(me, engine, cloud, settings) if me.role == "manager" else None
+    rounds = 0
     while True:
         for loop in (watcher, healer):
             try:
@@ -718,6 +745,14 @@ def run_node(command: str, settings: Settings) -> int:
                     loop.tick()
             except Exception:
                 log.exception("round of %s failed; retrying", type(loop).__name__)
+        rounds += 1
+        if healer is not None and rounds % TOKEN_CHECK_ROUNDS == 0:
+            try:
+                if healer.is_leader():
+                    for role in keep_tokens(engine, cloud):
+                        log.info("the %s token in the vault was stale; stored again", role)
+            except Exception:
+                log.exception("checking the vault's tokens failed; retrying")
         time.sleep(5.0)
 
 
