@@ -80,6 +80,7 @@ class Instance:
     zone: str
     events: list[dict[str, Any]] = field(default_factory=list)
     approved: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # more tags, or "" to drop one
 
 
 class FakeNodeCloud:
@@ -189,7 +190,9 @@ class FakeNodeCloud:
             "swarmstack:role": instance.role,
             "swarmstack-vault": self.vault,
             "swarmstack-storage": self.storage,
+            **instance.tags,
         }
+        tags = {key: value for key, value in tags.items() if value}
         return {
             "compute": {
                 "name": instance.name,

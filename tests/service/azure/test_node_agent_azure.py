@@ -11,6 +11,7 @@ the calls the nodes really make, with the ARM template's role assignments enforc
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import yaml
 
+from swarmstack.cloudinit import render_user_data
 from swarmstack.provisioners.nodeagent import decisions as d
 from swarmstack.provisioners.nodeagent.azure import (
     AUTHORITY_ENV,
@@ -35,6 +38,7 @@ from swarmstack.provisioners.nodeagent.azure import (
 )
 from swarmstack.provisioners.nodeagent.engine import Engine
 from swarmstack.provisioners.nodeagent.main import Booter, Healer, Settings, identity
+from swarmstack.spec import ClusterSpec
 from swarmstack.templates.azure import arm_template, resolve_settings
 
 from .fake_node_cloud import FakeNodeCloud, serve
@@ -44,8 +48,6 @@ CLUSTER = "swarm"
 
 @pytest.fixture
 def fake(tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNodeCloud]:
-    from swarmstack.spec import ClusterSpec
-
     settings = resolve_settings(
         ClusterSpec.model_validate({"name": CLUSTER, "published_ports": [80]}),
         require_ssh_key=False,
@@ -373,3 +375,59 @@ def test_the_leader_restores_tokens_a_redeployment_reset(fake: FakeNodeCloud) ->
     fake.secrets["swarm-worker-token"].append(PLACEHOLDER)  # the template deployed again
     assert keep_tokens(cast(Engine, engine), cloud) == ["worker"]
     assert fake.secrets["swarm-worker-token"][-1] == "SWMTKN-1-w"
+
+
+# --- the agent as Azure custom data ships it ---------------------------------------------------
+
+
+def install_custom_data_files(root: Path) -> None:
+    """Write the Azure custom data's files under ``root`` as cloud-init would under /."""
+    text = render_user_data(ClusterSpec.model_validate({}), "worker", "azure")
+    for entry in yaml.safe_load(text)["write_files"]:
+        path = root / entry["path"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(entry["content"])
+        path.chmod(int(entry["permissions"], 8))
+
+
+def run_shipped_agent(root: Path, command: str, imds: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = root / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$@" >>{root}/systemctl-calls\n')
+    systemctl.chmod(0o755)
+    script = (root / "usr/local/sbin/swarmstack-agent").read_text()
+    module = script.split(" -m ", 1)[1].split()[0]
+    return subprocess.run(
+        ["/usr/bin/python3", "-m", module, command],
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "PYTHONPATH": str(root / "usr/local/lib/swarmstack"),
+            "SWARMSTACK_ROOT": str(root),
+            IMDS_ENV: imds,
+            AUTHORITY_ENV: imds,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_shipped_agent_reads_the_prune_tag_and_leaves_ssh_formed_clusters_alone(
+    fake: FakeNodeCloud, tmp_path: Path
+) -> None:
+    install_custom_data_files(tmp_path)
+    node = fake.add_instance("worker", 0, "10.0.1.4")
+    node.tags.update({"swarmstack-system-prune": "yes", "swarmstack-vault": ""})
+    configured = run_shipped_agent(tmp_path, "configure", fake.imds(node.name))
+    assert configured.returncode == 0, configured.stderr
+    assert (
+        "enable --now swarmstack-docker-prune.timer" in (tmp_path / "systemctl-calls").read_text()
+    )
+    # `azure deploy` made this cluster (no vault tag): its swarm is formed over SSH.
+    ran = run_shipped_agent(tmp_path, "run", fake.imds(node.name))
+    assert ran.returncode == 0, ran.stderr
+    assert "formed over SSH" in ran.stderr
+    usage = run_shipped_agent(tmp_path, "bogus", fake.imds(node.name))
+    assert usage.returncode == 2
