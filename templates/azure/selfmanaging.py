@@ -7,8 +7,8 @@
 - Least privilege, scoped per resource: managers read and write both token secrets, workers
   read only the worker token (role assignments on each secret, not on the vault); managers
   write the swarm's state container, workers only read it; both write leaving notices;
-  managers read the scale sets (instance sweep) and change only this cluster's load balancer
-  and security group (published ports that follow services).
+  managers read the scale sets (instance sweep) and change only this cluster's load balancer,
+  security group and public IP (published ports that follow services).
 - Scheduled Events: a terminate notification on both scale sets, so a leaving instance is
   drained, demoted and removed before Azure deletes it.
 
@@ -29,7 +29,7 @@ from ...provisioners.nodeagent.azure import (
     PLACEHOLDER,
 )
 from .compute import COMPUTE_API_VERSION, VMSS
-from .network import LB, NSG, VNET
+from .network import LB, NSG, PUBLIC_IP, VNET
 from .settings import AzureSettings
 
 VAULT = "Microsoft.KeyVault/vaults"
@@ -302,7 +302,10 @@ def _role_assignments(settings: AzureSettings) -> list[dict[str, Any]]:
                 [_id(VMSS, f"'{scale_set}'")],
             )
         )
-    for kind, name in ((LB, names.load_balancer), (NSG, names.nsg)):
+    # A load balancer PUT re-sends its frontend's public IP reference, which Azure checks as
+    # publicIPAddresses/join/action on the address (a linked access check).
+    targets = ((LB, names.load_balancer), (NSG, names.nsg), (PUBLIC_IP, names.public_ip))
+    for kind, name in targets:
         result.append(
             _assignment(
                 f"published ports on {name}",

@@ -73,7 +73,7 @@ def test_workers_identity_cannot_read_the_manager_token(name: str) -> None:
     }
 
 
-def test_managers_read_and_write_both_tokens_and_change_only_their_load_balancer() -> None:
+def test_managers_read_and_write_both_tokens_and_change_only_their_own_network() -> None:
     found = assignments(template())
     officer = {secret_of(s) for who, role, s in found if role == "Key Vault Secrets Officer"}
     assert officer == set(AZURE_TOKEN_SECRETS.values())
@@ -84,6 +84,7 @@ def test_managers_read_and_write_both_tokens_and_change_only_their_load_balancer
     assert network == [
         "[format('Microsoft.Network/loadBalancers/{0}', 'swarm-lb')]",
         "[format('Microsoft.Network/networkSecurityGroups/{0}', 'swarm-nsg')]",
+        "[format('Microsoft.Network/publicIPAddresses/{0}', 'swarm-ip')]",
     ]
     claim = [
         (who, role) for who, role, scope in found if "containers" in scope and "'swarm')" in scope
