@@ -431,3 +431,26 @@ def test_the_shipped_agent_reads_the_prune_tag_and_leaves_ssh_formed_clusters_al
     assert "formed over SSH" in ran.stderr
     usage = run_shipped_agent(tmp_path, "bogus", fake.imds(node.name))
     assert usage.returncode == 2
+
+
+def test_down_nodes_whose_instance_left_the_scale_set_are_swept(fake: FakeNodeCloud) -> None:
+    leader = fake.add_instance("manager", 0, "10.0.0.4")
+    fake.add_instance("worker", 0, "10.0.1.4")
+    nodes = [
+        d.SwarmNode("w0", 1, "worker", "down", "active", "10.0.1.4",
+                    {"swarmstack.instance-id": f"{CLUSTER}-workers_0"}),
+        d.SwarmNode("w7", 1, "worker", "down", "active", "10.0.1.9",
+                    {"swarmstack.instance-id": f"{CLUSTER}-workers_7"}),  # deleted by hand
+    ]  # fmt: skip
+    engine = FakeEngine(nodes)
+    cloud = node_cloud(fake, leader.name)
+    now = [1000.0]
+    healer = Healer(
+        identity(cloud.metadata), cast(Engine, engine), cloud, Settings(), clock=lambda: now[0],
+        resources=cloud.resources(),
+    )  # fmt: skip
+    healer.sweep(engine.nodes(), cloud.instances())
+    assert engine.calls == []  # first seen Down: instances stop and start
+    now[0] += d.SWEEP_GRACE + 1
+    healer.sweep(engine.nodes(), cloud.instances())
+    assert engine.calls == ["remove w7"]  # w0's instance still exists
