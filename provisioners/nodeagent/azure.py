@@ -210,12 +210,14 @@ class Metadata:
 
 
 def leaving_events(events: list[dict[str, Any]], instance: str) -> list[dict[str, Any]]:
-    """The Terminate or Preempt events for this instance (events name every VM they touch)."""
+    """The Terminate or Preempt events for this instance: events name every VM they touch,
+    scale-set instances as NAME_N, which some samples show with a leading underscore."""
+    names = {instance, f"_{instance}"}
     return [
         event
         for event in events
         if event.get("EventType") in LEAVING_EVENTS
-        and instance in (event.get("Resources") or [])
+        and names & set(event.get("Resources") or [])
         and event.get("EventStatus", "Scheduled") == "Scheduled"
     ]
 

@@ -37,7 +37,7 @@ def test_only_terminate_and_preempt_events_naming_this_instance_count() -> None:
         event("Reboot", "swarm-workers_1"),
         event("Terminate", "swarm-workers_2"),
         event("Terminate", "swarm-workers_1", "swarm-workers_3"),
-        event("Preempt", "swarm-workers_1"),
+        event("Preempt", "_swarm-workers_1"),
         event("Terminate", "swarm-workers_1", status="Started"),  # already going
     ]
     assert [e["EventType"] for e in leaving_events(events, "swarm-workers_1")] == [
