@@ -32,7 +32,7 @@ AGENT_MODULES = (
     f"{AGENT_PACKAGE}.__main__",
 )
 # Azure nodes add the Azure adapter (main imports it only there; stdlib only).
-AZURE_MODULES = (f"{AGENT_PACKAGE}.azure",)
+AZURE_MODULES = (f"{AGENT_PACKAGE}.azure", f"{AGENT_PACKAGE}.azure_shapes")
 # Packages on the way down get a one-line __init__ (the real ones import what nodes lack).
 AGENT_PACKAGES = ("swarmstack", "swarmstack.provisioners", AGENT_PACKAGE)
 # Debian's own packages the agent runs on (python3 comes with cloud-init), per cloud.

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from swarmstack.provisioners.nodeagent import decisions as d
-from swarmstack.provisioners.nodeagent.azure import (
+from swarmstack.provisioners.nodeagent.azure import Metadata
+from swarmstack.provisioners.nodeagent.azure_shapes import (
     LeavingNotice,
-    Metadata,
     instances_of,
     leaving_events,
     parse_leaving,
