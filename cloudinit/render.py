@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -16,6 +17,7 @@ import jinja2
 import yaml
 
 from .. import __version__
+from ..contract import STATE_DIR, TUNING_MARKER
 from ..spec import Cloud, ClusterSpec, Role
 from . import tuning
 from .agent import AGENT_COMMAND, AGENT_UNIT
@@ -63,7 +65,7 @@ def _script_context(t: HostTuning, *, embed_files: bool) -> dict[str, Any]:
         "version": __version__,
         "embed_files": embed_files,
         "delimiter": HEREDOC_DELIMITER,
-        "state_dir": tuning.STATE_DIR,
+        "state_dir": STATE_DIR,
         "marker": json.dumps(marker, sort_keys=True),
         "docker_key_fingerprint": tuning.DOCKER_APT_KEY_FINGERPRINT,
         "docker_apt_prefix": tuning.docker_apt_version_prefix(t.docker_version),
@@ -76,7 +78,7 @@ def _script_context(t: HostTuning, *, embed_files: bool) -> dict[str, Any]:
             "daemon_json": tuning.DAEMON_JSON,
             "audit": tuning.AUDIT_RULES_FILE,
             "sshd": tuning.SSHD_FILE,
-            "marker": tuning.MARKER_FILE,
+            "marker": TUNING_MARKER,
             "data_root": tuning.DOCKER_DATA_ROOT,
             "data_label": tuning.DATA_VOLUME_LABEL,
         },
@@ -92,16 +94,30 @@ def _setup_script(t: HostTuning, *, embed_files: bool) -> str:
     return template.render(_script_context(t, embed_files=embed_files))
 
 
-def tuning_script(spec: ClusterSpec, role: Role, *, local_machine: bool = False) -> str:
-    """The idempotent bash script the SSH provisioner uploads and runs with sudo.
+@dataclass(frozen=True)
+class TuningScript:
+    """The SSH form of a host's tuning and the digest its marker records once it has run."""
 
-    For hosts that got no user data (bring-your-own hosts, the local machines). It installs
-    Docker Engine only when the host has none and never fails for lack of a package mirror
-    when it has one. ``local_machine=True`` applies only net.* sysctls and leaves kernel
-    modules, audit and time alone: the local machines share the real host's kernel.
+    text: str
+    digest: str  # HostTuning.digest, written into contract.TUNING_MARKER by the script
+
+
+def ssh_tuning(spec: ClusterSpec, role: Role, *, local_machine: bool = False) -> TuningScript:
+    """The idempotent bash script the SSH provisioner runs as root, with its digest.
+
+    For hosts that got no user data (bring-your-own hosts, the local machines), so the
+    "generic" cloud. It installs Docker Engine only when the host has none and never fails
+    for lack of a package mirror when it has one. ``local_machine=True`` applies only net.*
+    sysctls and leaves kernel modules, audit and time alone: the local machines share the
+    real host's kernel.
     """
     t = tuning.host_tuning(spec, role, "generic", local_machine=local_machine)
-    return _setup_script(t, embed_files=True)
+    return TuningScript(_setup_script(t, embed_files=True), t.digest)
+
+
+def tuning_script(spec: ClusterSpec, role: Role, *, local_machine: bool = False) -> str:
+    """The text of ssh_tuning() (what `swarmstack render cloudinit --form script` prints)."""
+    return ssh_tuning(spec, role, local_machine=local_machine).text
 
 
 def render_user_data(
@@ -122,7 +138,7 @@ def render_user_data(
             authorized_key=authorized_key,
             version=__version__,
             setup_script=tuning.SETUP_SCRIPT,
-            marker_file=tuning.MARKER_FILE,
+            marker_file=TUNING_MARKER,
         )
     )
     _check_round_trip(text, files, host_keys, authorized_key)

@@ -41,8 +41,6 @@ PRUNE_SERVICE = "swarmstack-docker-prune.service"
 PRUNE_TIMER = "swarmstack-docker-prune.timer"
 SYSTEMD_DIR = "/etc/systemd/system"
 SETUP_SCRIPT = "/usr/local/sbin/swarmstack-host-setup"
-STATE_DIR = "/var/lib/swarmstack"
-MARKER_FILE = f"{STATE_DIR}/host-tuned"
 DATA_VOLUME_LABEL = "swarmstack-data"
 DOCKER_DATA_ROOT = "/var/lib/docker"
 

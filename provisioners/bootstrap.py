@@ -23,29 +23,52 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import HostUnreachable, RemoteCommandFailed, SshError, SwarmError
+from .. import stepgraph
+from ..contract import quorum
+from ..errors import (
+    HostUnreachable,
+    QuorumLost,
+    RemoteCommandFailed,
+    SshError,
+    SwarmError,
+    UsageError,
+)
 from ..spec import ClusterSpec
-from .facts import FACTS_COMMAND, HostFacts, SwarmNode, parse_facts, parse_node_lines
-from .inventory import Host, Inventory
+from . import commands
+from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
+from .inventory import Inventory
 from .progress import NullProgress, Progress
-from .ssh import CommandRecord, Connection, Connector
+from .ssh import CommandRecord, CommandResult, Connection, Connector
 from .swarm import Plan, PrepStep, Step, plan_preparation, plan_swarm
-from .tuning import apply_tuning, digest, tuning_script_for
+from .tuning import TuningScript, apply_tuning, digest, tuning_script_for
+from .unlockkey import check_writable, default_unlock_key_file, save_unlock_key
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
-DRAIN_TIMEOUT = 60.0
+LEADER_WAIT = 45.0  # seconds to wait for raft to elect a leader before calling quorum lost
+LEADER_POLL = 2.0
 ABSENT_CONNECT_WINDOW = 10.0
 T = TypeVar("T")
+# What the progress display says while a step runs (join and update-many say more).
+_STEP_PHASES = {
+    "init": "initialising the swarm",
+    "leave": "leaving the swarm",
+    "promote": "promoting",
+    "verify-manager": "waiting for raft",
+    "demote": "demoting",
+    "update": "labelling",
+    "drain": "draining",
+    "remove": "removing the node",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,8 @@ class BootstrapResult:
     warnings: tuple[str, ...] = ()
     prepare: tuple[PrepStep, ...] = ()  # host tuning, docker started
     dry_run: bool = False  # nothing was changed: `plan` and `prepare` say what would be
+    unlock_key_file: Path | None = None  # autolock: where the unlock key is kept
+    unlock_key_saved: bool = False  # this run wrote it (a new swarm, autolock turned on, rotated)
 
     @property
     def mutating_commands(self) -> tuple[CommandRecord, ...]:
@@ -91,6 +116,7 @@ class BootstrapResult:
                 for n in self.nodes
             ],
             "changed": self.changed,
+            **({"unlock_key_file": str(self.unlock_key_file)} if self.unlock_key_file else {}),
         }
 
 
@@ -105,17 +131,61 @@ def converge(
     local_machine: bool = False,
     ready_timeout: float = READY_TIMEOUT,
     dry_run: bool = False,
+    unlock_key_file: Path | None = None,
+    rotate_unlock_key: bool = False,
 ) -> BootstrapResult:
     """Form or converge the swarm; returns the final node table and whether anything changed.
 
-    ``dry_run`` connects and reads facts only, and returns the steps it would run.
+    ``dry_run`` connects and reads facts only, and returns the steps it would run. With
+    ``autolock`` the unlock key is kept in ``unlock_key_file`` (default: the cluster's
+    directory, see unlockkey.py), mode 0600; ``rotate_unlock_key`` replaces it with a new one.
 
     Raises SshError subclasses (unreachable host, host key mismatch/unknown), SwarmError
     subclasses (foreign swarm, quorum) or RemoteCommandFailed; messages never hold secrets.
     """
+    if rotate_unlock_key and not spec.autolock:
+        raise UsageError(
+            "--rotate-unlock-key: the spec has autolock: false, so the swarm has no unlock key "
+            "to rotate (set autolock: true / --autolock)"
+        )
+    key_file = unlock_key_file or default_unlock_key_file(spec.name, local_machine=local_machine)
+    if spec.autolock and not dry_run:
+        check_writable(key_file)  # before any change: a key that cannot be kept is lost
     run = _Run(spec, inventory, progress or NullProgress(), max_parallel, connect_window)
     try:
-        return run.converge(apply_host_tuning, local_machine, ready_timeout, dry_run)
+        result = run.converge(apply_host_tuning, local_machine, ready_timeout, dry_run, key_file,
+                              rotate_unlock_key)  # fmt: skip
+    finally:
+        run.close()
+    return result
+
+
+@dataclass(frozen=True)
+class UnlockResult:
+    unlocked: tuple[str, ...]  # manager addresses unlocked now
+    not_locked: tuple[str, ...]  # managers that were not locked
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unlocked": list(self.unlocked), "not_locked": list(self.not_locked)}
+
+
+def unlock(
+    inventory: Inventory,
+    key: str,
+    *,
+    progress: Progress | None = None,
+    connect_window: float | None = None,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+) -> UnlockResult:
+    """Unlock every locked manager of the inventory (autolock) with ``key``, sent on stdin."""
+    managers = tuple(h for h in inventory.present if h.role == "manager")
+    if not managers:
+        raise UsageError("the inventory lists no present manager to unlock")
+    managers_only = Inventory(ssh=inventory.ssh, hosts=managers)
+    spec = ClusterSpec.model_validate({})
+    run = _Run(spec, managers_only, progress or NullProgress(), max_parallel, connect_window)
+    try:
+        return run.unlock(key)
     finally:
         run.close()
 
@@ -132,11 +202,12 @@ class _Run:
         self.spec = spec
         self.inventory = inventory
         self.progress = progress
-        self.pool = cf.ThreadPoolExecutor(max(2, max_parallel), thread_name_prefix="swarmstack")
+        self.max_parallel = max(2, max_parallel)
+        self.pool = cf.ThreadPoolExecutor(self.max_parallel, thread_name_prefix="swarmstack")
         self.connector = Connector(inventory.ssh, connect_window=connect_window)
         self.connections: dict[str, Connection] = {}
         self.timings: dict[str, float] = {}
-        self._tokens: dict[str, str] = {}
+        self._secrets: dict[str, str] = {}  # join tokens and the unlock key, in memory only
         self.node_ids: dict[str, str] = {}  # host address -> node id, for hosts joined now
         self._token_lock = threading.Lock()
 
@@ -146,11 +217,14 @@ class _Run:
         # Queued work is dropped and the connections closed first, so that after an error or
         # Ctrl-C no step waits on a command that no longer matters.
         self.pool.shutdown(wait=False, cancel_futures=True)
-        for connection in list(self.connections.values()):
-            connection.close()
+        self.close_connections()
         self.connector.close()
         self.pool.shutdown(wait=True)
         self.progress.stop()
+
+    def close_connections(self) -> None:
+        for connection in list(self.connections.values()):
+            connection.close()
 
     def fan_out(self, items: list[str], work: Callable[[str], T]) -> dict[str, T | BaseException]:
         """Run ``work`` for every item on the bounded pool; collect results or errors."""
@@ -170,7 +244,13 @@ class _Run:
     # --- phases ---------------------------------------------------------------------------
 
     def converge(
-        self, apply_host_tuning: bool, local_machine: bool, ready_timeout: float, dry_run: bool
+        self,
+        apply_host_tuning: bool,
+        local_machine: bool,
+        ready_timeout: float,
+        dry_run: bool,
+        key_file: Path,
+        rotate_unlock_key: bool,
     ) -> BootstrapResult:
         self.progress.start([h.address for h in self.inventory.hosts])
         started = time.monotonic()
@@ -187,12 +267,13 @@ class _Run:
 
         if dry_run:
             return self.preview(prep, facts)
-        plan = plan_swarm(self.spec, self.inventory, facts)
+        plan = self.plan_once_raft_settles(facts)
         for warning in plan.warnings:
             log.warning("%s", warning)
         started = time.monotonic()
         if plan.steps:
             self.execute(plan)
+        saved = self.keep_unlock_key(plan, key_file, rotate_unlock_key)
         self.timed("swarm", started)
 
         started = time.monotonic()
@@ -209,7 +290,32 @@ class _Run:
             timings=dict(self.timings),
             warnings=plan.warnings,
             prepare=prep,
+            unlock_key_file=key_file if self.spec.autolock else None,
+            unlock_key_saved=saved,
         )
+
+    def plan_once_raft_settles(self, facts: dict[str, HostFacts]) -> Plan:
+        """Plan; while raft has no quorum, re-read the managers for up to LEADER_WAIT.
+
+        Managers that just restarted (a reboot of two of three) elect a leader within
+        seconds; a run started in that moment must not tell the user to force a new cluster.
+        """
+        deadline = time.monotonic() + LEADER_WAIT
+        while True:
+            try:
+                return plan_swarm(self.spec, self.inventory, facts)
+            except QuorumLost:
+                managers = [a for a, f in facts.items() if f.is_manager]
+                if not managers or time.monotonic() > deadline:
+                    raise
+            for address in managers:
+                self.progress.phase(address, "waiting for a raft leader")
+            time.sleep(LEADER_POLL)
+            results = self.fan_out(managers, self.read_facts)
+            for address, outcome in results.items():
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                facts[address] = outcome
 
     def preview(self, prep: tuple[PrepStep, ...], facts: dict[str, HostFacts]) -> BootstrapResult:
         """Dry run: what would be done, from the facts; nothing is changed."""
@@ -279,19 +385,17 @@ class _Run:
         return facts
 
     def read_facts(self, address: str) -> HostFacts:
-        result = self.connections[address].run(FACTS_COMMAND)
+        result = self.run_command(address, commands.read_facts())
         return parse_facts(address, result.stdout)
 
-    def tuning_scripts(self, local_machine: bool) -> dict[str, str]:
-        scripts: dict[str, str] = {}
-        for host in self.inventory.present:
-            script = tuning_script_for(self.spec, host.role, local_machine=local_machine)
-            if script:
-                scripts[host.address] = script
-        return scripts
+    def tuning_scripts(self, local_machine: bool) -> dict[str, TuningScript]:
+        return {
+            host.address: tuning_script_for(self.spec, host.role, local_machine=local_machine)
+            for host in self.inventory.present
+        }
 
     def prepare(
-        self, steps: tuple[PrepStep, ...], tuning: Mapping[str, str]
+        self, steps: tuple[PrepStep, ...], tuning: Mapping[str, TuningScript]
     ) -> dict[str, HostFacts]:
         """Tune hosts and start stopped docker daemons, then re-read those hosts' facts."""
         by_host: dict[str, list[PrepStep]] = {}
@@ -321,148 +425,198 @@ class _Run:
 
     def execute(self, plan: Plan) -> None:
         """Run each step as soon as everything it depends on is done; stop at the first error."""
-        pending = list(plan.steps)
-        done: set[str] = set()
-        running: dict[cf.Future[None], Step] = {}
-        failure: BaseException | None = None
-        while (pending and failure is None) or running:
-            if failure is None:
-                for step in [s for s in pending if all(d in done for d in s.after)]:
-                    pending.remove(step)
-                    running[self.pool.submit(self.run_step, plan, step)] = step
-            if not running:
-                break
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                step = running.pop(future)
-                try:
-                    future.result()
-                except Exception as exc:
-                    failure = failure or exc
-                    self.progress.phase(step.target.split("#")[0], f"failed: {step.action}")
-                else:
-                    done.add(step.id)
-        if failure is not None:
+        by_id = {step.id: step for step in plan.steps}
+
+        def show(event: stepgraph.Event) -> None:
+            if event.phase == stepgraph.FAILED:
+                step = by_id[event.key]
+                self.progress.phase(step.target.split("#")[0], f"failed: {step.action}")
+
+        graph = [
+            stepgraph.Step(step.id, self.step_runner(plan, step), frozenset(step.after))
+            for step in plan.steps
+        ]
+        try:
+            outcome = stepgraph.run_graph(
+                graph,
+                on_event=show,
+                max_parallel=self.max_parallel,
+                # Running commands block on their SSH channels: closing them ends the wait.
+                on_interrupt=self.close_connections,
+                thread_name="swarmstack-step",
+            )
+        except stepgraph.Interrupted:
+            raise KeyboardInterrupt from None
+        except ValueError as exc:  # a cycle: a planner bug, caught before any change
+            raise SwarmError(f"the plan cannot be run: {exc}") from None
+        if outcome.failed:
+            failure = next(iter(outcome.failed.values()))
             if isinstance(failure, RemoteCommandFailed | SwarmError):
                 raise type(failure)(
                     *failure.problems,
-                    f"{len(done)} of {len(plan.steps)} steps were done; re-run to continue "
-                    "from there",
+                    f"{len(outcome.done)} of {len(plan.steps)} steps were done; re-run to "
+                    "continue from there",
                     hint=failure.hint,
                 )
             raise failure
-        if pending:
-            raise SwarmError(f"steps never became ready: {', '.join(s.id for s in pending)}")
+
+    def keep_unlock_key(self, plan: Plan, path: Path, rotate: bool) -> bool:
+        """Save the unlock key this run learnt (a new swarm, autolock turned on) or rotates,
+        or the current one when an autolocked swarm has none saved yet. True if written."""
+        if not self.spec.autolock:
+            return False
+        if rotate:
+            self.progress.phase(plan.anchor, "rotating the unlock key")
+            command = commands.fetch_unlock_key(rotate=True)
+        elif "unlock-key" not in self._secrets and not path.exists():
+            command = commands.fetch_unlock_key()
+        else:
+            command = None
+        if command is not None:
+            result = self.run_command(plan.anchor, command)
+            self.take_output(command, plan.anchor, result.stdout)
+        with self._token_lock:
+            key = self._secrets.pop("unlock-key", "")
+        if not key:
+            return False
+        save_unlock_key(path, key)
+        log.info("unlock key saved in %s", path)
+        return True
+
+    def unlock(self, key: str) -> UnlockResult:
+        """Unlock the locked managers in parallel; the others are left as they are."""
+        self.progress.start([h.address for h in self.inventory.hosts])
+        self._secrets["unlock-key"] = key
+        facts = self.gather_facts()
+        locked = [a for a, f in facts.items() if f.swarm_state == "locked"]
+        for address in facts:
+            if address not in locked:
+                self.progress.phase(address, "not locked")
+
+        def unlock_one(address: str) -> None:
+            self.progress.phase(address, "unlocking")
+            command = commands.unlock_manager()
+            self.run_command(address, command, stdin=self.fill_stdin_with(command.stdin))
+            self.progress.phase(address, "unlocked")
+
+        results = self.fan_out(locked, unlock_one)
+        failures = [r for r in results.values() if isinstance(r, BaseException)]
+        if failures:
+            if not all(isinstance(f, SshError) for f in failures):
+                raise failures[0]
+            lines = [line for f in failures if isinstance(f, SshError) for line in f.problems]
+            raise RemoteCommandFailed(
+                *lines, hint="check that the key file belongs to this swarm (a rotated key?)"
+            )
+        return UnlockResult(
+            unlocked=tuple(locked), not_locked=tuple(a for a in facts if a not in locked)
+        )
+
+    def step_runner(self, plan: Plan, step: Step) -> Callable[[stepgraph.Context], None]:
+        return lambda context: self.run_step(plan, step)
 
     def token(self, anchor: str, role: str) -> str:
         """A join token, fetched once from the anchor; kept only in memory."""
         with self._token_lock:
-            if role not in self._tokens:
-                result = self.connections[anchor].run(
-                    f"docker swarm join-token -q {role}", secret_output=True
-                )
-                self._tokens[role] = result.stdout.strip()
-            return self._tokens[role]
+            if role not in self._secrets:
+                result = self.run_command(anchor, commands.fetch_join_token(role))
+                self._secrets[role] = result.stdout.strip()
+            return self._secrets[role]
 
     def run_step(self, plan: Plan, step: Step) -> None:
-        args = step.args
+        """Run the host commands of one planned step (commands.step_commands)."""
         target = step.target.split("#")[0]
-        connection = self.connections[step.host]
-        run = connection.run
-        if step.action == "init":
-            self.progress.phase(target, "initialising the swarm")
-            # Init, then both join tokens in the same round trip (they stay in memory here).
-            out = run(
-                _init_command(args) + " && { echo worker $(docker swarm join-token -q worker) & "
-                "echo manager $(docker swarm join-token -q manager); wait; }",
-                mutating=True,
-                secret_output=True,
-            ).stdout
-            with self._token_lock:
-                for line in out.splitlines():
-                    role, _, token = line.partition(" ")
-                    if token.strip():
-                        self._tokens[role] = token.strip()
-        elif step.action == "join":
-            role = args["role"]
-            self.progress.phase(target, f"joining as {role}")
-            token = self.token(plan.anchor, role)
-            addr = shlex.quote(args["advertise_addr"])
-            remote = shlex.quote(args["remote"][0])
-            if "then_update" in args:
-                then = f" && {_update_command(args['then_update'])}"
-            else:  # the new node's id, so that its labels need no wait for its hostname
-                then = " && docker info --format '{{.Swarm.NodeID}}'"
-            result = run(
-                f'read -r token && docker swarm join --token "$token" '
-                f"--advertise-addr {addr} --listen-addr {addr}:2377 {remote} >/dev/null{then}",
-                stdin=token + "\n",
-                mutating=True,
-            )
-            node_id = result.stdout.strip().splitlines()[-1:] if "then_update" not in args else []
-            if node_id:
-                with self._token_lock:
-                    self.node_ids[target] = node_id[0]
-        elif step.action == "leave":
-            self.progress.phase(target, "leaving the swarm")
-            if args.get("was_manager"):
-                # A demoted manager may still see itself as one for a moment.
-                run(
-                    "for i in $(seq 50); do docker swarm leave 2>/dev/null && exit 0; "
-                    "sleep 0.2; done; docker swarm leave",
-                    mutating=True,
-                )
-            else:
-                run(f"docker swarm leave{' --force' if args.get('force') else ''}", mutating=True)
-        elif step.action in ("promote", "demote"):
-            self.progress.phase(target, f"{step.action[:-1]}ing")
-            run(f"docker node {step.action} {shlex.quote(args['node'])}", mutating=True)
-        elif step.action == "update":
-            self.progress.phase(target, "labelling")
-            run(_update_command(self.by_id(args)), mutating=True)
-        elif step.action == "update-many":
-            for update in args["updates"]:
+        if step.action == "update-many":
+            for update in step.args["updates"]:
                 self.progress.phase(update.get("address", ""), "labelling")
-            # In parallel on the anchor, in one round trip; fails if any update fails.
-            updates = [self.by_id(u) for u in args["updates"]]
-            lines = [f'{_update_command(u)} & pids="$pids $!"' for u in updates]
-            run(
-                "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
-                "done; exit $rc",
-                mutating=True,
-            )
-        elif step.action == "drain":
-            self.progress.phase(target, "draining")
-            node = shlex.quote(args["node"])
-            run(
-                f"docker node update --availability drain {node} >/dev/null && "
-                f"for i in $(seq {int(DRAIN_TIMEOUT * 5)}); do "
-                f'[ -z "$(docker node ps {node} -q --filter desired-state=running)" ] && exit 0; '
-                "sleep 0.2; done; echo 'tasks still running after the drain timeout' >&2",
-                mutating=True,
-            )
-        elif step.action == "remove":
-            self.progress.phase(target, "removing the node")
-            force = " --force" if args.get("force") else ""
-            run(f"docker node rm{force} {shlex.quote(args['node'])}", mutating=True)
-        elif step.action == "swarm-update":
-            parts = ["docker swarm update"]
-            if "cert_expiry_hours" in args:
-                parts.append(f"--cert-expiry {int(args['cert_expiry_hours'])}h")
-            if "autolock" in args:
-                parts.append(f"--autolock={'true' if args['autolock'] else 'false'}")
-            # With autolock the output holds the unlock key: never shown, never logged.
-            run(" ".join(parts) + " >/dev/null", mutating=True, secret_output=True)
-        else:
-            raise SwarmError(f"unknown step {step.action}")
+        elif step.action == "join":
+            self.progress.phase(target, f"joining as {step.args['role']}")
+        elif step.action in _STEP_PHASES:
+            self.progress.phase(target, _STEP_PHASES[step.action])
+        with self._token_lock:
+            joined = dict(self.node_ids)
+        for command in commands.step_commands(step, joined):
+            stdin = self.fill_stdin(plan, command.stdin) if command.stdin else None
+            result = self.run_command(step.host, command, stdin=stdin)
+            if command.output == commands.OUTPUT_MANAGER_STATE:
+                self.ensure_manager(plan, step, _last_line(result.stdout))
+            else:
+                self.take_output(command, target, result.stdout)
         if step.action in ("join", "init", "promote", "demote"):
             self.progress.phase(target, f"{step.action} done")
 
-    def by_id(self, update: Mapping[str, Any]) -> dict[str, Any]:
-        """An update of a node that joined in this run names it by the id its join printed."""
+    def ensure_manager(self, plan: Plan, step: Step, state: str) -> None:
+        """After a promotion: a node that is not a Reachable manager (typically swarm state
+        ``error``: its manager could not reach raft) leaves and rejoins as a manager through
+        a live manager - at once, instead of waiting for the Ready timeout."""
+        if state == "reachable":
+            return
+        target = step.target
+        log.warning(
+            "%s: not a reachable manager after its promotion (%s); rejoining it as a manager "
+            "through %s",
+            target,
+            state or "no state",
+            step.args["remote"][0],
+        )
+        self.progress.phase(target, "repairing: rejoining as manager")
+        for where, command in commands.rejoin_manager(step):
+            address = step.host if where == commands.ON_NODE else plan.anchor
+            stdin = self.fill_stdin(plan, command.stdin) if command.stdin else None
+            result = self.run_command(address, command, stdin=stdin)
+            if command.output != commands.OUTPUT_MANAGER_STATE:
+                self.take_output(command, target, result.stdout)
+            elif (after := _last_line(result.stdout)) != "reachable":
+                raise SwarmError(
+                    f"{target} was promoted and then rejoined as a manager through "
+                    f"{step.args['remote'][0]}, but it is still not a reachable manager "
+                    f"({after or 'no state'}); the other managers are unchanged",
+                    hint=f"check that {target} reaches {step.args['remote'][0]} (tcp 2377, "
+                    "7946 and udp 7946, 4789), then re-run",
+                )
+        self.progress.phase(target, "rejoined as manager")
+
+    def run_command(
+        self, address: str, command: commands.HostCommand, stdin: str | None = None
+    ) -> CommandResult:
+        return self.connections[address].run(
+            command.run,
+            stdin=stdin,
+            mutating=command.mutating,
+            secret_output=command.secret_output,
+        )
+
+    def fill_stdin(self, plan: Plan, template: str) -> str:
+        """A stdin template with its secrets filled in (they never leave this process
+        except on the SSH channel's stdin)."""
+        text = template
+        for role, placeholder in commands.JOIN_TOKENS.items():
+            if placeholder in text:
+                text = text.replace(placeholder, self.token(plan.anchor, role))
+        return self.fill_stdin_with(text)
+
+    def fill_stdin_with(self, template: str) -> str:
+        """Fill in the secrets this run already holds (the unlock key)."""
+        text = template
         with self._token_lock:
-            node_id = self.node_ids.get(update.get("address", ""))
-        return {**update, "node": node_id} if node_id else dict(update)
+            if commands.UNLOCK_KEY in text and "unlock-key" in self._secrets:
+                text = text.replace(commands.UNLOCK_KEY, self._secrets["unlock-key"])
+        if "<<" in text:
+            raise SwarmError("a host command asks for a secret this run does not have")
+        return text
+
+    def take_output(self, command: commands.HostCommand, target: str, stdout: str) -> None:
+        """Keep what a command's output is for: join tokens (in memory), a new node's id."""
+        with self._token_lock:
+            if command.output == commands.OUTPUT_SECRETS:
+                for line in stdout.splitlines():
+                    name, _, secret = line.partition(" ")
+                    if secret.strip():
+                        self._secrets[name] = secret.strip()
+            elif command.output == commands.OUTPUT_NODE_ID:
+                lines = stdout.strip().splitlines()
+                if lines:
+                    self.node_ids[target] = lines[-1]
 
     # --- the end: every node Ready ---------------------------------------------------------
 
@@ -472,7 +626,7 @@ class _Run:
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
-            result = anchor.run("docker node ls --format '{{json .}}'", check=False)
+            result = anchor.run(commands.list_nodes().run, check=False)
             nodes: tuple[SwarmNode, ...] = ()
             if result.exit_status == 0:
                 try:
@@ -484,7 +638,11 @@ class _Run:
                 return self.node_table(plan, nodes)
             if time.monotonic() + delay > deadline:
                 detail = "; ".join(missing) or result.stderr.strip() or "no node list"
-                raise SwarmError(f"nodes not Ready after {timeout:.0f}s: {detail}")
+                raise SwarmError(
+                    f"nodes not Ready after {timeout:.0f}s: {detail}{_manager_summary(nodes)}",
+                    hint="the steps are done; check those hosts' docker (`docker info`) and "
+                    "the network between the hosts (tcp 2377, 7946, udp 7946, 4789), then re-run",
+                )
             time.sleep(delay)
             delay = min(0.5, delay * 1.5)
 
@@ -496,8 +654,12 @@ class _Run:
             by_name.setdefault(node.hostname, []).append(node)
         for expected in plan.expected:
             candidates = by_name.get(expected.hostname, [])
-            if not any(n.ready and n.role == expected.role for n in candidates):
-                state = ", ".join(f"{n.role} {n.state}" for n in candidates) or "not in the swarm"
+            # A manager counts once raft hears from it (Leader or Reachable), not before.
+            if not any(
+                n.ready and n.role == expected.role and (n.reachable or not n.is_manager)
+                for n in candidates
+            ):
+                state = ", ".join(_node_state(n) for n in candidates) or "not in the swarm"
                 problems.append(f"{expected.hostname} ({expected.address}): {state}")
         removed = set(plan.removed)
         problems.extend(f"{n.hostname}: still listed" for n in nodes if n.id in removed)
@@ -520,6 +682,26 @@ class _Run:
         return tuple(sorted(rows, key=lambda r: (order.get(r.address, len(order)), r.hostname)))
 
 
+def _node_state(node: SwarmNode) -> str:
+    reachability = f" {node.reachability}" if node.is_manager and node.reachability else ""
+    return f"{node.role} {node.state}{reachability}"
+
+
+def _manager_summary(nodes: tuple[SwarmNode, ...]) -> str:
+    """The swarm's raft state in a few words, for the error that ends a run."""
+    managers = [n for n in nodes if n.is_manager]
+    if not managers:
+        return ""
+    reachable = sum(1 for n in managers if n.reachable)
+    holds = "quorum holds" if reachable >= quorum(len(managers)) else "quorum is LOST"
+    return f" ({reachable} of {len(managers)} managers reachable, {holds})"
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
 def describe_step(step: Step) -> dict[str, Any]:
     """A step for people and -o json (never holds a secret: tokens are not in steps)."""
     details = {k: v for k, v in step.args.items() if k not in ("then_update",)}
@@ -529,42 +711,3 @@ def describe_step(step: Step) -> dict[str, Any]:
         "runs_on": step.host,
         "details": details,
     }
-
-
-def _init_command(args: Mapping[str, Any]) -> str:
-    addr = shlex.quote(str(args["advertise_addr"]))
-    parts = [
-        "docker swarm init",
-        f"--advertise-addr {addr}",
-        f"--listen-addr {addr}:2377",
-        *(f"--default-addr-pool {shlex.quote(p)}" for p in args["default_addr_pool"]),
-        f"--default-addr-pool-mask-length {int(args['default_addr_pool_mask_length'])}",
-        f"--data-path-port {int(args['data_path_port'])}",
-        f"--cert-expiry {int(args['cert_expiry_hours'])}h",
-    ]
-    if args.get("autolock"):
-        parts.append("--autolock")
-    # The output holds the worker token (and the unlock key with autolock): discard it.
-    return " ".join(parts) + " >/dev/null"
-
-
-def _update_command(args: Mapping[str, Any]) -> str:
-    parts = ["docker node update"]
-    for key, value in sorted(args.get("labels_add", {}).items()):
-        parts.append(f"--label-add {shlex.quote(f'{key}={value}')}")
-    for key in args.get("labels_rm", []):
-        parts.append(f"--label-rm {shlex.quote(key)}")
-    if args.get("availability"):
-        parts.append(f"--availability {shlex.quote(args['availability'])}")
-    parts.append(shlex.quote(args["node"]))
-    # A node that just joined has no hostname in the swarm until its agent reports in (a
-    # fraction of a second): retry "No such node" briefly, in the same round trip.
-    return (
-        "{ n=0; until out=$(" + " ".join(parts) + " 2>&1); do n=$((n + 1)); "
-        'case "$out" in *"No such node"*) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
-        "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
-    )
-
-
-def host_label(host: Host) -> str:
-    return host.address

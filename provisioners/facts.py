@@ -11,8 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-TUNING_MARKER = "/var/lib/swarmstack/tuning.sha256"
+from ..contract import TUNING_MARKER
 
+# How long the facts wait for a running cloud-init to finish (package installs included).
+CLOUD_INIT_WAIT_SECONDS = 900
+# The marker's "cloud" for the SSH form of the tuning; any other value was written by
+# cloud-init from a cloud's user data.
+SSH_TUNING_CLOUD = "generic"
 # `docker node inspect` reduced to what planning needs, one JSON object per line.
 NODE_FORMAT = (
     '{"id":{{json .ID}},"hostname":{{json .Description.Hostname}},"role":{{json .Spec.Role}},'
@@ -23,6 +28,10 @@ NODE_FORMAT = (
 # do (every process counts when many hosts share little CPU); docker info is the one cost.
 FACTS_COMMAND = (
     "echo @@hostname; read -r h < /proc/sys/kernel/hostname && printf '%s\\n' \"$h\"; "
+    # A host without the marker may still be running cloud-init, whose last step writes it:
+    # wait for cloud-init (bounded) before reading it, never tune a host under its feet.
+    f"[ -r {TUNING_MARKER} ] || {{ command -v cloud-init >/dev/null 2>&1 && "
+    f"timeout {CLOUD_INIT_WAIT_SECONDS} cloud-init status --wait >/dev/null 2>&1; }}; "
     f"echo @@tuning; [ -r {TUNING_MARKER} ] && read -r t < {TUNING_MARKER} && "
     "printf '%s\\n' \"$t\"; "
     "if ! command -v docker >/dev/null 2>&1; then echo @@nodocker; exit 0; fi; "
@@ -82,6 +91,10 @@ class HostFacts:
     remote_managers: tuple[str, ...] = ()  # addresses (host:port) the node knows
     cluster_settings: dict[str, Any] = field(default_factory=dict)
     tuning_digest: str = ""
+    # The host was tuned by cloud-init from a cloud's user data (its marker names the cloud):
+    # the SSH bootstrap accepts it as tuned and never applies the generic tuning over it
+    # (on AWS that would replace the awslogs driver and restart dockerd).
+    tuned_by_cloud_init: bool = False
     nodes: tuple[SwarmNode, ...] | None = None  # docker node ls, managers only
     nodes_error: str = ""
     facts_error: str = ""  # the facts could not be read (the planner refuses to guess)
@@ -98,18 +111,26 @@ def parse_facts(address: str, text: str) -> HostFacts:
         elif current:
             sections[current].append(line)
     hostname = "".join(sections.get("hostname", [])).strip()
-    tuning = "".join(sections.get("tuning", [])).strip()
+    marker = "".join(sections.get("tuning", []))
+    tuning = tuning_digest(marker)
+    by_cloud = tuned_by_cloud_init(marker)
     if "nodocker" in sections:
-        return HostFacts(address, hostname, docker_installed=False, tuning_digest=tuning)
+        return HostFacts(
+            address, hostname, docker_installed=False, tuning_digest=tuning,
+            tuned_by_cloud_init=by_cloud,
+        )  # fmt: skip
     raw_info = "\n".join(sections.get("info", [])).strip()
     info = _json_object(raw_info)
     if raw_info and not info:
         return HostFacts(
             address, hostname, docker_running=True, tuning_digest=tuning,
-            facts_error=f"unreadable docker info: {raw_info[:120]}",
+            tuned_by_cloud_init=by_cloud, facts_error=f"unreadable docker info: {raw_info[:120]}",
         )  # fmt: skip
     if not info or info.get("ServerErrors") or not info.get("ServerVersion"):
-        return HostFacts(address, hostname, docker_running=False, tuning_digest=tuning)
+        return HostFacts(
+            address, hostname, docker_running=False, tuning_digest=tuning,
+            tuned_by_cloud_init=by_cloud,
+        )  # fmt: skip
     swarm = info.get("Swarm") or {}
     cluster = swarm.get("Cluster") or {}
     nodes: tuple[SwarmNode, ...] | None = None
@@ -134,9 +155,30 @@ def parse_facts(address: str, text: str) -> HostFacts:
         ),
         cluster_settings=_cluster_settings(cluster),
         tuning_digest=tuning,
+        tuned_by_cloud_init=by_cloud,
         nodes=nodes,
         nodes_error=nodes_error,
     )
+
+
+def tuning_digest(marker: str) -> str:
+    """The "tuning" digest from the marker's JSON line; "" (not tuned) for anything else.
+
+    A marker in another form (an older build's plain digest line, a truncated write, garbage)
+    means the host's tuning is unknown, so it is tuned again - which is idempotent.
+    """
+    value = _json_object(marker).get("tuning")
+    if isinstance(value, str) and value.isascii() and value.isalnum():
+        return value
+    return ""
+
+
+def tuned_by_cloud_init(marker: str) -> bool:
+    """The marker was written by cloud-init's tuning for a cloud (not the SSH form)."""
+    if not tuning_digest(marker):
+        return False
+    cloud = _json_object(marker).get("cloud")
+    return isinstance(cloud, str) and cloud not in ("", SSH_TUNING_CLOUD)
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -20,18 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from ..errors import InventoryError
+from ..contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
+from ..errors import InventoryError, as_written, shown
+from ..yamlfile import load_yaml_file
 
 Role = Literal["manager", "worker"]
 HostState = Literal["present", "absent"]
-MANAGER_COUNTS = (1, 3, 5, 7)
 DEFAULT_CONNECT_WINDOW = 120.0
 # A DNS name or an IPv4/IPv6 address; no user@ or :port (those have their own keys).
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _ZONE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+_PORT_DIGITS = re.compile(r"[0-9]{1,5}")
 
 _SSH_KEYS = (
     "user",
@@ -114,16 +114,7 @@ class Inventory:
 
 def load_inventory(path: Path) -> Inventory:
     """Read and validate an inventory file; raises InventoryError with one line per problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise InventoryError(f"{path}:{where} not valid YAML") from None
+    data = load_yaml_file(path, InventoryError)
     return inventory_from_data(data, base=path.parent, source=str(path))
 
 
@@ -134,7 +125,7 @@ def inventory_from_data(data: Any, *, base: Path, source: str = "inventory") -> 
         raise InventoryError(f"{source}: must be a mapping with the keys ssh and hosts")
     for key in data:
         if key not in ("ssh", "hosts"):
-            problems.add(str(key), "unknown key (allowed: ssh, hosts)")
+            problems.add(as_written(str(key)), "unknown key (allowed: ssh, hosts)")
     ssh = _ssh_settings(data.get("ssh") or {}, base, problems)
     hosts = _hosts(data.get("hosts"), problems)
     problems.raise_if_any()
@@ -158,28 +149,40 @@ class _Problems:
 def _unknown(data: Mapping[str, Any], allowed: Sequence[str], prefix: str, p: _Problems) -> None:
     for key in data:
         if key not in allowed:
-            p.add(f"{prefix}.{key}", f"unknown key (allowed: {', '.join(allowed)})")
+            p.add(
+                f"{prefix}.{as_written(str(key))}", f"unknown key (allowed: {', '.join(allowed)})"
+            )
 
 
 def _port(value: Any, key: str, p: _Problems) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        p.add(key, f"must be a port number 1-65535, not {value!r}")
+        p.add(key, f"must be a port number 1-65535, not {shown(value)}")
         return None
     return value
 
 
 def _address(value: Any, key: str, p: _Problems) -> str | None:
     if not isinstance(value, str) or not value:
-        p.add(key, f"must be an IP address or DNS name, not {value!r}")
+        p.add(key, f"must be an IP address or DNS name, not {shown(value)}")
         return None
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if not _HOSTNAME.match(value):
-        p.add(key, f"must be an IP address or DNS name (no user@ or :port), not {value!r}")
+    if not _HOSTNAME.fullmatch(value):
+        p.add(key, f"must be an IP address or DNS name (no user@ or :port), not {shown(value)}")
         return None
     return value
+
+
+def _ip_text(value: Any) -> str | None:
+    """An IP address written as text; YAML's 3321887243 is a number, never an address."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def _is_ip(value: str) -> bool:
@@ -192,7 +195,7 @@ def _is_ip(value: str) -> bool:
 
 def _path(value: Any, base: Path, key: str, p: _Problems) -> Path | None:
     if not isinstance(value, str) or not value:
-        p.add(key, f"must be a file path, not {value!r}")
+        p.add(key, f"must be a file path, not {shown(value)}")
         return None
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
@@ -204,19 +207,19 @@ def _ssh_settings(data: Any, base: Path, p: _Problems) -> SshSettings | None:
         return SshSettings(known_hosts=base / "known_hosts")
     _unknown(data, _SSH_KEYS, "ssh", p)
     user = data.get("user", "root")
-    if not isinstance(user, str) or not _USER.match(user):
-        p.add("ssh.user", f"must be a login name like ops, not {user!r}")
+    if not isinstance(user, str) or not _USER.fullmatch(user):
+        p.add("ssh.user", f"must be a login name like ops, not {shown(user)}")
         user = "root"
     key = _path(data["key"], base, "ssh.key", p) if data.get("key") is not None else None
     known_hosts = _path(data.get("known_hosts", "known_hosts"), base, "ssh.known_hosts", p)
     port = _port(data.get("port", 22), "ssh.port", p) or 22
     tofu = data.get("trust_on_first_use", False)
     if not isinstance(tofu, bool):
-        p.add("ssh.trust_on_first_use", f"must be true or false, not {tofu!r}")
+        p.add("ssh.trust_on_first_use", f"must be true or false, not {shown(tofu)}")
         tofu = False
     window = data.get("connect_window", DEFAULT_CONNECT_WINDOW)
     if isinstance(window, bool) or not isinstance(window, int | float) or not 0 <= window <= 3600:
-        p.add("ssh.connect_window", f"must be seconds between 0 and 3600, not {window!r}")
+        p.add("ssh.connect_window", f"must be seconds between 0 and 3600, not {shown(window)}")
         window = DEFAULT_CONNECT_WINDOW
     return SshSettings(
         known_hosts=known_hosts or base / "known_hosts",
@@ -234,11 +237,14 @@ def _bastion(data: Any, p: _Problems) -> Bastion | None:
         return None
     if isinstance(data, str):  # [user@]host[:port]
         user, _, rest = data.rpartition("@")
-        host, _, port_text = rest.partition(":")
+        host, sep, port_text = rest.partition(":")
         address = _address(host, "ssh.bastion", p)
-        port = _port(int(port_text), "ssh.bastion", p) if port_text.isdigit() else 22
-        if port_text and not port_text.isdigit():
-            p.add("ssh.bastion", f"port must be a number, not {port_text!r}")
+        # ASCII digits only: str.isdigit() accepts '²', which int() then rejects.
+        port: int | None = 22
+        if _PORT_DIGITS.fullmatch(port_text):
+            port = _port(int(port_text), "ssh.bastion", p)
+        elif sep:
+            p.add("ssh.bastion", f"port must be a number 1-65535, not {shown(port_text)}")
         return Bastion(address or host, user or None, port or 22)
     if not isinstance(data, Mapping):
         p.add("ssh.bastion", "must be null, 'user@host:port' or a mapping (address, user, port)")
@@ -248,10 +254,10 @@ def _bastion(data: Any, p: _Problems) -> Bastion | None:
     raw_user = data.get("user")
     bastion_user: str | None = None
     if raw_user is not None:
-        if isinstance(raw_user, str) and _USER.match(raw_user):
+        if isinstance(raw_user, str) and _USER.fullmatch(raw_user):
             bastion_user = raw_user
         else:
-            p.add("ssh.bastion.user", f"must be a login name, not {raw_user!r}")
+            p.add("ssh.bastion.user", f"must be a login name, not {shown(raw_user)}")
     port = _port(data.get("port", 22), "ssh.bastion.port", p) or 22
     return Bastion(address or "", bastion_user, port)
 
@@ -261,7 +267,8 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
         p.add("hosts", "must be a non-empty list of hosts ({address: ..., role: manager})")
         return []
     hosts: list[Host] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # address -> index
+    advertised: dict[str, int] = {}  # swarm advertise address -> index
     for index, item in enumerate(data):
         key = f"hosts[{index}]"
         if not isinstance(item, Mapping):
@@ -271,28 +278,30 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
         address = _address(item.get("address"), f"{key}.address", p)
         role = item.get("role")
         if role not in ("manager", "worker"):
-            p.add(f"{key}.role", f"must be manager or worker, not {role!r}")
+            p.add(f"{key}.role", f"must be manager or worker, not {shown(role)}")
         zone = item.get("zone")
         if zone is not None:
-            zone = str(zone)
-            if not _ZONE.match(zone):
-                p.add(f"{key}.zone", f"must be letters, digits and ._- (max 63), not {zone!r}")
+            zone = str(zone) if isinstance(zone, int) and not isinstance(zone, bool) else zone
+            if not isinstance(zone, str) or not _ZONE.fullmatch(zone):
+                p.add(f"{key}.zone", f"must be letters, digits and ._- (max 63), not {shown(zone)}")
         raw_private = item.get("private_address")
         private: str | None = None
         if raw_private is not None:
-            try:
-                private = str(ipaddress.ip_address(raw_private))
-            except ValueError:
-                p.add(f"{key}.private_address", f"must be an IP address, not {raw_private!r}")
+            private = _ip_text(raw_private)
+            if private is None:
+                p.add(
+                    f"{key}.private_address",
+                    f"must be an IP address written like 198.18.0.11, not {shown(raw_private)}",
+                )
         state = item.get("state", "present")
         if state not in ("present", "absent"):
-            p.add(f"{key}.state", f"must be present or absent, not {state!r}")
+            p.add(f"{key}.state", f"must be present or absent, not {shown(state)}")
         port = _port(item["port"], f"{key}.port", p) if "port" in item else None
         hostname = item.get("hostname")
         if hostname is not None and (
-            not isinstance(hostname, str) or not _HOSTNAME.match(hostname)
+            not isinstance(hostname, str) or not _HOSTNAME.fullmatch(hostname)
         ):
-            p.add(f"{key}.hostname", f"must be a host name, not {hostname!r}")
+            p.add(f"{key}.hostname", f"must be a host name, not {shown(hostname)}")
             hostname = None
         if (
             address is None
@@ -309,13 +318,21 @@ def _hosts(data: Any, p: _Problems) -> list[Host]:
         if address in seen:
             p.add(f"{key}.address", f"{address} is already hosts[{seen[address]}]")
             continue
+        advertise = private or address
+        if advertise in advertised:
+            p.add(
+                f"{key}.private_address" if private else f"{key}.address",
+                f"{advertise} is already the swarm address of hosts[{advertised[advertise]}]",
+            )
+            continue
         seen[address] = index
+        advertised[advertise] = index
         hosts.append(Host(address, role, zone, private, state, port, hostname))
     managers = [h for h in hosts if h.role == "manager" and h.state == "present"]
-    if hosts and len(managers) not in MANAGER_COUNTS:
+    if hosts and len(managers) not in MANAGER_SIZES:
         p.add(
             "hosts",
-            f"{len(managers)} managers: must be 1, 3, 5 or 7 "
+            f"{len(managers)} managers: must be {MANAGER_SIZES_PHRASE} "
             "(raft quorum needs an odd count; more than 7 slows every write)",
         )
     return hosts

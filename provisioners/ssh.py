@@ -4,7 +4,10 @@ Only this module talks SSH. Host keys are always checked against the cluster's k
 (paramiko's RejectPolicy semantics); trust on first use records unknown keys only when the
 user asked for it, and a key that does not match is refused and never retried. While hosts
 boot, refused/timed out/banner/auth failures are retried with exponential backoff and jitter
-inside a bounded window.
+inside a bounded window; no attempt outlasts the window by more than ATTEMPT_FLOOR.
+
+known_hosts and the private key are parsed once per Connector (one per run) and shared by
+every connection (ssh_files.py); a broken local file stops the run before any connection.
 
 Secrets (join tokens) travel on a channel's stdin, never on a command line; outputs that hold
 them are marked secret and never logged. Error text passes through ``redact`` anyway.
@@ -12,20 +15,29 @@ them are marked secret and never logged. Error text passes through ``redact`` an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import shlex
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import paramiko
 
-from ..errors import HostKeyMismatch, HostKeyUnknown, HostUnreachable, RemoteCommandFailed
+from ..errors import (
+    HostKeyMismatch,
+    HostKeyUnknown,
+    HostUnreachable,
+    RemoteCommandFailed,
+    SshFileError,
+)
 from .inventory import Bastion, SshSettings
+from .ssh_files import KnownHosts, load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,9 @@ COMMAND_TIMEOUT = 300.0
 MAX_CHANNELS_PER_HOST = 6  # sshd may count a just-closed channel for a moment longer
 CHANNEL_OPEN_TRIES = 5
 BACKOFF_FIRST, BACKOFF_CAP = 0.25, 5.0
+# The last attempt of a window still gets this long to connect, even if the window is nearly
+# spent (a busy sshd may take a few seconds to send its banner).
+ATTEMPT_FLOOR = 2.0
 
 _SECRETS = re.compile(r"SWM(TKN|KEY)-1-[A-Za-z0-9+/=_-]+")
 
@@ -61,20 +76,45 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
 class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
     """Record an unknown host's key in the cluster's known_hosts (only when asked for)."""
 
-    _lock = threading.Lock()
-
-    def __init__(self, known_hosts: Path) -> None:
+    def __init__(self, known_hosts: KnownHosts) -> None:
         self.known_hosts = known_hosts
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
-        with self._lock:
-            self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-            with self.known_hosts.open("a", encoding="ascii") as handle:
-                handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        log.warning("%s: trusted on first use, key %s recorded", hostname, key.fingerprint)
+        self.known_hosts.record(hostname, key)
+
+
+class _CalmTransport(paramiko.Transport):
+    """paramiko's transport thread wakes every 0.1 s to see whether it was closed; with many
+    connections open, or waiting on a busy sshd, those wake-ups were a large part of the
+    controller's CPU. Once a second is enough: _close() wakes the thread when we are done."""
+
+    _active_check_timeout = 1.0
+
+
+def _calm_transport(
+    sock: Any,
+    /,
+    *,
+    gss_kex: bool = False,
+    gss_deleg_creds: bool = False,
+    disabled_algorithms: Mapping[str, Iterable[str]] | None,
+) -> paramiko.Transport:
+    """SSHClient.connect's transport_factory (paramiko passes no gss_* arguments)."""
+    return _CalmTransport(sock, disabled_algorithms=disabled_algorithms)
+
+
+class _SharedKeysClient(paramiko.SSHClient):
+    """An SSHClient that checks host keys against the run's one parsed known_hosts.
+
+    paramiko's own lookup, key-type preference and mismatch check run unchanged; only the
+    per-client load_host_keys (a parse of the whole file per connection) is gone.
+    """
+
+    def __init__(self, known_hosts: KnownHosts) -> None:
+        super().__init__()
+        self._host_keys = known_hosts.host_keys
 
 
 @dataclass(frozen=True)
@@ -179,7 +219,17 @@ class Connection:
             sftp.chmod(remote_path, mode)
 
     def close(self) -> None:
-        self.client.close()
+        _close(self.client)
+
+
+def _close(client: paramiko.SSHClient) -> None:
+    """Close, and end the transport thread now rather than at its next wake-up (up to a
+    second later): a shutdown wakes its recv(), where a close from this thread would not."""
+    transport = client.get_transport()
+    if transport is not None:
+        with contextlib.suppress(OSError, EOFError):
+            transport.sock.shutdown(socket.SHUT_RDWR)
+    client.close()
 
 
 def _open_session(transport: paramiko.Transport) -> paramiko.Channel:
@@ -208,9 +258,12 @@ def _describe(exc: BaseException) -> str:
     return redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
-def _is_retryable(exc: BaseException) -> bool:
+def is_retryable(exc: BaseException) -> bool:
     """Failures that are normal while a machine boots (and never a host key problem)."""
-    if isinstance(exc, paramiko.BadHostKeyException | _UnknownHostKey):
+    if isinstance(
+        exc,
+        paramiko.BadHostKeyException | _UnknownHostKey | paramiko.PasswordRequiredException,
+    ):
         return False
     return isinstance(
         exc,
@@ -226,43 +279,41 @@ class Connector:
     """Opens verified connections with the inventory's settings; one bastion shared by all."""
 
     def __init__(self, settings: SshSettings, *, connect_window: float | None = None) -> None:
+        """Reads known_hosts and the private key now (raises SshFileError if either is
+        unusable); every connection made by this connector shares them."""
         self.settings = settings
         self.connect_window = settings.connect_window if connect_window is None else connect_window
+        self.known_hosts = KnownHosts.load(settings.known_hosts)
+        self.key = load_private_key(settings.key) if settings.key is not None else None
+        self._policy: paramiko.MissingHostKeyPolicy = (
+            _TrustOnFirstUse(self.known_hosts) if settings.trust_on_first_use else _RejectUnknown()
+        )
         self._bastion: paramiko.SSHClient | None = None
         self._bastion_lock = threading.Lock()
 
-    def _client(self) -> paramiko.SSHClient:
-        client = paramiko.SSHClient()
-        known = self.settings.known_hosts
-        if known.exists():
-            client.load_host_keys(str(known))
-        if self.settings.trust_on_first_use:
-            client.set_missing_host_key_policy(_TrustOnFirstUse(known))
-        else:
-            client.set_missing_host_key_policy(_RejectUnknown())
-        return client
-
     def _connect_once(
-        self, address: str, port: int, user: str, sock: paramiko.Channel | None
+        self, address: str, port: int, user: str, sock: paramiko.Channel | None, budget: float
     ) -> paramiko.SSHClient:
-        client = self._client()
-        key = self.settings.key
+        client = _SharedKeysClient(self.known_hosts)
+        client.set_missing_host_key_policy(self._policy)
         try:
             client.connect(
                 address,
                 port=port,
                 username=user,
-                key_filename=str(key) if key else None,
-                look_for_keys=key is None,
-                allow_agent=key is None,
-                timeout=CONNECT_TIMEOUT,
-                banner_timeout=BANNER_TIMEOUT,
-                auth_timeout=AUTH_TIMEOUT,
-                channel_timeout=AUTH_TIMEOUT,
+                pkey=self.key,
+                # Without a key file: the SSH agent, then ~/.ssh's default keys.
+                look_for_keys=self.key is None,
+                allow_agent=self.key is None,
+                timeout=min(CONNECT_TIMEOUT, budget),
+                banner_timeout=min(BANNER_TIMEOUT, budget),
+                auth_timeout=min(AUTH_TIMEOUT, budget),
+                channel_timeout=min(AUTH_TIMEOUT, budget),
                 sock=sock,
+                transport_factory=_calm_transport,
             )
         except BaseException:
-            client.close()
+            _close(client)
             raise
         transport = client.get_transport()
         assert transport is not None
@@ -276,11 +327,12 @@ class Connector:
                 self._bastion = self._with_retries(
                     bastion.address,
                     bastion.port,
-                    lambda: self._connect_once(
+                    lambda budget: self._connect_once(
                         bastion.address,
                         bastion.port,
                         bastion.user or self.settings.user,
                         None,
+                        budget,
                     ),
                     what="bastion",
                 )
@@ -301,10 +353,10 @@ class Connector:
         port = port or self.settings.port
         user = self.settings.user
 
-        def attempt() -> paramiko.SSHClient:
+        def attempt(budget: float) -> paramiko.SSHClient:
             bastion = self.settings.bastion
             sock = self._bastion_channel(bastion, address, port) if bastion else None
-            return self._connect_once(address, port, user, sock)
+            return self._connect_once(address, port, user, sock, budget)
 
         client = self._with_retries(address, port, attempt, on_retry=on_retry, window=window)
         return Connection(address=address, user=user, client=client)
@@ -313,7 +365,7 @@ class Connector:
         self,
         address: str,
         port: int,
-        attempt: Callable[[], paramiko.SSHClient],
+        attempt: Callable[[float], paramiko.SSHClient],
         *,
         what: str = "host",
         on_retry: Callable[[str], None] | None = None,
@@ -326,13 +378,20 @@ class Connector:
         while True:
             tries += 1
             try:
-                return attempt()
+                return attempt(max(ATTEMPT_FLOOR, deadline - time.monotonic()))
             except paramiko.BadHostKeyException as exc:
                 raise HostKeyMismatch(
                     f"{where}: the {what} key does not match known_hosts "
                     f"(got {exc.key.get_name()} {exc.key.fingerprint}); refusing to connect",
                     hint="if the host was rebuilt, remove its line from "
                     f"{self.settings.known_hosts} after checking the new key out of band",
+                ) from None
+            except paramiko.PasswordRequiredException:
+                # Only without ssh.key: paramiko tried ~/.ssh's keys and one needs a passphrase.
+                raise SshFileError(
+                    f"{where}: no key in the SSH agent was accepted, and a key in ~/.ssh is "
+                    "protected by a passphrase, which swarmstack does not prompt for",
+                    hint="add the key to ssh-agent (ssh-add), or name a key with ssh.key",
                 ) from None
             except _UnknownHostKey:
                 raise HostKeyUnknown(
@@ -342,24 +401,40 @@ class Connector:
                     "ssh.trust_on_first_use: true / --trust-on-first-use to record it",
                 ) from None
             except Exception as exc:
-                if not _is_retryable(exc):
+                if not is_retryable(exc):
                     raise
                 now = time.monotonic()
                 delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (tries - 1))
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
                 if now + delay > deadline:
-                    raise HostUnreachable(
-                        f"{where}: no SSH connection to the {what} after {tries} attempts in "
-                        f"{now - started:.1f}s ({_describe(exc)})",
-                        hint="check the address, that sshd runs and that a firewall or security "
-                        "group lets this machine in; ssh.connect_window sets how long to retry",
-                    ) from None
+                    raise self._gave_up(where, what, tries, now - started, exc) from None
                 message = f"{_describe(exc)}; retrying in {delay:.1f}s"
                 log.info("%s: %s", where, message)
                 if on_retry is not None:
                     on_retry(message)
                 time.sleep(delay)
 
+    def _gave_up(
+        self, where: str, what: str, tries: int, seconds: float, exc: BaseException
+    ) -> HostUnreachable:
+        if isinstance(exc, paramiko.AuthenticationException):
+            # sshd answered: the network is fine, the login is not (or not yet, while the
+            # host is still installing its authorized keys).
+            user = self.settings.user
+            key = self.settings.key or "the SSH agent and ~/.ssh keys"
+            return HostUnreachable(
+                f"{where}: the {what} refused login as {user} with {key} for {seconds:.1f}s "
+                f"({tries} attempts: {_describe(exc)})",
+                hint="check the SSH user and key; the host's authorized_keys must hold the "
+                "key's public half",
+            )
+        return HostUnreachable(
+            f"{where}: no SSH connection to the {what} after {tries} attempts in "
+            f"{seconds:.1f}s ({_describe(exc)})",
+            hint="check the address, that sshd runs and that a firewall or security "
+            "group lets this machine in; ssh.connect_window sets how long to retry",
+        )
+
     def close(self) -> None:
         if self._bastion is not None:
-            self._bastion.close()
+            _close(self._bastion)

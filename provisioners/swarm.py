@@ -11,7 +11,10 @@ and a formed swarm yields an empty plan ("no changes"). Steps form a small depen
 - labels (``swarmstack.role``, ``swarmstack.zone``) and availability (managers drained when
   they must not run workloads) via ``update`` on the anchor manager, right after each join;
 - scale: new hosts join; ``promote``/``demote`` one at a time; hosts marked ``state: absent``
-  are drained, demoted (managers), ``leave`` and are removed (``remove``), never below quorum.
+  are drained, demoted (managers), ``leave`` and are removed (``remove``), never below quorum;
+- lost managers (marked absent, unreachable in raft) are demoted and removed before any manager
+  is added; every promotion is followed by ``verify-manager`` (a Reachable manager, or the
+  node is repaired by rejoining as a manager through a live one).
 
 Errors (a host in another swarm, lost quorum, a plan that would lose quorum) are raised before
 anything is changed.
@@ -23,18 +26,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import ForeignSwarm, QuorumError, SwarmError
+from ..contract import LABEL_ROLE, LABEL_ZONE, SWARM_PORT, quorum
+from ..errors import ForeignSwarm, QuorumError, QuorumLost, SwarmError
 from ..spec import ClusterSpec
 from .facts import HostFacts, SwarmNode
 from .inventory import Host, Inventory
-
-SWARM_PORT = 2377
-LABEL_ROLE = "swarmstack.role"
-LABEL_ZONE = "swarmstack.zone"
-# Steps that run on the anchor manager, not on the host they are about.
-CLUSTER_ACTIONS = (
-    "promote", "demote", "update", "update-many", "drain", "remove", "swarm-update",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,8 @@ class Step:
     """One mutation. ``host`` runs the command; ``target`` is the host it is about."""
 
     id: str
-    action: str  # init, join, leave, promote, demote, update, drain, remove, swarm-update
+    # init, join, leave, promote, verify-manager, demote, update, drain, remove, swarm-update
+    action: str
     host: str
     target: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -83,10 +80,6 @@ class Plan:
             "removed": list(self.removed),
             "warnings": list(self.warnings),
         }
-
-
-def quorum(managers: int) -> int:
-    return managers // 2 + 1
 
 
 def desired_labels(host: Host) -> dict[str, str]:
@@ -140,7 +133,7 @@ class _Planner:
             elif f.swarm_state == "locked":
                 problems.append(
                     f"{host.address}: this manager is locked (autolock); unlock it with "
-                    "`docker swarm unlock` and the unlock key, then re-run"
+                    "`swarmstack unlock -i INVENTORY` (the key bootstrap saved), then re-run"
                 )
         if problems:
             raise SwarmError(*problems)
@@ -178,7 +171,7 @@ class _Planner:
         with_nodes = [f for f in reporters if f.nodes is not None]
         if not with_nodes:
             reason = next((f.nodes_error for f in reporters if f.nodes_error), "")
-            raise QuorumError(
+            raise QuorumLost(
                 f"swarm {cluster_id[:12]} has no leader: its managers "
                 f"({', '.join(f.address for f in reporters)}) cannot list nodes"
                 + (f" ({reason})" if reason else ""),
@@ -367,7 +360,7 @@ class _Planner:
             1 for n in current_managers if n.reachability == "reachable"
         )
         if reachable < quorum(total):
-            raise QuorumError(
+            raise QuorumLost(
                 f"only {reachable} of {total} managers are reachable; the swarm has lost quorum",
                 hint="recover with `docker swarm init --force-new-cluster` on a surviving "
                 "manager, then re-run",
@@ -400,6 +393,13 @@ class _Planner:
                 self.removed.append(node.id)
                 claimed.add(node.id)
 
+        # Lost managers leave raft first: a dead member counts against quorum while managers
+        # are added, and a node that joins raft while one is dead may never reach quorum.
+        absent = [h for h in self.inventory.hosts if h.state == "absent"]
+        lost = [h for h in absent if self.is_lost_manager(by_host.get(h.address))]
+        for host in lost:
+            self.plan_removal(host, by_host.get(host.address), anchor, chain)
+
         manager_addr_list = sorted(
             {
                 f"{h.advertise_address}:{SWARM_PORT}"
@@ -426,7 +426,7 @@ class _Planner:
                                     advertise_addr=host.advertise_address)  # fmt: skip
                     self.batch_update(host, step, node=hostname, current=None)
             elif host.role == "manager" and not node.is_manager:
-                step = self.add("promote", anchor, host.address, chain[-1:] + before, node=node.id)
+                step = self.promote(host, node, anchor, chain[-1:] + before)
                 chain.append(step)
                 self.total, self.reachable = self.total + 1, self.reachable + 1
                 self.add_update(host, step, node=node.id, current=node)
@@ -440,14 +440,16 @@ class _Planner:
                 step = self.add("demote", anchor, host.address, chain[-1:], node=node.id)
                 chain.append(step)
                 self.add_update(host, step, node=node.id, current=node)
-        # Unreachable managers go first: removing them never costs quorum.
-        absent = [h for h in self.inventory.hosts if h.state == "absent"]
-        absent.sort(
-            key=lambda h: not ((n := by_host.get(h.address)) and n.is_manager and not n.reachable)
-        )
         for host in absent:
-            self.plan_removal(host, by_host.get(host.address), anchor, chain)
+            if host not in lost:
+                self.plan_removal(host, by_host.get(host.address), anchor, chain)
 
+        for node in nodes.values():
+            if self.is_ghost(node) and node.id not in claimed:
+                # Shown on the anchor's row: the entry has no host of its own.
+                self.add("remove", anchor, f"{anchor}#{node.id[:12]}", node=node.id, force=True)
+                self.removed.append(node.id)
+                claimed.add(node.id)
         self.warn_unmanaged(nodes, claimed, by_host)
         self.reconcile_settings(anchor, view)
         return Plan(
@@ -458,6 +460,39 @@ class _Planner:
             removed=tuple(self.removed),
             warnings=tuple(self.warnings),
         )
+
+    @staticmethod
+    def is_lost_manager(node: SwarmNode | None) -> bool:
+        """A raft member the others no longer hear from (powered off, gone for good)."""
+        return node is not None and node.is_manager and not node.reachable
+
+    @staticmethod
+    def is_ghost(node: SwarmNode) -> bool:
+        """The entry of a join that never finished (its daemon died mid-join): the manager
+        issued a certificate, the node never reported in - no hostname, never Ready. Its host
+        joins again under a new id; the entry would stay Unknown forever."""
+        return not node.hostname and not node.is_manager and node.state in ("unknown", "down")
+
+    def promote(self, host: Host, node: SwarmNode, anchor: str, after: list[str]) -> str:
+        """Promote, then verify the node became a Reachable manager (``verify-manager``).
+
+        A promoted worker joins raft through the manager it first joined; if that one is gone
+        its manager fails ("can't initialize raft node") and the node is in swarm state
+        ``error``. The verify step then repairs it: the node leaves, its entry is removed, and
+        it joins again as a manager through ``remote`` (live managers). Returns the verify
+        step, which the next membership change waits for.
+        """
+        promote = self.add("promote", anchor, host.address, after, node=node.id)
+        hostname = self.facts[host.address].hostname
+        args: dict[str, Any] = {
+            "node": node.id,
+            "remote": [f"{self.inventory.host(anchor).advertise_address}:{SWARM_PORT}"],
+            "advertise_addr": host.advertise_address,
+        }
+        labels = self.update_args(host, node=hostname, current=None)
+        if labels is not None:
+            args["then_update"] = labels  # a rejoined node starts without labels
+        return self.add("verify-manager", host.address, host.address, [promote], **args)
 
     def node_of(self, host: Host, nodes: Mapping[str, SwarmNode]) -> SwarmNode | None:
         """The host's node in our swarm: by its own node id, else by address (unreachable)."""
@@ -607,13 +642,14 @@ def plan_preparation(
     """Before the swarm: host tuning whose digest differs, a stopped docker daemon started.
 
     ``tuning`` maps a host address to the digest of the tuning script it should have had
-    applied (empty when there is no tuning to apply).
+    applied (empty when there is no tuning to apply). A host cloud-init tuned for its cloud
+    is tuned: its tuning is the cloud's (a stack update changes it), never the SSH form's.
     """
     steps: list[PrepStep] = []
     for host in inventory.present:
         f = facts[host.address]
         digest = tuning.get(host.address, "")
-        if digest and f.tuning_digest != digest:
+        if digest and f.tuning_digest != digest and not f.tuned_by_cloud_init:
             steps.append(PrepStep("tune", host.address, {"digest": digest}))
         if f.docker_installed and not f.docker_running and not f.facts_error:
             steps.append(PrepStep("start-docker", host.address))

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     debootstrap systemd-container busybox-static   # the local machines (systemd-nspawn)
     iproute2 iptables openssh-client openssl        # their network; test certificates
+    openssh-server                                  # sshd for the SSH connector's tests and bench/fanout.py
     cloud-init                                      # `cloud-init schema` validates user data
     shellcheck                                      # lints the rendered host tuning scripts
 )

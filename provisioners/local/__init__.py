@@ -11,7 +11,7 @@ bootstrap must pass to `docker swarm init` on these machines.
 
 from __future__ import annotations
 
-from .cluster import BeforeRemove, LocalCluster, cluster_names
+from .cluster import BeforeRemove, LocalCluster, check_name, cluster_names
 from .images import busybox_image
 from .plan import (
     SWARM_DEFAULT_ADDR_POOL,
@@ -29,6 +29,7 @@ __all__ = [
     "Machine",
     "ScalePlan",
     "busybox_image",
+    "check_name",
     "cluster_names",
     "require_root",
 ]

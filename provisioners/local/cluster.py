@@ -25,11 +25,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ...errors import LocalProviderError, UsageError
+from ...errors import LocalProviderError, UsageError, as_written
 from ...spec import NAME
 from . import cgroups, host, images, keys, machine, network, paths, state
 from .machine import MachineFiles
-from .plan import Machine, ScalePlan, bridge_address, free_subnet, plan_scale, subnet
+from .plan import (
+    FIRST_HOST,
+    LAST_HOST,
+    Machine,
+    Role,
+    ScalePlan,
+    bridge_address,
+    free_subnet,
+    plan_scale,
+    subnet,
+)
 from .run import require_host_tools, require_root
 
 Progress = Callable[[str], None]
@@ -45,10 +55,10 @@ def _quiet(_message: str) -> None:
 
 
 def check_name(name: str) -> None:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise UsageError(
-            f"--name={name}: must be 1-32 characters of lowercase letters, digits and hyphens, "
-            "starting with a letter and not ending with a hyphen"
+            f"--name={as_written(name)}: must be 1-32 characters of lowercase letters, digits "
+            "and hyphens, starting with a letter and not ending with a hyphen"
         )
 
 
@@ -105,6 +115,7 @@ class LocalCluster:
 
     @classmethod
     def exists(cls, name: str = "local") -> bool:
+        check_name(name)  # the name becomes a path: never look outside STATE_ROOT
         return (paths.STATE_ROOT / name / "state.json").exists()
 
     @classmethod
@@ -139,12 +150,29 @@ class LocalCluster:
             return cluster
 
     @classmethod
-    def _load_or_create(cls, name: str, progress: Progress) -> LocalCluster:
+    def open_or_create(cls, name: str, image: Path, *, progress: Progress = _quiet) -> LocalCluster:
+        """The cluster `name` (created empty, with its own /24, when missing) whose new
+        machines boot from `image`, with its bridge up and its SSH key made; for callers
+        that make machines themselves (the AWS simulation). Needs root."""
+        check_name(name)
+        require_root("swarmstack local up")
+        require_host_tools()
+        host.ensure_limits(progress)
+        with _locked(name):
+            cluster = cls._load_or_create(name, progress, image)
+            keys.ensure_key_pair(cluster.ssh_key_path, f"swarmstack-local-{name}")
+            network.ensure_bridge(name, cluster._state.subnet_index)
+            return cluster
+
+    @classmethod
+    def _load_or_create(
+        cls, name: str, progress: Progress, image: Path | None = None
+    ) -> LocalCluster:
         state_file = paths.STATE_ROOT / name / "state.json"
         loaded = state.load(state_file)
         if loaded is not None and (Path(loaded.image) / images.STAMP).exists():
             return cls(loaded, progress)
-        image = images.ensure_base_image(progress)
+        image = image or images.ensure_base_image(progress)
         if loaded is not None:  # its image was removed: new machines get the current one
             loaded.image = str(image)
             return cls(loaded, progress)
@@ -221,9 +249,8 @@ class LocalCluster:
         """What `up(managers, workers)` would add and remove (pure; changes nothing)."""
         return plan_scale(self.machines, managers, workers, self._state.subnet_index)
 
-    def inventory(self, exclude: Sequence[Machine] = ()) -> dict[str, Any]:
+    def inventory(self) -> dict[str, Any]:
         """The SSH bootstrap's inventory (same shape as `swarmstack bootstrap -i` files)."""
-        leaving = {m.name for m in exclude}
         return {
             "ssh": {
                 "user": self.ssh_user,
@@ -235,7 +262,6 @@ class LocalCluster:
             "hosts": [
                 {"address": m.address, "role": m.role, "zone": m.zone, "hostname": m.name}
                 for m in self.machines
-                if m.name not in leaving
             ],
         }
 
@@ -332,8 +358,14 @@ class LocalCluster:
         self._save()
         self._write_ssh_files()
 
-    def _write_ssh_files(self) -> None:
-        entries = [(m, machine.host_key(self._files(m))) for m in self.machines]
+    def _write_ssh_files(self, *, booted_only: bool = False) -> None:
+        """known_hosts and ssh_config; `booted_only` leaves out machines still booting
+        (no host key yet) instead of failing."""
+        entries = [
+            (m, machine.host_key(self._files(m)))
+            for m in self.machines
+            if not booted_only or self._files(m).host_key.exists()
+        ]
         keys.write_atomic(self.known_hosts_path, keys.known_hosts_text(entries))
         keys.write_atomic(
             self.ssh_config_path,
@@ -341,6 +373,48 @@ class LocalCluster:
                 self.machines, self.ssh_user, self.ssh_key_path, self.known_hosts_path
             ),
         )
+
+    def boot_machine(
+        self,
+        role: Role,
+        name: str,
+        *,
+        before_boot: Callable[[Path], None] | None = None,
+        api_vfs_writable: str = "1",
+    ) -> Machine:
+        """Create one more machine called `name` (the next free address and number of its
+        role) and boot it until it answers SSH. `before_boot(root)` may write into its root
+        file system first (the AWS simulation puts cloud-init's seed there)."""
+        with _locked(self.name):
+            index = 1 + max((m.index for m in self.machines if m.role == role), default=0)
+            used = {m.host_number for m in self.machines}
+            host = next(h for h in range(FIRST_HOST, LAST_HOST + 1) if h not in used)
+            address = str(subnet(self._state.subnet_index).network_address + host)
+            new = Machine(name, role, index, address)
+            self._state.machines = tuple(sorted((*self.machines, new), key=_order))
+            self._save()  # recorded before it exists, so `down` finds a half-made one
+        public_key = keys.ensure_key_pair(self.ssh_key_path, f"swarmstack-local-{self.name}")
+        network.ensure_bridge(self.name, self._state.subnet_index)
+        files = self._files(new)
+        machine.prepare(files, new, Path(self._state.image), self.ssh_user, public_key)
+        if before_boot is not None:
+            before_boot(files.root)
+        machine.start(
+            self.name, self._state.subnet_index, files, new, api_vfs_writable=api_vfs_writable
+        )
+        machine.wait_for_ssh(new, files, time.monotonic() + BOOT_TIMEOUT)
+        with _locked(self.name):
+            self._write_ssh_files(booted_only=True)
+        return new
+
+    def remove_machine(self, name: str) -> None:
+        """Power one machine off and delete it and every trace of it."""
+        gone = self.machine(name)
+        machine.destroy(self.name, self._state.subnet_index, self._files(gone), gone)
+        with _locked(self.name):
+            self._state.machines = tuple(m for m in self.machines if m.name != name)
+            self._save()
+            self._write_ssh_files(booted_only=True)
 
     def down(self) -> None:
         """Power off and delete every machine, the network, cgroups and the cluster's state."""

@@ -22,27 +22,26 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ...cloudinit.tuning import DAEMON_JSON, host_tuning
 from ...errors import LocalProviderError
+from ...spec import ClusterSpec
 from . import paths
+from .plan import SWARM_DEFAULT_ADDR_POOL, SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH
 from .run import run
 
-RECIPE_VERSION = 1
+# 2: curl (joins go to the Docker API with it; see provisioners/commands.py).
+# 3: daemon.json is the host tuning's (no bip of its own).
+RECIPE_VERSION = 3
 SUITE = "bookworm"
 PACKAGES = (
     "systemd,systemd-sysv,dbus,openssh-server,docker.io,sudo,iproute2,ca-certificates,"
-    "procps,iptables,iputils-ping"
+    "procps,iptables,iputils-ping,curl"
 )
 SSH_USER = "swarmstack"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SOURCES_FILES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 STAMP = ".swarmstack-image.json"
 
-# Docker inside the machines stays in the benchmark range (the network rule).
-DAEMON_JSON = {
-    "bip": "198.19.255.1/24",
-    "default-address-pools": [{"base": "198.19.128.0/18", "size": 24}],
-    "log-driver": "local",
-}
 # Units that make no sense in a container machine, or would reach the network.
 MASKED_UNITS = (
     "apt-daily.timer",
@@ -113,7 +112,10 @@ def debian_mirror(sources: tuple[Path, ...] = SOURCES_FILES) -> str:
 
 
 def base_image_path() -> Path:
-    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}"
+    # The package list's digest is part of the name, so that two builds of the same recipe
+    # number with different packages (parallel branches) never share an image.
+    packages = hashlib.sha256(PACKAGES.encode()).hexdigest()[:8]
+    return paths.IMAGES / f"{SUITE}-r{RECIPE_VERSION}-{packages}"
 
 
 @contextlib.contextmanager
@@ -161,9 +163,11 @@ def ensure_base_image(progress: Progress) -> Path:
 def remove_unused_images(in_use: set[Path]) -> list[Path]:
     """Delete base images of older recipe versions that no cluster's machines sit on."""
     removed = []
-    current = base_image_path()
     for image in paths.IMAGES.glob(f"{SUITE}-r*"):
-        if image != current and image not in in_use and image.is_dir():
+        version = image.name.removeprefix(f"{SUITE}-r")
+        # Only older recipes: a newer one belongs to a newer swarmstack on this host.
+        older = version.isdigit() and int(version) < RECIPE_VERSION
+        if older and image not in in_use and image.is_dir():
             shutil.rmtree(image, ignore_errors=True)
             removed.append(image)
     return removed
@@ -198,6 +202,29 @@ def _debootstrap(root: Path, mirror: str, progress: Progress) -> None:
         )
 
 
+def image_daemon_json() -> str:
+    """dockerd's first-boot configuration: exactly the host tuning's daemon.json for local machines.
+
+    docker.io starts dockerd on first boot, before the bootstrap tunes the machine; without a
+    daemon.json its networks would come from 172.17.0.0/16, outside the benchmark range the
+    machines may use. The host tuning already owns the local machines' daemon.json (pools in
+    198.19.0.0/16 clear of the swarm's), so the image carries that file byte for byte: dockerd
+    is inside the range from first boot, and the first tuning finds daemon.json unchanged.
+    Every spec allowed on the local machines keeps its pools in the range, so the file built
+    for the default local spec is right for the first boot of any cluster; the tuning rewrites
+    it when a cluster's spec needs another pool. daemon.json does not depend on the role.
+    """
+    spec = ClusterSpec.model_validate(
+        {
+            "default_addr_pool": [SWARM_DEFAULT_ADDR_POOL],
+            "default_addr_pool_mask_length": SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
+        }
+    )
+    tuning = host_tuning(spec, "worker", "generic", local_machine=True)
+    (daemon_json,) = [file.content for file in tuning.files if file.path == DAEMON_JSON]
+    return daemon_json
+
+
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -217,7 +244,7 @@ def _customise(root: Path) -> None:
     if resolv.is_symlink() or resolv.exists():
         resolv.unlink()
     resolv.write_text("")
-    _write(root / "etc/docker/daemon.json", json.dumps(DAEMON_JSON, indent=2) + "\n")
+    _write(root / DAEMON_JSON.lstrip("/"), image_daemon_json())
     units = root / "etc/systemd/system"
     for unit in MASKED_UNITS:
         link = units / unit
@@ -308,3 +335,77 @@ def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
     tmp.write_bytes(image)
     tmp.rename(target)
     return target
+
+
+# --- the "cloud" variant: the base image plus cloud-init, for the AWS simulation -------------
+# Machines have no internet, so the image carries what the stack's user data would install or
+# use: cloud-init (runs the user data from the NoCloud seed), locales (cloud-init's locale module
+# fails without it on minbase), curl (IMDS calls in the boot script) and python3-boto3 (the
+# node-side agent). Docker comes from the base image (Debian's docker.io).
+CLOUD_RECIPE_VERSION = 2
+CLOUD_PACKAGES = ("cloud-init", "locales", "curl", "python3-boto3")
+# NoCloud only: cloud-init must never probe a cloud's metadata address.
+CLOUD_DATASOURCE_CFG = "datasource_list: [ NoCloud, None ]\n"
+CLOUD_LOCALE_SCRIPT = (
+    "sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen && locale-gen"
+)
+# Keeps services from starting inside the chroot while packages are installed.
+POLICY_RC_D = "#!/bin/sh\nexit 101\n"
+
+
+def cloud_image_path() -> Path:
+    return paths.IMAGES / f"{SUITE}-cloud-b{RECIPE_VERSION}-r{CLOUD_RECIPE_VERSION}"
+
+
+def ensure_cloud_image(progress: Progress) -> Path:
+    """The cached cloud variant; built from the base image (apt from the host's mirror) once."""
+    target = cloud_image_path()
+    if (target / STAMP).exists():
+        return target
+    base = ensure_base_image(progress)
+    with _lock(paths.IMAGES / ".build.lock"):
+        if (target / STAMP).exists():
+            return target
+        for stale in paths.IMAGES.glob(f".{target.name}.*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        progress(f"building the cloud image {target.name} (once; a minute or two)")
+        started = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.IMAGES))
+        try:
+            run(["cp", "-a", "--reflink=auto", f"{base}/.", str(tmp)], timeout=600)
+            (tmp / STAMP).unlink()
+            _install_in_chroot(tmp, CLOUD_PACKAGES, progress)
+            _write(tmp / "etc/cloud/cloud.cfg.d/90-datasource.cfg", CLOUD_DATASOURCE_CFG)
+            # cloud-init's locale module sets en_US.UTF-8 and fails when it is not generated.
+            run(["chroot", str(tmp), "sh", "-c", CLOUD_LOCALE_SCRIPT])
+            (tmp / STAMP).write_text(
+                json.dumps({"recipe": CLOUD_RECIPE_VERSION, "base": base.name}) + "\n"
+            )
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        progress(f"cloud image ready in {time.monotonic() - started:.0f} s")
+    return target
+
+
+def _install_in_chroot(root: Path, packages: tuple[str, ...], progress: Progress) -> None:
+    """apt-get install inside the image, with the host's resolver for the build only."""
+    resolv = root / "etc/resolv.conf"
+    policy = root / "usr/sbin/policy-rc.d"
+    shutil.copyfile("/etc/resolv.conf", resolv)
+    _write(policy, POLICY_RC_D, 0o755)
+    run(["mount", "-t", "proc", "proc", str(root / "proc")])
+    try:
+        env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+        progress(f"  apt-get install {' '.join(packages)}")
+        run(["chroot", str(root), "apt-get", "-q", "update"], env=env, timeout=600)
+        run(["chroot", str(root), "apt-get", "-q", "-y", "install", "--no-install-recommends",
+             *packages], env=env, timeout=1200)  # fmt: skip
+        run(["chroot", str(root), "apt-get", "clean"], env=env)
+    finally:
+        run(["umount", str(root / "proc")], check=False)
+        policy.unlink(missing_ok=True)
+        resolv.write_text("")  # no resolver in the machines, as in the base image
+    for lists in (root / "var/lib/apt/lists").glob("*_*"):
+        lists.unlink()

@@ -96,8 +96,19 @@ def supervisor_pid(files: MachineFiles) -> int | None:
     return pid if str(files.config).encode() in cmdline else None
 
 
-def start(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine) -> None:
-    """Network, cgroups and the detached supervisor that boots (and reboots) the machine."""
+def start(
+    cluster: str,
+    subnet_index: int,
+    files: MachineFiles,
+    machine: Machine,
+    *,
+    api_vfs_writable: str = "1",
+) -> None:
+    """Network, cgroups and the detached supervisor that boots (and reboots) the machine.
+
+    ``api_vfs_writable`` is nspawn's SYSTEMD_NSPAWN_API_VFS_WRITABLE: "network" leaves only
+    /proc/sys/net writable, so boot scripts' vm.*/fs.*/kernel.* sysctls cannot reach the host.
+    """
     if supervisor_pid(files) is not None:
         return
     if cgroups.pids(cluster, machine.name):
@@ -116,6 +127,7 @@ def start(cluster: str, subnet_index: int, files: MachineFiles, machine: Machine
         "netns": netns,
         "docker_data": str(files.docker),
         "cgroups": [str(p) for p in paths],
+        "api_vfs_writable": api_vfs_writable,
     }
     files.config.write_text(json.dumps(config, indent=2) + "\n")
     with files.console.open("ab") as console:

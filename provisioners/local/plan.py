@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ...contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
 from ...errors import UsageError
 
 Role = Literal["manager", "worker"]
@@ -20,13 +21,16 @@ ZONES = ("a", "b", "c")
 # Test hosts live only in the benchmark range; 198.19.0.0/16 is left to docker in the machines.
 MACHINE_SUPERNET = ipaddress.IPv4Network("198.18.0.0/16")
 # `docker swarm init --default-addr-pool` for the local machines: overlay networks stay in
-# the benchmark range too, clear of daemon.json's bip (198.19.255.0/24) and pools (.128/18).
+# the benchmark range too, clear of the host-local pool the host tuning then picks for
+# daemon.json (198.19.128.0/18, see cloudinit.tuning.LOCAL_MACHINE_POOL_CANDIDATES).
 SWARM_DEFAULT_ADDR_POOL = "198.19.0.0/18"
+# Where a spec's own swarm pools may lie on the local machines (clear of the same three).
+SWARM_POOL_RANGE = ipaddress.IPv4Network("198.19.0.0/17")
 SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH = 24
 SUBNETS = 256
 FIRST_HOST = 11
 LAST_HOST = 254
-MAX_MANAGERS = 7
+MAX_MANAGERS = max(MANAGER_SIZES)
 MAX_WORKERS = LAST_HOST - FIRST_HOST + 1 - MAX_MANAGERS
 
 
@@ -93,9 +97,9 @@ def sort_machines(machines: Iterable[Machine]) -> tuple[Machine, ...]:
 
 def check_counts(managers: int, workers: int) -> None:
     """Bad counts fail before anything is created, naming the parameter."""
-    if managers not in (1, 3, 5, 7):
+    if managers not in MANAGER_SIZES:
         raise UsageError(
-            f"--managers={managers}: must be 1, 3, 5 or 7 (raft needs an odd count; "
+            f"--managers={managers}: must be {MANAGER_SIZES_PHRASE} (raft needs an odd count; "
             "more than 7 slows every write)"
         )
     if not 0 <= workers <= MAX_WORKERS:

@@ -54,7 +54,11 @@ def log(message: str) -> None:
 def supervise(config: dict[str, Any]) -> int:
     for path in config["cgroups"]:
         Path(path, "cgroup.procs").write_text(f"{os.getpid()}\n")
-    env = {**os.environ, "SYSTEMD_SECCOMP": "0", "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "1"}
+    env = {
+        **os.environ,
+        "SYSTEMD_SECCOMP": "0",
+        "SYSTEMD_NSPAWN_API_VFS_WRITABLE": config.get("api_vfs_writable", "1"),
+    }
     stopping = threading.Event()
     child: subprocess.Popen[bytes] | None = None
 

@@ -5,10 +5,10 @@
   the swarm record, leaving notices); the scale sets' instances, the load balancer and the
   security group through Resource Manager. Every call carries the scale set's own identity.
 - Endpoints come from the environment, so tests and the local simulation reach fakes on
-  loopback: SWARMSTACK_AZURE_IMDS_ENDPOINT (instance metadata and Scheduled Events),
+  loopback: NODE_AGENT_AZURE_IMDS_ENDPOINT (instance metadata and Scheduled Events),
   AZURE_POD_IDENTITY_AUTHORITY_HOST (tokens; azure-identity's variable for the same service),
-  SWARMSTACK_AZURE_MANAGEMENT_ENDPOINT, SWARMSTACK_AZURE_VAULT_ENDPOINT and
-  SWARMSTACK_AZURE_BLOB_ENDPOINT (each replaces the service's base URL). HTTPS certificates are
+  NODE_AGENT_AZURE_MANAGEMENT_ENDPOINT, NODE_AGENT_AZURE_VAULT_ENDPOINT and
+  NODE_AGENT_AZURE_BLOB_ENDPOINT (each replaces the service's base URL). HTTPS certificates are
   checked against the system's store (SSL_CERT_FILE adds a test CA).
 - Secrets (join tokens, access tokens) are returned to the caller and never logged; errors
   carry the status and Azure's error code only.
@@ -56,11 +56,11 @@ AZURE_STATE_CONTAINER = "swarm"
 AZURE_LEAVING_CONTAINER = "leaving"
 
 IMDS_DEFAULT = "http://169.254.169.254"
-IMDS_ENV = "SWARMSTACK_AZURE_IMDS_ENDPOINT"
+IMDS_ENV = "NODE_AGENT_AZURE_IMDS_ENDPOINT"
 AUTHORITY_ENV = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
-MANAGEMENT_ENV = "SWARMSTACK_AZURE_MANAGEMENT_ENDPOINT"
-VAULT_ENV = "SWARMSTACK_AZURE_VAULT_ENDPOINT"
-BLOB_ENV = "SWARMSTACK_AZURE_BLOB_ENDPOINT"
+MANAGEMENT_ENV = "NODE_AGENT_AZURE_MANAGEMENT_ENDPOINT"
+VAULT_ENV = "NODE_AGENT_AZURE_VAULT_ENDPOINT"
+BLOB_ENV = "NODE_AGENT_AZURE_BLOB_ENDPOINT"
 MANAGEMENT = "https://management.azure.com"
 VAULT_AUDIENCE = "https://vault.azure.net"
 STORAGE_AUDIENCE = "https://storage.azure.com/"
@@ -158,12 +158,7 @@ class Metadata:
         return {str(t["name"]): str(t["value"]) for t in self.compute().get("tagsList") or []}
 
     def tag(self, key: str) -> str | None:
-        """A tag by its contract name; the template spells the cluster and role tags with ':'
-        (swarmstack:cluster), which every swarmstack Azure tool already reads."""
-        tags = self.tags()
-        if key in tags:
-            return tags[key]
-        return tags.get(key.replace("swarmstack-", "swarmstack:", 1))
+        return self.tags().get(key)
 
     def address(self) -> str:
         interfaces = (self.instance().get("network") or {}).get("interface") or []

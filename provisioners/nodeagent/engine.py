@@ -1,8 +1,8 @@
 """The local Docker Engine API on its unix socket: the node agent's only way to drive swarm.
 
 Tokens travel in request bodies over the socket, never in a command line or environment.
-This is the seam to the shared host-command module (swarmstack.provisioners.commands) once it
-offers Engine API requests as data; until then these few calls are made here.
+The /swarm/init and /swarm/join bodies come from swarmstack.provisioners.swarmapi, which the
+SSH bootstrap's host commands use too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
-from ...contract import SWARM_PORT
+from ..swarmapi import init_body, join_body
 from .decisions import LocalSwarm, SwarmNode
 
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -74,28 +74,14 @@ class Engine:
         )
 
     def init(self, address: str, options: dict[str, Any]) -> None:
-        self.request(
-            "POST",
-            "/swarm/init",
-            # 2377 bound to the private address only (CIS Docker Benchmark 7.2).
-            {"ListenAddr": f"{address}:{SWARM_PORT}", "AdvertiseAddr": address, **options},
-        )
+        self.request("POST", "/swarm/init", init_body(address, options))
 
     def join_tokens(self) -> dict[str, str]:
         tokens = self.request("GET", "/swarm")["JoinTokens"]
         return {"worker": tokens["Worker"], "manager": tokens["Manager"]}
 
     def join(self, address: str, managers: tuple[str, ...], token: str) -> None:
-        self.request(
-            "POST",
-            "/swarm/join",
-            {
-                "ListenAddr": f"{address}:{SWARM_PORT}",
-                "AdvertiseAddr": address,
-                "RemoteAddrs": list(managers),
-                "JoinToken": token,
-            },
-        )
+        self.request("POST", "/swarm/join", join_body(address, managers, token))
 
     # --- the cluster (managers only) -----------------------------------------------------
 

@@ -38,8 +38,8 @@ if TYPE_CHECKING:  # Azure nodes run azure.py, which uses these loops with its a
     AnyCloud: TypeAlias = Cloud | azure.Cloud
     AnyMetadata: TypeAlias = Imds | azure.Metadata
 
-# SWARMSTACK_ROOT moves the files under another directory (tests; never set on nodes).
-ROOT = os.environ.get("SWARMSTACK_ROOT", "")
+# NODE_AGENT_ROOT moves the files under another directory (tests; never set on nodes).
+ROOT = os.environ.get("NODE_AGENT_ROOT", "")
 CONFIG_FILE = f"{ROOT}/etc/swarmstack/agent.json"
 DAEMON_JSON = f"{ROOT}/etc/docker/daemon.json"
 PRUNE_TIMER = "swarmstack-docker-prune.timer"

@@ -1,10 +1,7 @@
 """swarmstack: a hardened, highly available Docker swarm from one command."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("swarmstack")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written: pyproject.toml reads it from here, and `--version`
+# prints it without importing importlib.metadata (which costs start-up time).
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -7,6 +7,7 @@ nowhere else, so the parts that meet on a running host cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 # --- swarm ports (Docker's own numbers) ----------------------------------------------------
@@ -37,6 +38,16 @@ CLUSTER_TAG: Final = "swarmstack-cluster"  # value: the cluster (stack) name; ma
 ROLE_TAG: Final = "swarmstack-role"  # manager or worker
 LOG_GROUP_TAG: Final = "swarmstack-log-group"  # AWS: the CloudWatch log group for awslogs
 SYSTEM_PRUNE_TAG: Final = "swarmstack-system-prune"  # yes/no: the daily prune timer
+# Azure resources deployed by earlier swarmstack builds carry this key instead of CLUSTER_TAG.
+# It is read (so deploy and destroy still recognise them) and never written.
+LEGACY_AZURE_CLUSTER_TAG: Final = "swarmstack:cluster"
+
+
+def tagged_cluster(tags: Mapping[str, str] | None) -> str | None:
+    """The cluster a resource's tags say it belongs to (either spelling), or None."""
+    tags = tags or {}
+    return tags.get(CLUSTER_TAG, tags.get(LEGACY_AZURE_CLUSTER_TAG))
+
 
 # --- node labels the planner sets and compares ---------------------------------------------
 

@@ -7,8 +7,52 @@ Messages must never contain secrets (join tokens, unlock keys, client secrets).
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any
+
+# A file with thousands of bad entries must not print thousands of lines, and a line must not
+# echo a huge value: the first problems and a count of the rest are enough to act on.
+MAX_PROBLEM_LINES = 20
+MAX_LINE_CHARS = 1000
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 80
+_SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxlevel = 2
+MAX_VALUE_CHARS = 100
+
+
+def shown(value: Any) -> str:
+    """A value for an error line: repr-like, but short even for huge or deeply nested data."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
+def as_written(value: str) -> str:
+    """A short printable string as is; anything else (newlines, control characters) escaped."""
+    if value and value.isprintable() and value.strip() == value and len(value) <= MAX_VALUE_CHARS:
+        return value
+    return shown(value)
+
+
+def _bounded(problems: Sequence[str]) -> tuple[str, ...]:
+    # A value that slipped into a message unescaped must not split its line.
+    lines = [
+        line.replace("\r", "\\r").replace("\n", "\\n") for line in problems[:MAX_PROBLEM_LINES]
+    ]
+    lines = [
+        line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 3] + "..."
+        for line in lines
+    ]
+    if len(problems) > MAX_PROBLEM_LINES:
+        lines.append(
+            f"... and {len(problems) - MAX_PROBLEM_LINES} more problems "
+            "(fix these and run again to see the rest)"
+        )
+    return tuple(lines)
 
 
 class ExitCode(IntEnum):
@@ -28,8 +72,8 @@ class SwarmstackError(Exception):
     def __init__(self, *problems: str, hint: str | None = None) -> None:
         if not problems:
             raise TypeError("a SwarmstackError needs at least one problem line")
-        super().__init__("\n".join(problems))
-        self.problems: tuple[str, ...] = tuple(problems)
+        self.problems: tuple[str, ...] = _bounded(problems)
+        super().__init__("\n".join(self.problems))
         self.hint = hint
 
 
@@ -55,6 +99,10 @@ class SpecFileError(UsageError):
 
 class InventoryError(UsageError):
     """The bootstrap inventory file is invalid."""
+
+
+class SshFileError(UsageError):
+    """A local SSH file (known_hosts, the private key) cannot be used; found before connecting."""
 
 
 class ConfirmationRequired(UsageError):
@@ -141,6 +189,10 @@ class AzureOperationFailed(AzureError):
     """Resource Manager refused or failed an operation on a named resource."""
 
 
+class AzureClusterNotFound(AzureError):
+    """The resource group, or the cluster in it, does not exist (like StackNotFound: exit 1)."""
+
+
 class AzureResourceNotOurs(AzureError):
     """A resource with one of the cluster's names exists but swarmstack did not create it."""
 
@@ -181,6 +233,11 @@ class ForeignSwarm(SwarmError):
 
 class QuorumError(SwarmError):
     """The requested change would lose raft quorum, or quorum is already lost."""
+
+
+class QuorumLost(QuorumError):
+    """Raft has no quorum now (no leader, too few reachable managers) - possibly only while
+    restarted managers come back, so the bootstrap re-reads for a while before giving up."""
 
 
 class LocalProviderError(SwarmstackError):

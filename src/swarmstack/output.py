@@ -13,12 +13,15 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import yaml
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+
+from .errors import UsageError
 
 
 class OutputFormat(StrEnum):
@@ -48,16 +51,21 @@ class Output:
         """True when progress may redraw in place (stderr is a terminal)."""
         return self.stderr.is_terminal
 
-    def emit(self, result: Any, render_text: Callable[[Console], None] | None = None) -> None:
-        """Print a command's result on stdout in the chosen format."""
+    def emit(self, result: Any, render_text: Callable[[Console], None]) -> None:
+        """Print a command's result on stdout in the chosen format.
+
+        Every result has a text rendering: text mode never falls back to a data dump.
+        """
         if self.format is OutputFormat.JSON:
             sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
         elif self.format is OutputFormat.YAML:
             sys.stdout.write(yaml.safe_dump(result, sort_keys=True, default_flow_style=False))
-        elif render_text is not None:
-            render_text(self.stdout)
         else:
-            sys.stdout.write(yaml.safe_dump(result, sort_keys=False, default_flow_style=False))
+            render_text(self.stdout)
+
+    def emit_line(self, result: Any, text: str) -> None:
+        """A result whose text rendering is one line."""
+        self.emit(result, lambda console: console.print(text, markup=False))
 
     def info(self, message: str) -> None:
         """A progress line on stderr, hidden by -q."""
@@ -82,6 +90,17 @@ class Output:
         handler = RichHandler(console=self.stderr, show_path=False, rich_tracebacks=False)
         logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
         logging.getLogger("swarmstack").setLevel(level)
+        # paramiko logs an ERROR with a traceback on every failed banner read, i.e. on every
+        # retry while a host boots; swarmstack reports the outcome itself. Its logs: --debug.
+        logging.getLogger("paramiko").setLevel(logging.DEBUG if self.debug else logging.CRITICAL)
+
+
+def write_output_file(path: Path, text: str, flag: str = "--out") -> None:
+    """Write a command's result to the file the user named; a bad path is their input."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{flag}={path}: cannot write ({exc.strerror or exc})") from None
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:

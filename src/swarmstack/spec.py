@@ -16,7 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-MANAGER_SIZES = (1, 3, 5, 7)
+from .contract import DEFAULT_DATA_PATH_PORT, MANAGER_SIZES, MANAGER_SIZES_PHRASE, TAG_PREFIX
+from .errors import as_written, shown
+
 MAX_WORKERS = 1000
 DISK_MIN_GIB, DISK_MAX_GIB = 20, 1024
 # CloudWatch Logs accepts only these retention periods (days).
@@ -24,7 +26,11 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )  # fmt: skip
-AWS_DISK_TYPES = ("gp3", "gp2", "io1", "io2", "st1", "sc1", "standard")
+# EBS volume types the Docker data volume can use at every allowed size with no more settings.
+# io1/io2 need provisioned IOPS and st1/sc1 start at 125 GiB; the template sets neither, so
+# they are refused here rather than by CloudFormation half-way through a launch.
+AWS_DISK_TYPES = ("gp3", "gp2", "standard")
+AWS_UNSUPPORTED_DISK_TYPES = ("io1", "io2", "st1", "sc1")
 AZURE_DISK_TYPES = (
     "Premium_LRS", "PremiumV2_LRS", "Premium_ZRS", "StandardSSD_LRS", "StandardSSD_ZRS",
     "Standard_LRS",
@@ -51,6 +57,12 @@ SSH_PUBLIC_KEY = re.compile(
     r"[A-Za-z0-9+/=]+( .*)?$"
 )
 TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,127}$")
+MAX_TAG_VALUE = 255
+# Any cloud's zone name: AWS us-east-1a (or a local zone us-west-2-lax-1a), Azure 1/2/3.
+# Each cloud checks its own exact form before it builds anything.
+ZONE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# EC2 key pair names: up to 255 printable ASCII characters.
+KEY_NAME = re.compile(r"[ -~]{1,255}")
 
 
 def _comma_list(value: Any) -> Any:
@@ -78,7 +90,7 @@ def _reject_bool(value: Any) -> Any:
 
 
 def _check_name(value: str) -> str:
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):
         raise ValueError(
             "must be 1-32 characters of lowercase letters, digits and hyphens, "
             "starting with a letter and not ending with a hyphen"
@@ -89,9 +101,12 @@ def _check_name(value: str) -> str:
 def _check_manager_size(value: int) -> int:
     if value not in MANAGER_SIZES:
         if value > 0 and value % 2 == 0:
-            raise ValueError("must be 1, 3, 5 or 7 (an even count adds no fault tolerance)")
+            raise ValueError(
+                f"must be {MANAGER_SIZES_PHRASE} (an even count adds no fault tolerance)"
+            )
         raise ValueError(
-            "must be 1, 3, 5 or 7 (raft quorum needs an odd count; more than 7 slows every write)"
+            f"must be {MANAGER_SIZES_PHRASE} "
+            "(raft quorum needs an odd count; more than 7 slows every write)"
         )
     return value
 
@@ -109,7 +124,9 @@ def _check_disk_size(value: int) -> int:
 
 
 def _check_instance_type(value: str | None) -> str | None:
-    if value is not None and not (AWS_INSTANCE_TYPE.match(value) or AZURE_VM_SIZE.match(value)):
+    if value is not None and not (
+        AWS_INSTANCE_TYPE.fullmatch(value) or AZURE_VM_SIZE.fullmatch(value)
+    ):
         raise ValueError(
             "must be an AWS instance type like m7i.large or an Azure VM size like Standard_D2s_v5"
         )
@@ -117,6 +134,12 @@ def _check_instance_type(value: str | None) -> str | None:
 
 
 def _check_disk_type(value: str | None) -> str | None:
+    if value in AWS_UNSUPPORTED_DISK_TYPES:
+        raise ValueError(
+            f"must be {', '.join(AWS_DISK_TYPES)} on AWS (io1/io2 need provisioned IOPS and "
+            "st1/sc1 at least 125 GiB, which swarmstack does not set up) or an Azure disk SKU "
+            f"({', '.join(AZURE_DISK_TYPES)})"
+        )
     if value is not None and value not in AWS_DISK_TYPES + AZURE_DISK_TYPES:
         raise ValueError(
             f"must be an AWS volume type ({', '.join(AWS_DISK_TYPES)}) "
@@ -175,7 +198,7 @@ def _check_cert_expiry(value: int) -> int:
 
 
 def _check_region(value: str | None) -> str | None:
-    if value is not None and not (AWS_REGION.match(value) or AZURE_LOCATION.match(value)):
+    if value is not None and not (AWS_REGION.fullmatch(value) or AZURE_LOCATION.fullmatch(value)):
         raise ValueError(
             "must be an AWS region like eu-west-1 or an Azure location like westeurope"
         )
@@ -183,7 +206,7 @@ def _check_region(value: str | None) -> str | None:
 
 
 def _check_docker_version(value: str) -> str:
-    if not DOCKER_VERSION.match(value):
+    if not DOCKER_VERSION.fullmatch(value):
         raise ValueError(
             "must be a Docker Engine version like 28.5 or 28.5.1, "
             "or 'distro' for the distribution's package"
@@ -192,15 +215,36 @@ def _check_docker_version(value: str) -> str:
 
 
 def _check_ssh_public_key(value: str | None) -> str | None:
-    if value is not None and not SSH_PUBLIC_KEY.match(value.strip()):
+    if value is not None and not SSH_PUBLIC_KEY.fullmatch(value.strip()):
         raise ValueError("must be an OpenSSH public key line like 'ssh-ed25519 AAAA... comment'")
     return None if value is None else value.strip()
+
+
+def _check_zones(value: list[str]) -> list[str]:
+    for zone in value:
+        if not ZONE.fullmatch(zone):
+            raise ValueError(
+                f"must be zone names like eu-west-1a (AWS) or 1, 2, 3 (Azure); "
+                f"{as_written(zone)} is not"
+            )
+    if len(set(value)) != len(value):
+        raise ValueError("must not list a zone twice")
+    return value
+
+
+def _check_key_name(value: str | None) -> str | None:
+    if value is not None and (not KEY_NAME.fullmatch(value) or value.strip() != value):
+        raise ValueError(
+            "must be an EC2 key pair name: 1-255 printable ASCII characters, "
+            "no control characters and no leading or trailing spaces"
+        )
+    return value
 
 
 def _check_ports(value: list[int]) -> list[int]:
     for port in value:
         if not 1 <= port <= 65535:
-            raise ValueError(f"must be ports between 1 and 65535 ({port} is not)")
+            raise ValueError(f"must be ports between 1 and 65535 ({shown(port)} is not)")
         if port == 22:
             raise ValueError("must not include 22 (SSH is never published to the world)")
     if len(set(value)) != len(value):
@@ -210,26 +254,36 @@ def _check_ports(value: list[int]) -> list[int]:
 
 def _check_subnet_ids(value: list[str]) -> list[str]:
     for subnet in value:
-        if not (AWS_SUBNET_ID.match(subnet) or AZURE_SUBNET_ID.match(subnet)):
+        if not (AWS_SUBNET_ID.fullmatch(subnet) or AZURE_SUBNET_ID.fullmatch(subnet)):
             raise ValueError(
                 f"must be AWS subnet ids like subnet-0123abcd or Azure subnet resource ids "
-                f"({subnet} is neither)"
+                f"({as_written(subnet)} is neither)"
             )
     return value
 
 
 def _check_vpc_id(value: str | None) -> str | None:
-    if value is not None and not AWS_VPC_ID.match(value):
+    if value is not None and not AWS_VPC_ID.fullmatch(value):
         raise ValueError("must be an AWS VPC id like vpc-0123abcd")
     return value
 
 
+# aws: belongs to AWS. swarmstack's own tags (contract.py; swarmstack: is the spelling of
+# earlier builds) would silently win over a user tag of the same key: refused on every cloud.
+_RESERVED_TAG_PREFIXES = ("aws:", "swarmstack:", TAG_PREFIX)
+
+
 def _check_tags(value: dict[str, str]) -> dict[str, str]:
-    for key in value:
-        if not TAG_KEY.match(key) or key.lower().startswith(("aws:", "swarmstack:")):
+    for key, text in value.items():
+        if not TAG_KEY.fullmatch(key) or key.lower().startswith(_RESERVED_TAG_PREFIXES):
             raise ValueError(
-                f"tag key {key!r} must be 1-127 letters, digits, spaces or _.:/=+@- "
-                "and not start with aws: or swarmstack:"
+                f"tag key {shown(key)} must be 1-127 letters, digits, spaces or _.:/=+@- "
+                f"and not start with {', '.join(_RESERVED_TAG_PREFIXES)}"
+            )
+        if len(text) > MAX_TAG_VALUE or not text.isprintable():
+            raise ValueError(
+                f"tag {shown(key)} must have a value of at most {MAX_TAG_VALUE} printable "
+                "characters (no newlines or control characters)"
             )
     return value
 
@@ -252,7 +306,7 @@ class ClusterSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     name: Name = Field("swarm", description="Cluster name; names the stack and its resources.")
-    manager_size: ManagerSize = Field(3, description="Swarm managers: 1, 3, 5 or 7.")
+    manager_size: ManagerSize = Field(3, description=f"Swarm managers: {MANAGER_SIZES_PHRASE}.")
     cluster_size: ClusterSize = Field(5, description="Swarm workers: 0..1000.")
     instance_type: InstanceType = Field(
         None, description="Worker instance type or VM size; unset = the cloud's default."
@@ -269,7 +323,9 @@ class ClusterSpec(BaseModel):
     log_retention_days: Annotated[Int, AfterValidator(_check_retention)] = Field(
         30, description="CloudWatch log retention in days."
     )
-    key_name: str | None = Field(None, description="AWS EC2 key pair name.")
+    key_name: Annotated[str | None, AfterValidator(_check_key_name)] = Field(
+        None, description="AWS EC2 key pair name."
+    )
     ssh_public_key: Annotated[str | None, AfterValidator(_check_ssh_public_key)] = Field(
         None, description="OpenSSH public key for the admin user (Azure, local)."
     )
@@ -285,7 +341,7 @@ class ClusterSpec(BaseModel):
         24, description="Prefix length of each overlay network's subnet."
     )
     data_path_port: Annotated[Int, AfterValidator(_check_data_path_port)] = Field(
-        4789, description="UDP port for VXLAN overlay traffic."
+        DEFAULT_DATA_PATH_PORT, description="UDP port for VXLAN overlay traffic."
     )
     autolock: bool = Field(False, description="Encrypt raft logs; managers need unlock on restart.")
     cert_expiry_hours: Annotated[Int, AfterValidator(_check_cert_expiry)] = Field(
@@ -297,7 +353,7 @@ class ClusterSpec(BaseModel):
     region: Annotated[str | None, AfterValidator(_check_region)] = Field(
         None, description="AWS region or Azure location; unset = the SDK's default."
     )
-    zones: StrList = Field(
+    zones: Annotated[StrList, AfterValidator(_check_zones)] = Field(
         default_factory=list, description="Availability zones; unset = chosen at launch."
     )
     vpc_cidr: Cidr = Field("172.31.0.0/16", description="CIDR of a new VPC / virtual network.")

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from .errors import SpecError, SpecFileError
+from .envvars import NOT_SPEC_PARAMETERS
+from .errors import SpecError, SpecFileError, as_written, shown
 from .spec import SPEC_FIELDS, ClusterSpec, CombinationError
+from .yamlfile import load_yaml_file
 
 ENV_PREFIX = "SWARMSTACK_"
+MAX_LIST_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,7 @@ def env_name(field: str) -> str:
 
 def read_spec_file(path: Path) -> dict[str, Any]:
     """Parse a spec file; unknown keys are errors so typos never pass silently."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SpecFileError(f"{path}:{where}: {problem}") from None
+    data = load_yaml_file(path, SpecFileError)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -59,8 +51,15 @@ def read_spec_file(path: Path) -> dict[str, Any]:
         )
     unknown = [key for key in data if key not in SPEC_FIELDS]
     if unknown:
-        raise SpecError([f"{path}: {_unknown_key_message(str(key))}" for key in unknown])
+        raise SpecError([f"{path}: {_unknown_key_message(_show(key))}" for key in unknown])
     return data
+
+
+def _unknown_variable_message(name: str) -> str:
+    known = [env_name(field) for field in SPEC_FIELDS] + sorted(NOT_SPEC_PARAMETERS)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{as_written(name)}: unknown environment variable{hint}"
 
 
 def _unknown_key_message(key: str) -> str:
@@ -70,7 +69,17 @@ def _unknown_key_message(key: str) -> str:
 
 
 def environment_values(environ: Mapping[str, str]) -> dict[str, str]:
-    """SWARMSTACK_<FIELD> variables; empty values count as unset."""
+    """SWARMSTACK_<FIELD> variables; empty values count as unset, unknown names are errors."""
+    unknown = sorted(
+        name
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX)
+        and value
+        and name not in NOT_SPEC_PARAMETERS
+        and name.removeprefix(ENV_PREFIX).lower() not in SPEC_FIELDS
+    )
+    if unknown:
+        raise SpecError([_unknown_variable_message(name) for name in unknown])
     return {
         field: environ[env_name(field)] for field in SPEC_FIELDS if environ.get(env_name(field))
     }
@@ -80,18 +89,28 @@ def load_spec(
     file: Path | None = None,
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    flag_labels: Mapping[str, str] | None = None,
 ) -> ClusterSpec:
     """Merge the sources (flag > env > file > default) and validate the result.
 
     ``flags`` maps field names to values the user gave on the command line; None means the
-    flag was not given. Raises SpecError with one line per problem.
+    flag was not given. ``defaults`` replace the spec's own defaults (a command's defaults,
+    like `local up`'s cluster name); ``flag_labels`` name flags a command spells its own way
+    (`--managers` for manager_size). Raises SpecError with one line per problem.
     """
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     layers: list[tuple[str, Mapping[str, Any], Any]] = [
+        ("default", defaults or {}, lambda f: f),
         ("file", read_spec_file(file) if file else {}, lambda f: f),
         ("env", environment_values(environ or {}), env_name),
-        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}, flag_name),
+        (
+            "flag",
+            {k: v for k, v in (flags or {}).items() if v is not None},
+            lambda f: (flag_labels or {}).get(f) or flag_name(f),
+        ),
     ]
     for kind, layer, label in layers:
         for field, value in layer.items():
@@ -149,12 +168,22 @@ def _line(field: str, value: Any, message: str, sources: Mapping[str, Source]) -
 
 
 def _show(value: Any) -> str:
+    """The value as the user would write it; anything odd or long is escaped and shortened."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
-    if isinstance(value, list):
-        return ",".join(_show(v) for v in value)
+    if isinstance(value, list) and all(_is_scalar(v) for v in value[:MAX_LIST_SHOWN]):
+        text = ",".join(_show(v) for v in value[:MAX_LIST_SHOWN])
+        return text + ",..." if len(value) > MAX_LIST_SHOWN else text
     if isinstance(value, str) and value == "":
         return "''"
-    return str(value)
+    if isinstance(value, str):
+        return as_written(value)
+    if isinstance(value, int | float):
+        return str(value)
+    return shown(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float)

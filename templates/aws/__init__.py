@@ -20,16 +20,11 @@ from .render import (
     render_body,
     render_template,
 )
-from .tags import CLUSTER_TAG, LOG_GROUP_TAG, ROLE_TAG, SYSTEM_PRUNE_TAG
 from .userdata import user_data_for
 
 __all__ = [
-    "CLUSTER_TAG",
     "INLINE_LIMIT_BYTES",
-    "LOG_GROUP_TAG",
-    "ROLE_TAG",
     "S3_LIMIT_BYTES",
-    "SYSTEM_PRUNE_TAG",
     "RenderedTemplate",
     "TemplateFormat",
     "build_template",

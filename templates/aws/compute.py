@@ -1,8 +1,9 @@
 """Launch templates and Auto Scaling groups for managers and workers.
 
-IMDSv2 only (hop limit 2 so containers can reach it), instance tags readable through IMDS,
-an encrypted gp3 root volume and a separate encrypted volume for /var/lib/docker. The user data
-is static per role; what differs per stack (region, log group) is read at boot from IMDS.
+IMDSv2 only with a hop limit of 1 (containers on docker networks cannot take the instance
+role), instance tags readable through IMDS, an encrypted gp3 root volume and a separate
+encrypted volume for /var/lib/docker. The user data is static per role; what differs per stack
+(region, log group) is read at boot from IMDS.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ from .tags import instance_tags, stack_tags
 ROOT_VOLUME_GIB = 16
 # The Docker data volume; on Nitro instances it shows up as the second NVMe disk.
 DOCKER_VOLUME_DEVICE = "/dev/sdf"
-IMDS_HOP_LIMIT = 2
+# dockerd runs on the host, so awslogs reaches IMDS at one hop. A container on a bridge or
+# overlay network is one hop further: with a limit of 1 its IMDSv2 token reply never arrives,
+# so it cannot take the node's instance role (a manager's queue and lifecycle rights) or
+# read the user data. Containers on the host network are the host as far as IMDS can tell.
+IMDS_HOP_LIMIT = 1
 
 
 @dataclass(frozen=True)

@@ -90,10 +90,15 @@ def add_log_permissions(template: Template, roles: list[Any], log_group: Any) ->
     )
 
 
-def add_cleanup_permissions(
+def add_lifecycle_permissions(
     template: Template, manager_role: Any, groups: list[Any], lifecycle: Lifecycle
 ) -> None:
-    """Managers consume the lifecycle queue and release the hooks of the stack's groups."""
+    """Managers may read the lifecycle queue and heartbeat or complete the stack's hooks.
+
+    The leader's node agent (provisioners/nodeagent) uses them to take a terminating node out
+    of the swarm (drain, demote, remove) and then complete the hook, so a scale-in does not
+    wait out the hook's heartbeat timeout (lifecycle.py).
+    """
     group_arns = [
         Sub(
             "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:"
@@ -104,8 +109,8 @@ def add_cleanup_permissions(
     ]
     template.add_resource(
         PolicyType(
-            "ManagerCleanupPolicy",
-            PolicyName="node-cleanup",
+            "ManagerLifecyclePolicy",
+            PolicyName="lifecycle-hooks",
             Roles=[Ref(manager_role)],
             PolicyDocument=_document(
                 {"Effect": "Allow", "Action": LIFECYCLE_ACTIONS, "Resource": group_arns},

@@ -1,6 +1,7 @@
 """Termination lifecycle hooks: both groups hold a terminating instance and post a message to
-an encrypted SQS queue, so the node-cleanup feature can drain, demote and remove the node
-before the instance goes away.
+an encrypted SQS queue, where the leader's node agent (provisioners/nodeagent) learns which
+node is leaving, drains, demotes and removes it, and completes the action; only if no agent
+does, the instance is terminated when the heartbeat timeout runs out.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from troposphere.autoscaling import LifecycleHookSpecification
 from troposphere.iam import Policy, Role
 from troposphere.sqs import Queue
 
+from ...contract import ROLE_TAG
 from ...spec import ClusterSpec
 from ...spec import Role as SwarmRole
 from .tags import stack_tags
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 HOOK_NAME = "swarmstack-node-leaving"
-# Time the cleanup has to drain/demote a node before the instance is terminated anyway.
+# How long a terminating instance is held (for the agent to drain/demote it) before the
+# group terminates it anyway (DefaultResult CONTINUE).
 HEARTBEAT_TIMEOUT_SECONDS = 900
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 SQS_MANAGED_KEY = "alias/aws/sqs"
@@ -90,5 +93,5 @@ def termination_hook(lifecycle: Lifecycle, role: SwarmRole) -> LifecycleHookSpec
         RoleARN=GetAtt(lifecycle.hook_role, "Arn"),
         HeartbeatTimeout=HEARTBEAT_TIMEOUT_SECONDS,
         DefaultResult="CONTINUE",
-        NotificationMetadata=json.dumps({"swarmstack-role": role}, sort_keys=True),
+        NotificationMetadata=json.dumps({ROLE_TAG: role}, sort_keys=True),
     )

@@ -57,6 +57,12 @@ def network_problems(spec: ClusterSpec) -> list[str]:
             f"zones={','.join(spec.zones)}: on AWS must name two or three availability zones "
             "(or none to use the region's first ones)"
         )
+    malformed = [z for z in spec.zones if not p.AWS_ZONE.fullmatch(z)]
+    if malformed:
+        problems.append(
+            f"zones={','.join(spec.zones)}: on AWS must be zone names like eu-west-1a "
+            f"({', '.join(malformed)} {'is' if len(malformed) == 1 else 'are'} not)"
+        )
     foreign = [z for z in spec.zones if spec.region and not z.startswith(spec.region)]
     if foreign:
         problems.append(

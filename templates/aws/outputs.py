@@ -6,8 +6,8 @@ from typing import Any
 
 from troposphere import GetAtt, If, Output, Ref, Sub, Template
 
+from ...contract import ROLE_TAG
 from .conditions import CLOUDWATCH_LOGS_ON, SSH_ALLOWED
-from .tags import ROLE_TAG
 
 
 def add_outputs(

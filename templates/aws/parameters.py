@@ -7,16 +7,18 @@ so the spec has already validated the defaults; the constraints here protect con
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from troposphere import Parameter, Template
 
+from ...contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
 from ...spec import (
+    AWS_DISK_TYPES,
     AWS_INSTANCE_TYPE,
     DISK_MAX_GIB,
     DISK_MIN_GIB,
     LOG_RETENTION_DAYS,
-    MANAGER_SIZES,
     MAX_WORKERS,
     ClusterSpec,
 )
@@ -43,16 +45,16 @@ SUBNETS = "Subnets"
 
 DEFAULT_INSTANCE_TYPE = "t3.medium"
 DEFAULT_DISK_TYPE = "gp3"
-# Volume types usable for the Docker data volume at any size from 20 GiB without further
-# settings (io1/io2 need provisioned IOPS, st1/sc1 at least 125 GiB).
-DISK_TYPES = ("gp3", "gp2", "standard")
 DEFAULT_AMI = "/aws/service/debian/release/12/latest/amd64"
 ROOT_DEVICE_NAMES = ("/dev/xvda", "/dev/sda1")
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 CIDR_PATTERN = rf"^{_IPV4}/([0-9]|[1-2][0-9]|3[0-2])$"
-ZONE_PATTERN = r"^$|^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
+# One definition of an AWS zone name: the parameter's AllowedPattern and the check of the
+# spec's zones before rendering (so a default never fails the template's own pattern).
+AWS_ZONE = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]")
+ZONE_PATTERN = rf"^$|^{AWS_ZONE.pattern}$"
 VPC_ID_PATTERN = r"^$|^vpc-[0-9a-f]{8,17}$"
 # Single-region (uuid) and multi-region (mrk-...) key ARNs in any partition.
 KMS_KEY_ARN_PATTERN = (
@@ -131,7 +133,7 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
     disk_size = {"Type": "Number", "MinValue": DISK_MIN_GIB, "MaxValue": DISK_MAX_GIB}
     disk_type = {
         "Type": "String",
-        "AllowedValues": list(DISK_TYPES),
+        "AllowedValues": list(AWS_DISK_TYPES),
         "Description": "EBS volume type of the Docker data volume (/var/lib/docker).",
     }
     return {
@@ -140,9 +142,9 @@ def parameter_specs(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
             "Type": "Number",
             "Default": str(spec.manager_size),
             "AllowedValues": [str(n) for n in MANAGER_SIZES],
-            "Description": "Swarm managers: 1, 3, 5 or 7 (raft needs an odd count; "
+            "Description": f"Swarm managers: {MANAGER_SIZES_PHRASE} (raft needs an odd count; "
             "3 survive one loss, 5 two, 7 three).",
-            "ConstraintDescription": "must be 1, 3, 5 or 7",
+            "ConstraintDescription": f"must be {MANAGER_SIZES_PHRASE}",
         },
         CLUSTER_SIZE: {
             "Type": "Number",

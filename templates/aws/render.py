@@ -19,8 +19,8 @@ from ...errors import TemplateTooLarge
 TemplateFormat = Literal["json", "yaml"]
 INLINE_LIMIT_BYTES = 51_200
 S3_LIMIT_BYTES = 1_000_000
-# One space per level, troposphere's own default: readable, and it keeps the default stack
-# under the inline limit.
+# One space per level, troposphere's own default: readable and the smallest indented form.
+# Templates still over the inline limit indented (the default stack is) go out minified.
 JSON_INDENT = 1
 
 

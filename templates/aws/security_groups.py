@@ -13,6 +13,7 @@ from typing import Any
 from troposphere import GetAtt, Ref, Template
 from troposphere.ec2 import SecurityGroup, SecurityGroupIngress, SecurityGroupRule
 
+from ...contract import GOSSIP_PORT, SWARM_PORT
 from ...spec import ClusterSpec
 from . import parameters as p
 from .conditions import SSH_ALLOWED
@@ -23,8 +24,6 @@ from .suppressions import (
 )
 from .tags import stack_tags
 
-SWARM_MANAGEMENT_PORT = 2377
-GOSSIP_PORT = 7946
 ESP_PROTOCOL = "50"
 ALL_PORTS = -1
 SSH_PORT = 22
@@ -103,7 +102,7 @@ def add_security_groups(template: Template, spec: ClusterSpec, network: Network)
         manager,
         node,
         "tcp",
-        SWARM_MANAGEMENT_PORT,
+        SWARM_PORT,
         "Swarm management API (raft, joins) from swarm nodes",
     )
     _between_nodes(

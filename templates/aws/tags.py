@@ -2,8 +2,8 @@
 
 Instances carry their cluster, role and log group as tags because the boot script reads them
 from the instance metadata service (IMDS instance tags); the user data itself stays static per
-role. IMDS only exposes tag keys made of letters, digits and ``+-=.,_:@`` - our keys also avoid
-':' so they are plain file names under ``/latest/meta-data/tags/instance/``.
+role. The keys themselves are swarmstack.contract's (one spelling on every cloud); this module
+adds what AWS alone requires of the user's tags.
 """
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ from typing import Any
 
 from troposphere import If, Ref, Sub, Tags
 
+from ...contract import CLUSTER_TAG, LOG_GROUP_TAG, ROLE_TAG, SYSTEM_PRUNE_TAG
 from ...spec import ClusterSpec, Role
 from .conditions import CLOUDWATCH_LOGS_ON
 from .parameters import ENABLE_SYSTEM_PRUNE
-
-CLUSTER_TAG = "swarmstack-cluster"
-ROLE_TAG = "swarmstack-role"
-LOG_GROUP_TAG = "swarmstack-log-group"
-SYSTEM_PRUNE_TAG = "swarmstack-system-prune"
-RESERVED_PREFIX = "swarmstack-"
 
 # What EC2 accepts as a tag key when instance tags are exposed through IMDS.
 _IMDS_TAG_KEY = re.compile(r"^[A-Za-z0-9+=.,_:@-]+$")
@@ -39,9 +34,8 @@ def tag_problems(spec: ClusterSpec) -> list[str]:
             "resource and swarmstack adds its own)"
         )
     for key in spec.tags:
-        if key.lower().startswith(RESERVED_PREFIX):
-            problems.append(f"tags={key}: keys starting with {RESERVED_PREFIX} are reserved")
-        elif not _IMDS_TAG_KEY.match(key) or key in _IMDS_FORBIDDEN_KEYS:
+        # Keys starting with contract.TAG_PREFIX are refused by the spec on every cloud.
+        if not _IMDS_TAG_KEY.fullmatch(key) or key in _IMDS_FORBIDDEN_KEYS:
             problems.append(
                 f"tags={key}: on AWS tag keys must be letters, digits and +-=.,_:@ only "
                 "(no spaces or '/'), because instances read their tags through instance metadata"

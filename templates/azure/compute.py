@@ -1,14 +1,15 @@
 """Scale-set bodies: managers across zones (1/3/5/7) and workers (0..1000).
 
 Uniform orchestration with manual upgrades: swarm nodes carry raft and service state, so the
-platform must never reimage them on its own; swarmstack drains and replaces them in order.
+platform must never reimage them on its own. swarmstack does not drain or replace scale-set
+nodes yet (deploy warns before a scale-in).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...contract import SYSTEM_PRUNE_TAG
+from ...contract import ROLE_TAG, SYSTEM_PRUNE_TAG, TAG_PREFIX
 from ...spec import Role
 from .customdata import custom_data, digest
 from .network import LB_POOL, SUBNET, tags
@@ -17,7 +18,9 @@ from .settings import IMAGE, OS_DISK_GIB, AzureSettings
 
 COMPUTE_API_VERSION = "2026-04-01"
 VMSS = "Microsoft.Compute/virtualMachineScaleSets"
-CUSTOM_DATA_TAG = "swarmstack:custom-data-sha256"
+# Azure never returns customData; this tag carries its digest so a changed boot script shows
+# up as a difference.
+CUSTOM_DATA_TAG = f"{TAG_PREFIX}custom-data-sha256"
 
 
 def scale_set(settings: AzureSettings, refs: Refs, role: Role) -> dict[str, Any]:
@@ -43,7 +46,7 @@ def scale_set(settings: AzureSettings, refs: Refs, role: Role) -> dict[str, Any]
         "location": refs.param("location"),
         "tags": {
             **tags(settings),
-            "swarmstack:role": role,
+            ROLE_TAG: role,
             CUSTOM_DATA_TAG: digest(encoded),
             # The node agent enables the daily prune timer from this tag.
             SYSTEM_PRUNE_TAG: "yes" if settings.spec.enable_system_prune else "no",

@@ -1,7 +1,8 @@
 """Network bodies: security group, virtual network, public IP and load balancer.
 
-Security model: the swarm's own ports (2377, 7946, the VXLAN port, ESP) and SSH between nodes
-are allowed only from the virtual network; everything else from inside the network is denied
+Security model: the swarm's own ports (management, gossip and the VXLAN data path port, as
+swarmstack.contract defines them; ESP) and SSH between nodes are allowed only from the
+virtual network; everything else from inside the network is denied
 (overriding Azure's allow-all AllowVnetInBound); SSH from outside only from ssh_cidr, and only
 through the load balancer's NAT to the managers; published ports are open to the world and
 balanced over the workers (over the managers when there are no workers).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...contract import CLUSTER_TAG, GOSSIP_PORT, SWARM_PORT
 from .refs import Refs
 from .settings import AZURE_ZONES, SSH_NAT_FIRST_PORT, AzureSettings
 
@@ -28,8 +30,8 @@ SSH_NAT_PORTS = 100
 
 
 def tags(settings: AzureSettings) -> dict[str, str]:
-    """Tags on every resource; `swarmstack:cluster` marks what destroy may delete."""
-    return {**settings.spec.tags, "swarmstack:cluster": settings.spec.name}
+    """Tags on every resource; the cluster tag marks what destroy may delete."""
+    return {**settings.spec.tags, CLUSTER_TAG: settings.spec.name}
 
 
 def _rule(
@@ -59,9 +61,10 @@ def _rule(
 def security_group(settings: AzureSettings, refs: Refs) -> dict[str, Any]:
     spec = settings.spec
     vnet = spec.vpc_cidr
+    gossip, data_path = str(GOSSIP_PORT), str(spec.data_path_port)
     rules = [
-        _rule("swarm-tcp-from-vnet", 100, "Tcp", ["2377", "7946"], vnet),
-        _rule("swarm-udp-from-vnet", 110, "Udp", ["7946", str(spec.data_path_port)], vnet),
+        _rule("swarm-tcp-from-vnet", 100, "Tcp", [str(SWARM_PORT), gossip], vnet),
+        _rule("swarm-udp-from-vnet", 110, "Udp", [gossip, data_path], vnet),
         _rule("swarm-esp-from-vnet", 120, "Esp", ["*"], vnet),
         _rule("ssh-from-vnet", 130, "Tcp", ["22"], vnet),
     ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...spec import AZURE_DISK_TYPES, DISK_MAX_GIB, DISK_MIN_GIB, MANAGER_SIZES, MAX_WORKERS
+from ...contract import MANAGER_SIZES, MANAGER_SIZES_PHRASE
+from ...spec import AZURE_DISK_TYPES, DISK_MAX_GIB, DISK_MIN_GIB, MAX_WORKERS
 from .settings import AzureSettings
 
 
@@ -64,7 +65,7 @@ def parameters(settings: AzureSettings, location: str | None = None) -> list[Par
             "managerCount",
             "int",
             spec.manager_size,
-            "Swarm managers: 1, 3, 5 or 7 (raft quorum needs an odd count).",
+            f"Swarm managers: {MANAGER_SIZES_PHRASE} (raft quorum needs an odd count).",
             {"allowedValues": list(MANAGER_SIZES)},
         ),
         Parameter(

@@ -143,7 +143,7 @@ def resolve_settings(
 def _vm_size(parameter: str, value: str | None, problems: list[str]) -> str:
     if value is None:
         return DEFAULT_VM_SIZE
-    if not AZURE_VM_SIZE.match(value):
+    if not AZURE_VM_SIZE.fullmatch(value):
         problems.append(
             f"{parameter}={value}: must be an Azure VM size like {DEFAULT_VM_SIZE} "
             "(this looks like an AWS instance type; unset = "

@@ -21,7 +21,7 @@ import paramiko
 import pytest
 
 from swarmstack.errors import LocalProviderError
-from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, cluster_names
+from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, cluster_names, sim
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
@@ -62,7 +62,10 @@ def _remove_clusters_of_dead_sessions() -> None:
         if name.startswith(SESSION_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             _progress(f"removing {name}, left behind by an ended test session")
             with contextlib.suppress(LocalProviderError):
-                LocalCluster.open(name).down()
+                if sim.is_simulation(name):
+                    sim.down(name)  # its simulated-AWS process first, or it boots them again
+                else:
+                    LocalCluster.open(name).down()
 
 
 def session_cluster_name(suffix: str = "") -> str:

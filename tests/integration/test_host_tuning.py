@@ -12,6 +12,7 @@ import io
 import ipaddress
 import itertools
 import json
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,10 +23,12 @@ import paramiko
 import pytest
 
 from swarmstack.cloudinit import generate_host_keys, host_tuning, tuning_script
-from swarmstack.cloudinit.tuning import MARKER_FILE, local_address_pool
+from swarmstack.cloudinit.tuning import local_address_pool
+from swarmstack.contract import TUNING_MARKER
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
+from swarmstack.provisioners.tuning import APPLY_COMMAND
 from swarmstack.spec import ClusterSpec
 
 from .conftest import connect, require_root, run, session_cluster_name
@@ -37,7 +40,6 @@ SPEC_VALUES: dict[str, Any] = {
     "default_addr_pool_mask_length": 26,
     "enable_system_prune": True,
 }
-REMOTE_SCRIPT = "/tmp/swarmstack-tuning.sh"
 HOST_KERNEL_SYSCTLS = ("vm/max_map_count", "fs/aio-max-nr", "kernel/kptr_restrict")
 
 
@@ -73,10 +75,9 @@ def ssh(cluster: LocalCluster, target: Machine, command: str, stdin: str | None 
 
 
 def apply(cluster: LocalCluster, target: Machine, spec: ClusterSpec) -> str:
-    """Upload and run the script as the SSH bootstrap does; returns its log."""
+    """Stream and run the script as the SSH bootstrap does (as root); returns its log."""
     script = tuning_script(spec, target.role, local_machine=True)
-    ssh(cluster, target, f"cat > {REMOTE_SCRIPT}", stdin=script)
-    return ssh(cluster, target, f"sudo bash {REMOTE_SCRIPT}")
+    return ssh(cluster, target, f"sudo -n -- sh -c {shlex.quote(APPLY_COMMAND)}", stdin=script)
 
 
 def host_kernel_values() -> dict[str, str]:
@@ -158,7 +159,7 @@ def test_sshd_is_hardened_and_still_lets_us_in(tuned: tuple[LocalCluster, Machin
 def test_the_marker_records_the_tuning(tuned: tuple[LocalCluster, Machine, str]) -> None:
     cluster, target, _ = tuned
     spec = ClusterSpec.model_validate(SPEC_VALUES)
-    marker = json.loads(ssh(cluster, target, f"cat {MARKER_FILE}"))
+    marker = json.loads(ssh(cluster, target, f"cat {TUNING_MARKER}"))
     expected = host_tuning(spec, target.role, "generic", local_machine=True).digest
     assert marker["tuning"] == expected
     assert marker["local_machine"] is True

@@ -17,8 +17,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import swarmstack.cloudinit
+import swarmstack.provisioners.tuning
 from swarmstack.cli.main import cli
+from swarmstack.cloudinit import TuningScript
+from swarmstack.contract import STATE_DIR, TUNING_MARKER
 from swarmstack.errors import (
     ExitCode,
     ForeignSwarm,
@@ -307,7 +309,7 @@ def test_join_tokens_never_reach_logs_results_or_command_lines(
     caplog.set_level(logging.DEBUG, logger="swarmstack")
     result = form(swarm)
     assert result.changed
-    assert any(c.command.startswith("read -r token") for c in result.commands)
+    assert any("/swarm/join" in c.command for c in result.commands)
     manager = swarm.managers[0].name
     tokens = [
         docker(swarm, manager, f"swarm join-token -q {role}").strip()
@@ -365,14 +367,18 @@ def test_the_cli_prints_json_and_plans(swarm: LocalCluster, tmp_path: Path) -> N
 def test_host_tuning_is_applied_first_and_only_once(
     swarm: LocalCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def tuning_script(spec: ClusterSpec, role: str, *, local_machine: bool = False) -> str:
+    def ssh_tuning(spec: ClusterSpec, role: str, *, local_machine: bool = False) -> TuningScript:
         assert local_machine
-        return (
+        # Like the real script: the marker, with the digest, is the last thing it writes.
+        marker = json.dumps({"role": role, "tuning": f"test{role}"})
+        return TuningScript(
             "#!/bin/bash\nset -euo pipefail\n"
             f"mkdir -p /etc/swarmstack-test && echo {role} > /etc/swarmstack-test/tuned\n"
+            f"mkdir -p {STATE_DIR} && echo '{marker}' > {TUNING_MARKER}\n",
+            f"test{role}",
         )
 
-    monkeypatch.setattr(swarmstack.cloudinit, "tuning_script", tuning_script, raising=False)
+    monkeypatch.setattr(swarmstack.provisioners.tuning, "ssh_tuning", ssh_tuning)
     result = form(swarm)
     assert result.changed
     assert {p.host for p in result.prepare if p.action == "tune"} == {

@@ -8,11 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.core.utils import utcnow
-from moto.elbv2 import models as elbv2_models
+from moto.cloudformation import models as cfn_models
 from moto.server import ThreadedMotoServer
-from moto.ssm.models import Parameter, ssm_backends
+
+from swarmstack.provisioners.local.sim.corrections import (
+    fake_corrections,
+    seed_public_image_parameters,
+)
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -49,71 +51,70 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    _honour_load_balancer_type(monkeypatch)
+    _correct_the_fake(monkeypatch)
+    _signal_like_node_agents(monkeypatch)
     return moto_server
 
 
-def _honour_load_balancer_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto (5.2) creates every CloudFormation AWS::ElasticLoadBalancingV2::LoadBalancer as an
-    application load balancer, ignoring `Type: network`, and then rejects its TCP listeners.
-    The server runs in this process, so the fake is corrected here; nothing else changes.
+def _correct_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's gaps corrected as AWS behaves (swarmstack's simulation uses the same corrections;
+    each says what AWS does). The server runs in this process, so its classes are patched."""
+    for owner, name, value in fake_corrections():
+        monkeypatch.setattr(owner, name, value, raising=False)  # some are new API calls
+
+
+SIGNAL_REASON = "Received SUCCESS signal with UniqueId {}"
+
+
+def _signal_like_node_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (5.2) has no SignalResource and ignores CreationPolicy. On AWS, a group with a
+    creation policy completes only after its instances signalled, and each signal is a stack
+    event "Received SUCCESS signal with UniqueId <instance id>" (the node agent sends it once
+    its node is Ready). Here every instance of such a group that has not signalled yet does so
+    just before the stack completes a create or an update (through a change set or not) -
+    the events AWS would show.
     """
 
-    def create(
-        cls: Any,
-        /,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        properties = cloudformation_json["Properties"]
-        return elbv2_models.elbv2_backends[account_id][region_name].create_load_balancer(
-            resource_name,
-            properties.get("SecurityGroups"),
-            properties.get("Subnets"),
-            scheme=properties.get("Scheme", "internet-facing"),
-            loadbalancer_type=properties.get("Type", "application"),
-        )
+    def signal(stack: Any) -> None:
+        said = {event.resource_status_reason for event in stack.events}
+        # The resources as last applied (a change set updates the map, not the template).
+        resources = dict(stack.resource_map._resource_json_map)
+        for logical_id, definition in resources.items():
+            if "CreationPolicy" not in definition:
+                continue
+            group = stack.resource_map[logical_id]
+            for state in getattr(group, "instance_states", []):
+                reason = SIGNAL_REASON.format(state.instance.id)
+                if reason in said:
+                    continue
+                stack.events.append(
+                    cfn_models.Event(
+                        stack_id=stack.stack_id,
+                        stack_name=stack.name,
+                        logical_resource_id=logical_id,
+                        physical_resource_id=group.name,
+                        resource_type="AWS::AutoScaling::AutoScalingGroup",
+                        resource_status="CREATE_IN_PROGRESS",
+                        resource_status_reason=reason,
+                        resource_properties=None,
+                    )
+                )
 
-    monkeypatch.setattr(
-        elbv2_models.FakeLoadBalancer, "create_from_cloudformation_json", classmethod(create)
-    )
+    add_stack_event = cfn_models.Stack._add_stack_event
 
+    def add_event(self: Any, resource_status: str, *args: Any, **kwargs: Any) -> None:
+        if resource_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            signal(self)  # the signals come before the stack completes
+        add_stack_event(self, resource_status, *args, **kwargs)
 
-# Public image parameters of the distributions swarmstack supports, as every AWS account sees
-# them (the stack's AmiId parameter defaults to the Debian one).
-PUBLIC_IMAGE_PARAMETERS = (
-    "/aws/service/debian/release/12/latest/amd64",
-    "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
-)
+    monkeypatch.setattr(cfn_models.Stack, "_add_stack_event", add_event)
 
 
 @pytest.fixture
 def public_image_parameters(aws_endpoint: str) -> str:
-    """Publish the distributions' image parameters in moto's SSM; yields their image id.
-
-    moto knows only Amazon Linux's public parameters and refuses to create /aws/... names
-    through the API, so they go into its (in-process) store directly, pointing at one of
-    moto's own images. CloudFormation resolves an SSM-typed parameter's default through them.
-    """
+    """The distributions' public image parameters in moto's SSM (every real account has them);
+    yields the image id they point at, one of moto's own images."""
     region = FAKE_AWS_ENV["AWS_DEFAULT_REGION"]
     image: str = boto3.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    store = ssm_backends[DEFAULT_ACCOUNT_ID][region]._parameters
-    for name in PUBLIC_IMAGE_PARAMETERS:
-        store[name].append(
-            Parameter(  # type: ignore[abstract]  # moto builds its own public ones this way
-                account_id=DEFAULT_ACCOUNT_ID,
-                name=name,
-                value=image,
-                parameter_type="String",
-                description=None,
-                allowed_pattern=None,
-                keyid=None,
-                last_modified_date=utcnow(),
-                version=1,
-                data_type="aws:ec2:image",
-            )
-        )
+    seed_public_image_parameters(region, image)
     return image

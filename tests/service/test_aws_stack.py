@@ -18,11 +18,10 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from swarmstack.aws import stack_template
+from swarmstack.aws import stack_flow, stack_template
 from swarmstack.aws.events import StackEvent, WatchResult
 from swarmstack.aws.stacks import Stack, describe_stack
 from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_name
-from swarmstack.cli import aws_stack
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode
 from swarmstack.provisioners.inventory import Host, SshSettings
@@ -71,13 +70,16 @@ def small_template(spec: ClusterSpec, padding: int = 0) -> dict[str, Any]:
                     }
                 },
             },
+            # As in the real template: the groups wait for their nodes' Ready signals.
             "ManagerGroup": {
                 "Type": "AWS::AutoScaling::AutoScalingGroup",
                 "Properties": {**group_common, "DesiredCapacity": {"Ref": "ManagerSize"}},
+                "CreationPolicy": {"ResourceSignal": {"Count": {"Ref": "ManagerSize"}}},
             },
             "WorkerGroup": {
                 "Type": "AWS::AutoScaling::AutoScalingGroup",
                 "Properties": {**group_common, "DesiredCapacity": {"Ref": "ClusterSize"}},
+                "CreationPolicy": {"ResourceSignal": {"Count": {"Ref": "ClusterSize"}}},
             },
         },
         "Outputs": {
@@ -365,21 +367,22 @@ def test_update_stack_updates_an_existing_stack(aws_endpoint: str) -> None:
 
 
 @pytest.mark.usefixtures("use_template")
-def test_launch_prints_the_change_set_then_the_node_table_and_hands_over_the_nodes(
+def test_launch_with_ssh_bootstrap_prints_the_change_set_then_the_nodes_and_hands_them_over(
     aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # moto's instances have made-up addresses: record the hand-off instead of connecting.
     handed: dict[str, Any] = {}
 
-    def record(output: object, spec: object, hosts: list[Host], ssh: SshSettings) -> dict[str, Any]:
+    def record(spec: object, hosts: list[Host], ssh: SshSettings, progress: object) -> Any:
         handed.update(hosts=hosts, ssh=ssh)
         return {"status": "recorded"}
 
-    monkeypatch.setattr("swarmstack.cli.aws_stack.bootstrap_hosts", record)
+    monkeypatch.setattr("swarmstack.aws.handoff.bootstrap_hosts", record)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     result = swarmstack(
         "aws", "launch-stack", "--name", "omicron", "--region", "us-east-1", "--yes",
         "--manager-size", "1", "--cluster-size", "2",
+        "--ssh-bootstrap", "--ssh-cidr", "203.0.113.0/24",
     )  # fmt: skip
 
     assert result.exit_code == 0, result.stderr
@@ -390,7 +393,7 @@ def test_launch_prints_the_change_set_then_the_node_table_and_hands_over_the_nod
     assert out.count("worker ") == 2
     assert out.count("manager ") == 1
     assert "CREATE_COMPLETE" in result.stderr  # the streamed stack events
-    # Without --no-bootstrap every running node goes to the SSH bootstrap, advertising its
+    # With --ssh-bootstrap every running node goes to the SSH bootstrap, advertising its
     # private address, with host keys checked against the cluster's own known_hosts.
     hosts: list[Host] = handed["hosts"]
     assert sorted(h.role for h in hosts) == ["manager", "worker", "worker"]
@@ -399,6 +402,86 @@ def test_launch_prints_the_change_set_then_the_node_table_and_hands_over_the_nod
     assert ssh.user == "admin"
     assert ssh.known_hosts == tmp_path / "swarmstack" / "omicron" / "known_hosts"
     assert not ssh.trust_on_first_use
+
+
+@pytest.mark.usefixtures("use_template")
+def test_launch_needs_no_ssh_and_lists_the_nodes_that_signalled_ready(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_ssh(*args: object, **kwargs: object) -> Any:
+        raise AssertionError("launch-stack used SSH")
+
+    monkeypatch.setattr("swarmstack.aws.handoff.bootstrap_hosts", no_ssh)
+    monkeypatch.setattr("swarmstack.handoff.bootstrap_hosts", no_ssh)
+    text = swarmstack(
+        "aws", "launch-stack", "--name", "sigma", "--region", "us-east-1", "--yes",
+        "--manager-size", "3", "--cluster-size", "2",
+    )  # fmt: skip
+    assert text.exit_code == 0, text.stderr
+    assert "swarm formed by the nodes: 3 manager(s) and 2 worker(s) signalled Ready" in (
+        text.stderr
+    )
+    assert "SWARM" in text.stdout
+    assert text.stdout.count(" ready") == 5
+    assert "have not signalled" not in text.stderr
+
+    result = launch("--name", "sigma", "--manager-size", "3", "--cluster-size", "4")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["swarm"] == {
+        "formed_by": "nodes",
+        "ready": 7,
+        "nodes": 7,
+        "ready_managers": 3,
+        "ready_workers": 4,
+    }
+    assert all(node["signalled_ready"] for node in data["nodes"])
+    assert data["bootstrap"] == {"status": "skipped", "reason": "the nodes formed the swarm"}
+
+
+@pytest.mark.usefixtures("use_template")
+def test_instances_that_never_signalled_are_named(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stack whose groups do not wait for signals (an older template): nothing is claimed.
+    monkeypatch.setattr(
+        "tests.service.conftest.SIGNAL_REASON", "something else about {}", raising=True
+    )
+    result = launch("--name", "tau", "--manager-size", "1", "--cluster-size", "0")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["swarm"]["ready"] == 0
+    assert "1 instance(s) have not signalled Ready: i-" in result.stderr
+
+
+@pytest.mark.usefixtures("use_template")
+def test_ssh_bootstrap_without_ssh_cidr_is_refused_before_any_resource(aws_endpoint: str) -> None:
+    result = launch("--name", "upsilon", "--ssh-bootstrap")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "error: --ssh-bootstrap needs ssh_cidr" in result.stderr
+    stacks = boto3.client("cloudformation").list_stacks()["StackSummaries"]
+    assert [s["StackName"] for s in stacks if s["StackName"] == "upsilon"] == []
+    assert boto3.client("s3").list_buckets()["Buckets"] == []  # no template uploaded either
+
+
+@pytest.mark.usefixtures("use_template")
+def test_the_resume_hint_repeats_the_endpoint_and_the_profile(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile sim]\nregion = us-east-1\n")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[sim]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    result = launch(
+        "--name", "phi2", "--manager-size", "1", "--cluster-size", "0", "--no-wait",
+        "--endpoint-url", aws_endpoint, "--profile", "sim",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "swarmstack aws status --name phi2 --region us-east-1 --wait "
+        f"--endpoint-url {aws_endpoint} --profile sim"
+    ) in result.stderr
 
 
 @pytest.mark.usefixtures("use_template")
@@ -417,7 +500,7 @@ def test_ctrl_c_stops_watching_without_cancelling_and_exits_130(
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aws_stack, "watch_stack", interrupted)
+    monkeypatch.setattr(stack_flow, "watch_stack", interrupted)
 
     result = launch("--name", "rho", "--manager-size", "1", "--cluster-size", "1")
 
@@ -445,7 +528,7 @@ def test_a_failed_operation_names_the_first_failed_resource_and_exits_1(
             kwargs["on_event"](event)
         return WatchResult(stack_id, "ROLLBACK_COMPLETE", "", events)
 
-    monkeypatch.setattr(aws_stack, "watch_stack", failed)
+    monkeypatch.setattr(stack_flow, "watch_stack", failed)
 
     result = launch("--name", "sigma", "--manager-size", "1", "--cluster-size", "1")
 
@@ -561,7 +644,7 @@ def test_status_wait_resumes_watching_a_busy_stack(
             return dataclasses.replace(stack, status="UPDATE_IN_PROGRESS")
         return stack
 
-    monkeypatch.setattr(aws_stack, "describe_stack", first_busy)
+    monkeypatch.setattr(stack_flow, "describe_stack", first_busy)
 
     result = swarmstack(
         "-o", "json", "aws", "status", "--name", "busy", "--region", "us-east-1", "--wait"

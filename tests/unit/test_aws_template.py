@@ -14,7 +14,7 @@ import pytest
 from swarmstack.cloudinit import render_user_data
 from swarmstack.cloudinit.agent import agent_settings
 from swarmstack.errors import SpecError
-from swarmstack.spec import ClusterSpec
+from swarmstack.spec import AWS_DISK_TYPES, ClusterSpec
 from swarmstack.templates.aws import build_template, suppressions
 from swarmstack.templates.aws.selfmanaging import PARAMETERS as STATE_PATH
 
@@ -300,7 +300,8 @@ def test_launch_template_is_hardened(role: str) -> None:
     assert data["MetadataOptions"] == {
         "HttpEndpoint": "enabled",
         "HttpTokens": "required",
-        "HttpPutResponseHopLimit": 2,
+        # 1: dockerd (awslogs) on the host reaches IMDS; containers cannot take the role.
+        "HttpPutResponseHopLimit": 1,
         "InstanceMetadataTags": "enabled",
     }
     root, docker = data["BlockDeviceMappings"]
@@ -436,9 +437,9 @@ def test_log_writes_are_scoped_to_the_stacks_log_group() -> None:
 
 def test_lifecycle_actions_are_scoped_to_the_stacks_groups() -> None:
     data = _template()
-    [lifecycle, queue] = data["Resources"]["ManagerCleanupPolicy"]["Properties"]["PolicyDocument"][
-        "Statement"
-    ]
+    [lifecycle, queue] = data["Resources"]["ManagerLifecyclePolicy"]["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
     groups = [arn["Fn::Sub"][1]["Group"] for arn in lifecycle["Resource"]]
     assert groups == [{"Ref": "ManagerAutoScalingGroup"}, {"Ref": "WorkerAutoScalingGroup"}]
     assert queue["Resource"] == {"Fn::GetAtt": ["LifecycleQueue", "Arn"]}
@@ -485,26 +486,36 @@ def test_every_in_template_suppression_is_a_documented_one() -> None:
 def test_spec_values_aws_cannot_use_are_all_reported_at_once() -> None:
     spec = spec_of(
         instance_type="Standard_D2s_v5",
-        manager_disk_type="io2",
+        manager_disk_type="Premium_LRS",
         zones=["eu-west-1a"],
         vpc_cidr="10.0.0.0/26",
         default_addr_pool=["192.168.0.0/16"],
-        tags={"team/name": "x", "swarmstack-role": "y"},
+        tags={"team/name": "x"},
     )
     with pytest.raises(SpecError) as raised:
         build_template(spec)
     assert list(raised.value.problems) == [
         "instance_type=Standard_D2s_v5: on AWS must be an EC2 instance type like m7i.large",
-        "manager_disk_type=io2: on AWS must be gp3, gp2, standard for the Docker data volume "
-        "(io1/io2 need provisioned IOPS, st1/sc1 at least 125 GiB)",
+        "manager_disk_type=Premium_LRS: on AWS must be gp3, gp2, standard (an EBS volume type; "
+        "this is an Azure disk SKU)",
         "vpc_cidr=10.0.0.0/26: on AWS must be a /16 to /24 network (VPC limits, room for 4 "
         "subnets)",
         "zones=eu-west-1a: on AWS must name two or three availability zones (or none to use "
         "the region's first ones)",
         "tags=team/name: on AWS tag keys must be letters, digits and +-=.,_:@ only (no spaces "
         "or '/'), because instances read their tags through instance metadata",
-        "tags=swarmstack-role: keys starting with swarmstack- are reserved",
     ]
+
+
+@pytest.mark.parametrize("kind", AWS_DISK_TYPES)
+def test_every_aws_disk_type_the_spec_accepts_is_one_the_template_takes(kind: str) -> None:
+    # The smallest allowed disk: each type offered works at every size without more settings.
+    spec = spec_of(manager_disk_type=kind, worker_disk_type=kind, manager_disk_size=20)
+    parameters = _template(spec)["Parameters"]
+    for name in ("ManagerDiskType", "WorkerDiskType"):
+        assert parameters[name]["Default"] == kind
+        assert parameters[name]["AllowedValues"] == list(AWS_DISK_TYPES)
+    assert set(AWS_DISK_TYPES).isdisjoint({"io1", "io2", "st1", "sc1"})
 
 
 def test_more_published_ports_than_listeners_is_an_error() -> None:

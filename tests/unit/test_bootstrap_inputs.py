@@ -126,7 +126,7 @@ def test_parse_facts_of_a_manager() -> None:
             "@@active",
             "active",
             "@@tuning",
-            "abc",
+            '{"cloud": "generic", "role": "manager", "tuning": "abc123"}',
             "@@info",
             json.dumps(INFO),
             "@@nodes",
@@ -139,7 +139,7 @@ def test_parse_facts_of_a_manager() -> None:
     assert (facts.swarm_state, facts.node_id, facts.cluster_id) == ("active", "n1", "c1")
     assert facts.cluster_settings["cert_expiry_hours"] == 2160
     assert facts.cluster_settings["data_path_port"] == 4789
-    assert facts.tuning_digest == "abc"
+    assert facts.tuning_digest == "abc123"
     assert facts.nodes is not None
     assert facts.nodes[0].leader
     assert facts.nodes[0].labels == {"swarmstack.role": "manager"}

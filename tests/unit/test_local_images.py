@@ -45,3 +45,26 @@ def test_missing_busybox_names_the_package(tmp_path: Path, monkeypatch: pytest.M
         images.busybox_image(tmp_path / "no-busybox")
     assert error.value.hint is not None
     assert "busybox-static" in error.value.hint
+
+
+def test_the_image_daemon_json_is_the_host_tunings_and_stays_in_the_benchmark_range() -> None:
+    import ipaddress
+
+    from swarmstack.cloudinit.tuning import DAEMON_JSON, host_tuning
+    from swarmstack.provisioners.local.plan import SWARM_DEFAULT_ADDR_POOL
+    from swarmstack.spec import ClusterSpec
+
+    spec = ClusterSpec.model_validate({"default_addr_pool": [SWARM_DEFAULT_ADDR_POOL]})
+    for role in ("manager", "worker"):
+        tuning = host_tuning(spec, role, "generic", local_machine=True)
+        tuned = {f.path: f.content for f in tuning.files}[DAEMON_JSON]
+        # Byte for byte: the first tuning of a fresh machine finds nothing to change.
+        assert images.image_daemon_json() == tuned
+    config = json.loads(images.image_daemon_json())
+    assert "bip" not in config  # docker0 comes from the pools below
+    benchmark = ipaddress.IPv4Network("198.19.0.0/16")
+    for pool in config["default-address-pools"]:
+        assert ipaddress.IPv4Network(pool["base"]).subnet_of(benchmark)
+        assert not ipaddress.IPv4Network(pool["base"]).overlaps(
+            ipaddress.IPv4Network(SWARM_DEFAULT_ADDR_POOL)
+        )

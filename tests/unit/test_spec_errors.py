@@ -55,11 +55,26 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str] | None]]
         {},
         [],
         [
-            "worker_disk_type=ssd: must be an AWS volume type (gp3, gp2, io1, io2, st1, sc1, "
-            "standard) or an Azure disk SKU (Premium_LRS, PremiumV2_LRS, Premium_ZRS, "
+            "worker_disk_type=ssd: must be an AWS volume type (gp3, gp2, standard) "
+            "or an Azure disk SKU (Premium_LRS, PremiumV2_LRS, Premium_ZRS, "
             "StandardSSD_LRS, StandardSSD_ZRS, Standard_LRS)"
         ],
     ),
+    *[
+        (
+            f"disk-type-{kind}",
+            None,
+            {},
+            ["--manager-disk-type", kind],
+            [
+                f"--manager-disk-type={kind}: must be gp3, gp2, standard on AWS (io1/io2 need "
+                "provisioned IOPS and st1/sc1 at least 125 GiB, which swarmstack does not set "
+                "up) or an Azure disk SKU (Premium_LRS, PremiumV2_LRS, Premium_ZRS, "
+                "StandardSSD_LRS, StandardSSD_ZRS, Standard_LRS)"
+            ],
+        )
+        for kind in ("io1", "io2", "st1", "sc1")
+    ],
     ("instance-type", None, {}, ["--instance-type", "large"], [f"--instance-type=large: {ITYPE}"]),
     (
         "manager-instance-type",
@@ -203,7 +218,17 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str] | None]]
         [],
         [
             "tags={'aws:owner': 'me'}: tag key 'aws:owner' must be 1-127 letters, digits, "
-            "spaces or _.:/=+@- and not start with aws: or swarmstack:"
+            "spaces or _.:/=+@- and not start with aws:, swarmstack:, swarmstack-"
+        ],
+    ),
+    (
+        "tags-reserved-swarmstack",
+        None,
+        {},
+        ["--tags", "swarmstack-role=x"],
+        [
+            "--tags=swarmstack-role=x: tag key 'swarmstack-role' must be 1-127 letters, digits, "
+            "spaces or _.:/=+@- and not start with aws:, swarmstack:, swarmstack-"
         ],
     ),
     (
@@ -218,7 +243,7 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str] | None]]
         "manager_size: [3\n",
         {},
         [],
-        ["{file}: line 2, column 1: expected ',' or ']', but got '<stream end>'"],
+        ["{file}: line 2, column 1: not valid YAML (did not find expected ',' or ']')"],
     ),
     (
         "not-a-mapping",

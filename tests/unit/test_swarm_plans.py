@@ -1,22 +1,24 @@
 """The swarm state machine as data: facts in, steps out (tests/unit/swarm_plans/*.json).
 
-Each case holds a spec, an inventory, the facts of every host, and either the expected steps
-(reviewed by hand; SWARMSTACK_WRITE_PLANS=1 rewrites them for review) or the expected error.
+Each case holds a spec, an inventory, the facts of every host, and either the expected error
+or the expected steps and the exact commands each host receives for them (pyinfra style: facts
+in, commands out). The expected data is reviewed by hand; scripts/write_swarm_plans.py rewrites
+it for review after an intended change (read its diff).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from swarmstack import errors
+from swarmstack.provisioners.commands import ON_NODE, rejoin_manager, step_commands
 from swarmstack.provisioners.facts import HostFacts, SwarmNode
 from swarmstack.provisioners.inventory import inventory_from_data
-from swarmstack.provisioners.swarm import plan_swarm
+from swarmstack.provisioners.swarm import Plan, plan_swarm
 from swarmstack.spec import ClusterSpec
 
 CASES = sorted((Path(__file__).parent / "swarm_plans").glob("*.json"))
@@ -30,7 +32,31 @@ def host_facts(data: dict[str, Any]) -> HostFacts:
     return HostFacts(**data)
 
 
-def plan_case(case: dict[str, Any]) -> Any:
+def host_commands(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """Every host's commands, in plan order (hosts run them as the step graph allows)."""
+    commands: dict[str, list[dict[str, Any]]] = {}
+    for step in plan.steps:
+        for command in step_commands(step):
+            commands.setdefault(step.host, []).append({"step": step.id, **command.to_dict()})
+        if step.action == "verify-manager":  # what runs only if the node needs the repair
+            for where, command in rejoin_manager(step):
+                host = step.host if where == ON_NODE else plan.anchor
+                commands.setdefault(host, []).append(
+                    {"step": f"{step.id} (repair)", **command.to_dict()}
+                )
+    return commands
+
+
+def expected_of(plan: Plan) -> dict[str, Any]:
+    return {
+        "steps": [s.to_dict() for s in plan.steps],
+        "anchor": plan.anchor,
+        "removed": list(plan.removed),
+        "commands": host_commands(plan),
+    }
+
+
+def plan_case(case: dict[str, Any]) -> Plan:
     spec = ClusterSpec.model_validate(case["spec"])
     inventory = inventory_from_data(case["inventory"], base=Path("/"))
     facts = {address: host_facts(f) for address, f in case["facts"].items()}
@@ -49,12 +75,11 @@ def test_plan(path: Path) -> None:
     ids = [s.id for s in plan.steps]
     assert len(ids) == len(set(ids)), "step ids must be unique"
     assert all(dep in ids for s in plan.steps for dep in s.after)
-    got = {"steps": [s.to_dict() for s in plan.steps], "anchor": plan.anchor,
-           "removed": list(plan.removed)}  # fmt: skip
-    if os.environ.get("SWARMSTACK_WRITE_PLANS"):
-        case["expected"] = got
-        path.write_text(json.dumps(case, indent=2, sort_keys=True) + "\n")
-    assert got == case["expected"]
+    got = expected_of(plan)
+    assert got["steps"] == case["expected"]["steps"]
+    assert (got["anchor"], got["removed"]) == (case["expected"]["anchor"],
+                                               case["expected"]["removed"])  # fmt: skip
+    assert got["commands"] == case["expected"]["commands"], "a host command changed"
 
 
 def test_no_changes_means_no_steps() -> None:
@@ -74,3 +99,29 @@ def test_new_swarm_order() -> None:
     assert steps["join:198.18.0.13"].after == ("join:198.18.0.12",)
     assert steps["join:198.18.0.14"].after == ("init:198.18.0.11",)
     assert steps["init:198.18.0.11"].args["advertise_addr"] == "198.18.0.11"
+
+
+def test_secrets_reach_hosts_only_on_stdin() -> None:
+    """A join sends its token in the API request on stdin; no command text can hold one."""
+    joins = 0
+    for path in CASES:
+        case = json.loads(path.read_text())
+        for commands in case.get("expected", {}).get("commands", {}).values():
+            for command in commands:
+                assert "<<" not in command["run"]
+                assert "SWMTKN" not in command["run"] + command["stdin"]
+                if command["step"].startswith("join:"):
+                    joins += 1
+                    body = json.loads(command["stdin"])  # the API request, token and all
+                    assert body["JoinToken"] in ("<<worker join token>>", "<<manager join token>>")
+                    assert "curl" in command["run"]
+                    assert "--data-binary @-" in command["run"]
+    assert joins >= 5
+
+
+def test_an_update_names_a_node_joined_in_this_run_by_its_new_id() -> None:
+    case = json.loads((Path(__file__).parent / "swarm_plans" / "new_swarm_3_2.json").read_text())
+    update = next(s for s in plan_case(case).steps if s.action == "update-many")
+    (command,) = step_commands(update, {"198.18.0.14": "nodeid14"})
+    assert "--label-add swarmstack.role=worker nodeid14 2>&1" in command.run
+    assert "--label-add swarmstack.role=worker w2 2>&1" in command.run  # not joined now

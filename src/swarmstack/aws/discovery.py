@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..contract import ROLE_TAG
 from ..spec import Role
-from ..templates.aws import ROLE_TAG
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ class Node:
     public_ip: str | None
     state: str
     group: str
+    # The node agent signalled CloudFormation that this node is Ready in the swarm (readiness.py).
+    signalled_ready: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class Node:
             "public_ip": self.public_ip,
             "state": self.state,
             "group": self.group,
+            "signalled_ready": self.signalled_ready,
         }
 
 

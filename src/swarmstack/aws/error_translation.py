@@ -94,7 +94,11 @@ def translate_botocore_error(exc: BotoCoreError) -> SwarmstackError:
             "or a region in your AWS profile"
         )
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
-        return AwsError(f"cannot reach the AWS endpoint: {exc}")
+        return AwsError(
+            f"cannot reach the AWS endpoint: {exc}",
+            hint="check the network and proxy settings, the endpoint (--endpoint-url, "
+            "AWS_ENDPOINT_URL) and that the region exists",
+        )
     return AwsError(f"AWS call failed: {exc}")
 
 

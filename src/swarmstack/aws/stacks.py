@@ -11,7 +11,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from .. import __version__
-from ..templates.aws import CLUSTER_TAG
+from ..contract import CLUSTER_TAG
 from .error_translation import aws_errors
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .clients import AzureClients
-from .engine import EventSink, Step, StepContext, run_steps
+from .engine import EventSink, Step, StepContext, run_steps, wait
 from .failures import error_for
 from .plan import TERMINAL_STATES, Change, Plan, compare, read
 
@@ -70,7 +70,7 @@ def _apply_change(
         verb = "creating" if current.action == "create" else "updating"
         poller = operations.begin_create_or_update(group, resource.name, resource.body)
         context.emit(verb, ", ".join(current.differences[:3]))
-        context.wait(poller)
+        wait(context, poller)
         context.emit("created" if current.action == "create" else "updated")
 
     return run

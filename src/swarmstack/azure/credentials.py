@@ -70,7 +70,7 @@ def subscription_from(flag: str | None, environ: Mapping[str, str]) -> str:
             "no Azure subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID",
             hint="`az account list -o table` shows the subscriptions you can use",
         )
-    if not SUBSCRIPTION_ID.match(value):
+    if not SUBSCRIPTION_ID.fullmatch(value):
         source = "--subscription" if flag else "AZURE_SUBSCRIPTION_ID"
         raise UsageError(f"{source}={value}: must be a subscription id (a GUID)")
     return value

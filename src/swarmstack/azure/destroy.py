@@ -1,7 +1,8 @@
 """Delete the cluster's resources in reverse dependency order, then the group if it is ours.
 
-Only resources tagged swarmstack:cluster=<name> are deleted; the resource group only when
-swarmstack created it (same tag) and nothing else lives in it.
+Only resources tagged with the cluster's name (contract.CLUSTER_TAG, or the key earlier builds
+wrote) are deleted; the resource group only when swarmstack created it (same tag)
+and nothing else lives in it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..contract import tagged_cluster
 from ..templates.azure.resources import LAYOUT, resource_names
 from ..templates.azure.settings import Names
 from .clients import AzureClients, as_dict
-from .engine import EventSink, Step, StepContext, run_steps
+from .engine import EventSink, Step, StepContext, run_steps, wait
 from .failures import azure_errors, error_for
-from .plan import CLUSTER_TAG
 
 GROUP_STEP = "resourceGroup"
 
@@ -64,7 +65,7 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
                 found = as_dict(clients.operations(kind).get(group, names[key]))
             except ResourceNotFoundError:
                 continue
-        if (found.get("tags") or {}).get(CLUSTER_TAG) == cluster:
+        if tagged_cluster(found.get("tags")) == cluster:
             state = found.get("properties", {}).get("provisioningState")
             plan.targets.append(Target(key, kind, names[key], state))
     ours = {t.name.lower() for t in plan.targets}
@@ -74,7 +75,7 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
             for r in map(as_dict, clients.resources.resources.list_by_resource_group(group))
             if r["name"].lower() not in ours
         ]
-    if (group_body.get("tags") or {}).get(CLUSTER_TAG) != cluster:
+    if tagged_cluster(group_body.get("tags")) != cluster:
         plan.keep_group_reason = "swarmstack did not create it"
     elif others:
         plan.keep_group_reason = f"it also holds {', '.join(sorted(others)[:5])}"
@@ -129,7 +130,7 @@ def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: flo
                 context.sleep(poll_seconds)
         poller = operations.begin_delete(group, target.name)
         context.emit("deleting")
-        context.wait(poller)
+        wait(context, poller)
         context.emit("deleted")
 
     return run
@@ -139,7 +140,7 @@ def _delete_group(clients: AzureClients, group: str) -> Any:
     def run(context: StepContext) -> None:
         poller = clients.resources.resource_groups.begin_delete(group)
         context.emit("deleting")
-        context.wait(poller)
+        wait(context, poller)
         context.emit("deleted")
 
     return run

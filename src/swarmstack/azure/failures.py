@@ -122,8 +122,12 @@ def azure_errors(doing: str) -> Iterator[None]:
         raise AzureError(f"{doing}: {_one_line(redact(str(exc)))}") from None
 
 
+# urllib3 names the connection object in its errors; the address means nothing to a user.
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
+
+
 def _one_line(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_OBJECT_REPR.sub("", text).split())
     # Identity errors list every credential tried, at length; the first sentence says enough.
     if len(text) > limit:
         text = text[: limit - 3].rstrip() + "..."

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cli.cloud_bootstrap import CloudSsh, bootstrap_hosts
-from ..output import Output
+from ..handoff import CloudSsh, HandoffProgress, bootstrap_hosts
 from ..provisioners.inventory import Bastion, Host
 from ..spec import ClusterSpec
 from .discover import Discovery
 
 
 def bootstrap_discovered_nodes(
-    output: Output, spec: ClusterSpec, discovery: Discovery, ssh: CloudSsh
+    spec: ClusterSpec, discovery: Discovery, ssh: CloudSsh, progress: HandoffProgress
 ) -> dict[str, Any]:
     """Form or converge the swarm on the discovered nodes; returns the bootstrap summary."""
     entry = next((n for n in discovery.nodes if n.ssh_host and n.ssh_port), None)
     if entry is None or entry.ssh_host is None or entry.ssh_port is None:
-        output.warn("no manager has an SSH route (load balancer NAT port); bootstrap skipped")
+        progress.warn("no manager has an SSH route (load balancer NAT port); bootstrap skipped")
         return {"status": "skipped", "reason": "no SSH route to a manager"}
     bastion = Bastion(address=entry.ssh_host, port=entry.ssh_port)
     hosts = [
@@ -30,4 +29,4 @@ def bootstrap_discovered_nodes(
         for n in discovery.nodes
     ]
     settings = ssh.settings(spec, discovery.admin_username, bastion)
-    return bootstrap_hosts(output, spec, hosts, settings)
+    return bootstrap_hosts(spec, hosts, settings, progress)

@@ -8,13 +8,13 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..contract import CLUSTER_TAG, tagged_cluster
 from ..errors import AzureResourceNotOurs
 from ..templates.azure import AzureResource
 from .clients import AzureClients, as_dict
 from .diff import differences
 from .failures import azure_errors
 
-CLUSTER_TAG = "swarmstack:cluster"
 TERMINAL_STATES = frozenset({"Succeeded", "Failed", "Canceled"})
 
 
@@ -124,7 +124,7 @@ def compare(resource: AzureResource, actual: dict[str, Any] | None) -> Change:
 
 def _change(clients: AzureClients, group: str, cluster: str, resource: AzureResource) -> Change:
     actual = read(clients, group, resource)
-    if actual is not None and (actual.get("tags") or {}).get(CLUSTER_TAG) != cluster:
+    if actual is not None and tagged_cluster(actual.get("tags")) != cluster:
         raise AzureResourceNotOurs(
             f"{resource.type} {resource.name} exists in {group} but is not tagged "
             f"{CLUSTER_TAG}={cluster}; swarmstack will not change it",

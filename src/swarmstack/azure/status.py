@@ -6,6 +6,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..errors import AzureClusterNotFound
 from ..templates.azure.resources import LAYOUT, resource_names
 from ..templates.azure.settings import Names
 from .clients import AzureClients, as_dict
@@ -18,7 +19,11 @@ def cluster_status(clients: AzureClients, group: str, cluster: str) -> dict[str,
         try:
             clients.resources.resource_groups.get(group)
         except ResourceNotFoundError:
-            return {"resource_group": group, "exists": False, "resources": []}
+            # The same situation as `aws status` on a missing stack, so the same exit code.
+            raise AzureClusterNotFound(
+                f"resource group {group} does not exist",
+                hint=f"create the cluster with: swarmstack azure deploy -g {group}",
+            ) from None
     rows = []
     public_ip = None
     for key, kind, _ in LAYOUT:
@@ -41,4 +46,9 @@ def cluster_status(clients: AzureClients, group: str, cluster: str) -> dict[str,
         if key == "publicIp":
             public_ip = properties.get("ipAddress")
         rows.append(row)
+    if all(row["state"] == "absent" for row in rows):
+        raise AzureClusterNotFound(
+            f"no resources of cluster {cluster} in resource group {group}",
+            hint="check --name (or the spec's name), or create it with swarmstack azure deploy",
+        )
     return {"resource_group": group, "exists": True, "public_ip": public_ip, "resources": rows}

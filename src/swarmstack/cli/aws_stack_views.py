@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ..aws.changesets import ChangeSet
-from ..aws.discovery import Node
-from ..aws.events import StackEvent, WatchResult
-from ..aws.parameters import ParameterChange
-from ..aws.stacks import Stack
+from ..aws.hints import delete_command, resume_command
 from ..errors import StackOperationFailed
 from ..output import Output, table
+
+if TYPE_CHECKING:  # the AWS modules import boto3: only the commands that call AWS load them
+    from ..aws.changesets import ChangeSet
+    from ..aws.discovery import Node
+    from ..aws.events import StackEvent, WatchResult
+    from ..aws.parameters import ParameterChange
+    from ..aws.stacks import Stack
 
 # Piped output has no terminal width; never cut ids and types short to fit 80 columns.
 PIPE_WIDTH = 400
@@ -34,14 +37,6 @@ def print_table(console: Console, rendered: Table) -> None:
     text = wide.file.getvalue()  # type: ignore[attr-defined]
     for line in text.splitlines():
         console.print(line.rstrip(), markup=False, highlight=False)
-
-
-def delete_command(name: str) -> str:
-    return f"swarmstack aws delete-stack --name {name}"
-
-
-def resume_command(name: str, region: str) -> str:
-    return f"swarmstack aws status --name {name} --region {region} --wait"
 
 
 def format_event(event: StackEvent) -> str:
@@ -147,7 +142,7 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
             print_table(
                 console,
                 table(
-                    ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE"],
+                    ["ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP", "STATE", "SWARM"],
                     [
                         (
                             n.role,
@@ -156,6 +151,7 @@ def render_stack(stack: Stack, nodes: Sequence[Node]) -> Callable[[Console], Non
                             n.private_ip or "-",
                             n.public_ip or "-",
                             n.state,
+                            "ready" if n.signalled_ready else "-",
                         )
                         for n in nodes
                     ],
@@ -183,14 +179,42 @@ def node_summary(nodes: Sequence[Node]) -> str:
     return f"found {managers} manager(s) and {len(nodes) - managers} worker(s)"
 
 
+def swarm_result(nodes: Sequence[Node]) -> dict[str, Any]:
+    """The swarm the nodes formed, as far as CloudFormation's resource signals tell."""
+    ready = [n for n in nodes if n.signalled_ready]
+    return {
+        "formed_by": "nodes",
+        "ready": len(ready),
+        "nodes": len(nodes),
+        "ready_managers": sum(1 for n in ready if n.role == "manager"),
+        "ready_workers": sum(1 for n in ready if n.role == "worker"),
+    }
+
+
+def swarm_summary(nodes: Sequence[Node]) -> str:
+    swarm = swarm_result(nodes)
+    return (
+        f"swarm formed by the nodes: {swarm['ready_managers']} manager(s) and "
+        f"{swarm['ready_workers']} worker(s) signalled Ready "
+        f"({swarm['ready']} of {swarm['nodes']} instance(s))"
+    )
+
+
 def emit_simple(output: Output, result: dict[str, Any], text: str) -> None:
     output.emit(result, lambda console: console.print(text, markup=False))
 
 
 def emit_started(
-    output: Output, name: str, region: str, operation: str, base: dict[str, Any] | None = None
+    output: Output,
+    name: str,
+    region: str,
+    operation: str,
+    base: dict[str, Any] | None = None,
+    *,
+    resume: str | None = None,
 ) -> None:
-    resume = resume_command(name, region)
+    """``resume``: the command to watch it (default: without connection flags)."""
+    resume = resume or resume_command(name, region)
     output.info(f"--no-wait: {operation} started; watch it with: {resume}")
     emit_simple(
         output,

@@ -7,22 +7,13 @@ from typing import Any
 
 import click
 
-from ..output import Output, OutputFormat
-from ..templates.aws import (
-    INLINE_LIMIT_BYTES,
-    S3_LIMIT_BYTES,
-    TemplateFormat,
-    build_template,
-    render_body,
-    user_data_for,
-)
-from ..templates.aws.render import too_large
-from .aws import aws_group
+from ..output import Output, OutputFormat, write_output_file
 from .options import spec_from_options, spec_options
+from .spec_scope import AWS_TEMPLATE
 
 
-@aws_group.command("template")
-@spec_options
+@click.command("template")
+@spec_options(AWS_TEMPLATE)
 @click.option(
     "--out",
     "out",
@@ -33,8 +24,8 @@ from .options import spec_from_options, spec_options
 @click.option(
     "--for-s3",
     is_flag=True,
-    help=f"Write it even when over the {INLINE_LIMIT_BYTES:,}-byte inline limit "
-    f"(to upload to S3 yourself; CloudFormation takes up to {S3_LIMIT_BYTES:,} bytes there).",
+    help="Write it even when over CloudFormation's inline limit for --template-body "
+    "(to upload to S3 yourself; CloudFormation takes up to 1 MB there).",
 )
 @click.pass_obj
 def template_command(output: Output, /, out: Path | None, for_s3: bool, **options: Any) -> None:
@@ -53,6 +44,16 @@ def template_command(output: Output, /, out: Path | None, for_s3: bool, **option
       swarmstack aws template -f cluster.yaml --ssh-cidr 203.0.113.0/24 --out swarm.json
       swarmstack aws template -o yaml --manager-size 5 --no-enable-cloudwatch-logs
     """
+    # troposphere is imported by the command that renders a template, not at start-up.
+    from ..templates.aws import (
+        INLINE_LIMIT_BYTES,
+        TemplateFormat,
+        build_template,
+        render_body,
+        user_data_for,
+    )
+    from ..templates.aws.render import too_large
+
     spec = spec_from_options(options)
     fmt: TemplateFormat = "yaml" if output.format is OutputFormat.YAML else "json"
     rendered = render_body(build_template(spec, user_data=user_data_for(spec)), fmt)
@@ -72,12 +73,22 @@ def template_command(output: Output, /, out: Path | None, for_s3: bool, **option
     if out is None:
         click.echo(rendered.body, nl=False)
     else:
-        out.write_text(rendered.body, encoding="utf-8")
+        write_output_file(out, rendered.body)
         output.info(f"wrote {out} ({rendered.size:,} bytes, {fmt})")
-    target = f"file://{out}" if out else "file://swarm.json"
-    key = "" if spec.key_name else " --parameters ParameterKey=KeyName,ParameterValue=<key pair>"
-    output.info(
-        "next: upload it in the CloudFormation console, or run `aws cloudformation "
-        f"create-stack --stack-name {spec.name} --template-body {target} --capabilities "
-        f"CAPABILITY_IAM{key}`"
+    output.info(next_step(spec.name, out, inline=rendered.fits_inline, key_name=spec.key_name))
+
+
+def next_step(name: str, out: Path | None, *, inline: bool, key_name: str | None) -> str:
+    """What to do with the template: --template-body only when it fits that limit."""
+    key = "" if key_name else " --parameters ParameterKey=KeyName,ParameterValue=<key pair>"
+    stack = f"aws cloudformation create-stack --stack-name {name}"
+    if inline:
+        source, copy = f"--template-body file://{out or 'swarm.json'}", ""
+    else:
+        file = out or Path("swarm.json")
+        source = f"--template-url https://<bucket>.s3.amazonaws.com/{file.name}"
+        copy = f" `aws s3 cp {file} s3://<bucket>/` and then"
+    return (
+        f"next: upload it in the CloudFormation console, or run{copy} "
+        f"`{stack} {source} --capabilities CAPABILITY_IAM{key}`"
     )

@@ -12,17 +12,9 @@ from rich.console import Console
 from ..output import Output, table
 from ..provisioners.bootstrap import DEFAULT_MAX_PARALLEL, BootstrapResult, converge
 from ..provisioners.inventory import load_inventory
-from ..provisioners.progress import LineProgress, LiveProgress, NullProgress, Progress
 from .options import spec_from_options, spec_options
-
-
-def progress_for(output: Output) -> Progress:
-    """A live table on a terminal, plain lines otherwise, nothing with -q."""
-    if output.verbosity < 0:
-        return NullProgress()
-    if output.interactive and output.verbosity == 0:
-        return LiveProgress(output.stderr)
-    return LineProgress(output.stderr)
+from .progress import progress_for
+from .spec_scope import BOOTSTRAP
 
 
 def emit_result(output: Output, result: BootstrapResult) -> None:
@@ -104,7 +96,19 @@ def emit_plan(output: Output, result: BootstrapResult) -> None:
     is_flag=True,
     help="Connect and read the hosts, print the steps a run would take, change nothing.",
 )
-@spec_options
+@click.option(
+    "--unlock-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With autolock: where the unlock key is kept, mode 0600 "
+    "[default: ~/.config/swarmstack/NAME/unlock-key].",
+)
+@click.option(
+    "--rotate-unlock-key",
+    is_flag=True,
+    help="With autolock: replace the swarm's unlock key with a new one (saved the same way).",
+)
+@spec_options(BOOTSTRAP)
 @click.pass_obj
 def bootstrap_command(
     output: Output,
@@ -115,6 +119,8 @@ def bootstrap_command(
     max_parallel: int,
     tuning: bool,
     dry_run: bool,
+    unlock_key_file: Path | None,
+    rotate_unlock_key: bool,
     **options: Any,
 ) -> None:
     """Form (or converge) a swarm over SSH on the hosts of an inventory file.
@@ -123,6 +129,7 @@ def bootstrap_command(
     from the inventory and the spec - a second run on a formed swarm says "no changes". Hosts
     listed with `state: absent` are drained, demoted, leave and are removed. Host keys are
     always verified against ssh.known_hosts. --plan shows the steps without taking them.
+    Roles and sizes come from the inventory; spec flags for cloud resources are refused.
 
     \b
     Inventory:
@@ -149,8 +156,13 @@ def bootstrap_command(
         connect_window=connect_window,
         apply_host_tuning=tuning,
         dry_run=dry_run,
+        unlock_key_file=unlock_key_file,
+        rotate_unlock_key=rotate_unlock_key,
     )
     if dry_run:
         emit_plan(output, result)
     else:
         emit_result(output, result)
+        if result.unlock_key_file:  # never the key itself
+            saved = "saved in" if result.unlock_key_saved else "kept in"
+            output.info(f"unlock key {saved} {result.unlock_key_file} (mode 0600)")

@@ -2,38 +2,101 @@
 
 from __future__ import annotations
 
-import platform
-import traceback
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import click
-from click.shell_completion import get_completion_class
-from rich.console import Console
 
 from .. import __version__
 from ..errors import ExitCode, SwarmstackError
-from ..output import Output, OutputFormat
-from . import (  # imported for their side effect: they register commands on aws_group
-    aws_stack,  # noqa: F401  (launch-stack, update-stack, delete-stack, status)
-    aws_template,  # noqa: F401  (template)
-)
-from .aws import aws_group
-from .azure import azure_group
-from .bootstrap import bootstrap_command
-from .local import local_group
-from .render import render_group
-from .spec_cmd import spec_group
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..output import Output
+
+# The values of swarmstack.output.OutputFormat (a unit test keeps them equal): spelt here so
+# that `--help` and `--version` need not import the output module (rich, yaml).
+OUTPUT_FORMATS = ("text", "json", "yaml")
+
+# The subcommands, loaded when used: `--help` and `--version` import none of them, and each
+# command imports the SDK it needs (boto3, azure, troposphere, paramiko) only when it runs.
+# name -> (module in this package, attribute, short help for the root --help); a unit test
+# keeps each short help equal to the command's own.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "aws": (
+        "aws",
+        "aws_group",
+        "Docker swarm on AWS with CloudFormation (template, launch-stack, status, ...).",
+    ),
+    "azure": (
+        "azure",
+        "azure_group",
+        "Docker swarm on Azure with scale sets (deploy, template, status, destroy).",
+    ),
+    "bootstrap": (
+        "bootstrap",
+        "bootstrap_command",
+        "Form (or converge) a swarm over SSH on the hosts of an inventory file.",
+    ),
+    "local": (
+        "local",
+        "local_group",
+        "Real Debian machines on this box (systemd-nspawn) forming a real swarm; needs root.",
+    ),
+    "render": (
+        "render",
+        "render_group",
+        "Render artefacts (cloud-init user data, ...) to stdout for review.",
+    ),
+    "spec": ("spec_cmd", "spec_group", "Validate cluster specs."),
+    "unlock": (
+        "unlock",
+        "unlock_command",
+        "Unlock every locked manager of an autolocked swarm (after docker restarted on it).",
+    ),
+}
 
 
 class RootGroup(click.Group):
-    """Turns expected errors into one line each and the right exit code."""
+    """Loads subcommands when used; turns expected errors into one line each and the right
+    exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in SUBCOMMANDS:
+            module, attribute, _ = SUBCOMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+            _accept_output_option_everywhere(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table above, so `--help` loads no subcommand."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                placeholder = click.Command(name, help=SUBCOMMANDS[name][2])
+                rows.append((name, placeholder.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..output import Output  # rich and yaml: loaded by commands, not by --help
+
         try:
             return super().invoke(ctx)
         except SwarmstackError as exc:
             output = ctx.find_object(Output) or Output()
             if output.debug:
+                import traceback
+
                 traceback.print_exc()
             for line in exc.problems:
                 output.error(line)
@@ -51,7 +114,7 @@ class RootGroup(click.Group):
     "-o",
     "--output",
     "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
+    type=click.Choice(OUTPUT_FORMATS),
     default="text",
     show_default=True,
     help="Format of results on stdout (logs and progress always go to stderr).",
@@ -75,6 +138,8 @@ def cli(
       swarmstack bootstrap -i inventory.yaml          form a swarm on hosts you already have
       swarmstack spec validate examples/cluster.yaml  check a spec, print it normalised
     """
+    from ..output import Output, OutputFormat
+
     output = Output(
         format=OutputFormat(output_format),
         verbosity=verbose - quiet,
@@ -89,6 +154,8 @@ def cli(
 @click.pass_obj
 def version(output: Output) -> None:
     """Print the swarmstack version."""
+    import platform
+
     data = {"version": __version__, "python": platform.python_version()}
 
     def render(console: Console) -> None:
@@ -107,45 +174,42 @@ def completion(shell: str) -> None:
     zsh:   swarmstack completion zsh > "${fpath[1]}/_swarmstack"
     fish:  swarmstack completion fish > ~/.config/fish/completions/swarmstack.fish
     """
+    from click.shell_completion import get_completion_class
+
     completion_class = get_completion_class(shell)
     if completion_class is None:  # click knows the three shells above
         raise click.BadParameter(f"unsupported shell {shell}")
     click.echo(completion_class(cli, {}, "swarmstack", "_SWARMSTACK_COMPLETE").source())
 
 
-cli.add_command(spec_group)
-cli.add_command(aws_group)
-cli.add_command(azure_group)
-cli.add_command(local_group)
-cli.add_command(bootstrap_command)
-cli.add_command(render_group)
-
-
 def _set_output_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    from ..output import Output, OutputFormat
+
     output = ctx.find_object(Output)
     if value is not None and output is not None:
         output.format = OutputFormat(value)
 
 
-def _accept_output_option_everywhere(group: click.Group) -> None:
+def _accept_output_option_everywhere(command: click.Command) -> None:
     """Let `-o json` follow the subcommand too (`swarmstack spec validate F -o json`)."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            _accept_output_option_everywhere(command)
-        elif not any("--output" in getattr(p, "opts", ()) for p in command.params):
-            command.params.append(
-                click.Option(
-                    ["-o", "--output"],
-                    type=click.Choice([f.value for f in OutputFormat]),
-                    default=None,
-                    expose_value=False,
-                    callback=_set_output_format,
-                    help="Format of results on stdout (same as the global -o).",
-                )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_output_option_everywhere(sub)
+    elif not any("--output" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(
+            click.Option(
+                ["-o", "--output"],
+                type=click.Choice(OUTPUT_FORMATS),
+                default=None,
+                expose_value=False,
+                callback=_set_output_format,
+                help="Format of results on stdout (same as the global -o).",
             )
+        )
 
 
-_accept_output_option_everywhere(cli)
+for _command in (version, completion):
+    _accept_output_option_everywhere(_command)
 
 
 def main() -> None:

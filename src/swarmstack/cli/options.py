@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ..errors import ConfirmationRequired
+from ..errors import ConfirmationRequired, UsageError
 from ..output import Output
 from ..spec import ClusterSpec
 from ..specload import env_name, flag_name, load_spec
+from .spec_scope import SpecScope
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,23 +25,61 @@ _BOOL_FIELDS = {
 }
 
 
-def spec_options(function: F) -> F:
-    """Add `-f/--file` and one flag per spec parameter (values are validated by the spec)."""
-    for name, info in reversed(ClusterSpec.model_fields.items()):
-        help_text = f"{info.description} [env {env_name(name)}]"
-        if name in _BOOL_FIELDS:
-            negative = "--no-" + name.replace("_", "-")
-            decl = f"{flag_name(name)}/{negative}"
-            function = click.option(decl, name, default=None, help=help_text, show_default=False)(
-                function
-            )
-        else:
-            function = click.option(
-                flag_name(name), name, default=None, metavar="VALUE", help=help_text
-            )(function)
-    return spec_file_option(
-        "Cluster spec YAML (see examples/cluster.yaml). Flags and SWARMSTACK_* win over it."
-    )(function)
+def spec_options(scope: SpecScope) -> Callable[[F], F]:
+    """Add `-f/--file` and one flag per spec parameter (values are validated by the spec).
+
+    Flags of parameters the command cannot honour (``scope.refused``) are hidden and refused
+    with the reason; a renamed parameter gets the command's own flag name.
+    """
+
+    def decorate(function: F) -> F:
+        for name, info in reversed(ClusterSpec.model_fields.items()):
+            usual = flag_name(name)
+            if name in scope.refused:
+                function = _refused_option(name, usual, scope.refused[name])(function)
+                continue
+            own = scope.renamed.get(name, usual)
+            if own != usual:
+                reason = f"this command calls it {own}"
+                function = _refused_option(name, usual, reason, rename=own)(function)
+            help_text = f"{info.description} [env {env_name(name)}]"
+            if name in _BOOL_FIELDS:
+                decl = f"{own}/--no-{own[2:]}"
+                function = click.option(decl, name, default=None, help=help_text)(function)
+            else:
+                function = click.option(own, name, default=None, metavar="VALUE", help=help_text)(
+                    function
+                )
+        return spec_file_option(
+            "Cluster spec YAML (see examples/cluster.yaml). Flags and SWARMSTACK_* win over it."
+        )(function)
+
+    return decorate
+
+
+def _refused_option(
+    name: str, flag: str, reason: str, rename: str | None = None
+) -> Callable[[F], F]:
+    """A hidden flag that fails in one line, before anything runs, when it is given."""
+
+    def refuse(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        shown = ("true" if value else "false") if isinstance(value, bool) else value
+        if rename is not None:
+            raise UsageError(f"{flag}={shown}: {reason}; use {rename} {shown}")
+        command = " ".join(ctx.command_path.split()[1:]) or ctx.command_path
+        raise UsageError(f"{flag}={shown}: not used by `{command}`: {reason}")
+
+    decl = f"{flag}/--no-{flag[2:]}" if name in _BOOL_FIELDS else flag
+    return click.option(
+        decl,
+        f"refused_{name}",
+        default=None,
+        hidden=True,
+        expose_value=False,
+        callback=refuse,
+    )
 
 
 def spec_file_option(help_text: str) -> Callable[[F], F]:
@@ -55,11 +94,27 @@ def spec_file_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def spec_from_options(options: dict[str, Any]) -> ClusterSpec:
-    """Build the spec from a command's keyword arguments; removes the spec keys from them."""
+def spec_from_options(
+    options: dict[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+    scope: SpecScope | None = None,
+) -> ClusterSpec:
+    """Build the spec from a command's keyword arguments; removes the spec keys from them.
+
+    ``defaults`` are the command's own defaults, below the file (e.g. `local up`'s name);
+    ``scope`` names the flags the command spells its own way, for the error lines.
+    """
     spec_file = options.pop("spec_file", None)
     flags = {name: options.pop(name) for name in ClusterSpec.model_fields if name in options}
-    return load_spec(spec_file, flags, os.environ)
+    labels = scope.renamed if scope is not None else None
+    return load_spec(spec_file, flags, os.environ, defaults=defaults, flag_labels=labels)
+
+
+def load_named_spec(
+    spec_file: Path | None, flags: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> ClusterSpec:
+    """The spec of a command that only needs to name the cluster (status, delete, down)."""
+    return load_spec(spec_file, flags, os.environ, defaults=defaults)
 
 
 def yes_option(function: F) -> F:

@@ -14,6 +14,7 @@ from ..errors import UsageError
 from ..output import Output
 from ..spec import Cloud, Role
 from .options import spec_from_options, spec_options
+from .spec_scope import RENDER_CLOUDINIT
 
 
 @click.group("render")
@@ -56,7 +57,7 @@ def render_group() -> None:
     help="User data exactly as the cloud receives it: base64, gzip-compressed when over "
     "the cloud's limit (16 KB EC2, 48 KB Azure: 64 KiB as base64).",
 )
-@spec_options
+@spec_options(RENDER_CLOUDINIT)
 @click.pass_obj
 def render_cloudinit(output: Output, /, **options: Any) -> None:
     """Print the host tuning for one role: cloud-init user data or the SSH script.

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from ..output import Output
 from .options import spec_from_options, spec_options
+from .spec_scope import EVERYTHING
 
 
 @click.group("spec")
@@ -20,7 +21,7 @@ def spec_group() -> None:
 
 @spec_group.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@spec_options
+@spec_options(EVERYTHING)
 @click.pass_obj
 def validate(output: Output, /, file: Path, **options: Any) -> None:
     """Validate FILE and print the normalised spec (defaults filled in).

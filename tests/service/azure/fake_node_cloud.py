@@ -186,8 +186,8 @@ class FakeNodeCloud:
 
     def instance_document(self, instance: Instance) -> dict[str, Any]:
         tags = {
-            "swarmstack:cluster": self.cluster,
-            "swarmstack:role": instance.role,
+            "swarmstack-cluster": self.cluster,
+            "swarmstack-role": instance.role,
             "swarmstack-vault": self.vault,
             "swarmstack-storage": self.storage,
             **instance.tags,

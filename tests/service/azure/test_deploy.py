@@ -57,7 +57,7 @@ def test_deploy_creates_every_resource_with_the_expected_body(
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["applied"] is True
-    assert fake_azure.groups[GROUP]["tags"] == {"swarmstack:cluster": "swarm"}
+    assert fake_azure.groups[GROUP]["tags"] == {"swarmstack-cluster": "swarm"}
     settings = resolve_settings(ClusterSpec.model_validate(SPEC))
     for resource in expected_resources():
         puts = fake_azure.puts(resource.name)
@@ -127,6 +127,45 @@ def test_a_second_deploy_plans_no_change(
     assert {r["action"] for r in out["plan"]["resources"]} == {"no change"}
     assert len([r for r in fake_azure.requests if r.method == "PUT"]) == puts_before
     assert "no changes" in second.stderr
+
+
+# The keys earlier builds wrote as `swarmstack:...` (later keys, such as the prune tag the
+# node agent reads, never had that spelling).
+LEGACY_KEYS = ("swarmstack-cluster", "swarmstack-role", "swarmstack-custom-data-sha256")
+
+
+def retag_as_legacy(fake: FakeAzure) -> None:
+    """Make a deployment look like one an earlier build made (tag keys `swarmstack:...`)."""
+    for body in [*fake.resources.values(), *fake.groups.values()]:
+        tags = body.get("tags") or {}
+        body["tags"] = {
+            key.replace("swarmstack-", "swarmstack:") if key in LEGACY_KEYS else key: value
+            for key, value in tags.items()
+        }
+
+
+def test_a_deploy_over_a_legacy_tagged_cluster_adopts_it_and_writes_the_new_key(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
+    assert first.exit_code == 0, first.output
+    retag_as_legacy(fake_azure)
+    second = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
+    )
+    assert second.exit_code == 0, second.output
+    changes = json.loads(second.stdout)["plan"]["resources"]
+    # Recognised as ours; the only differences are the tag keys, rewritten in the new spelling.
+    assert {c["action"] for c in changes} == {"update"}
+    assert {tuple(c["differences"]) for c in changes} == {
+        ("tags.swarmstack-cluster",),
+        ("tags.swarmstack-cluster", "tags.swarmstack-role", "tags.swarmstack-custom-data-sha256"),
+    }
+    for body in fake_azure.resources.values():
+        assert body["tags"]["swarmstack-cluster"] == "swarm"
+        assert not [key for key in body["tags"] if key.startswith("swarmstack:")]
 
 
 def test_a_scale_change_updates_only_the_workers(

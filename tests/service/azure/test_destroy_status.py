@@ -15,7 +15,7 @@ from swarmstack.templates.azure.resources import LAYOUT, resource_names
 from swarmstack.templates.azure.settings import Names
 
 from ..fake_azure import FakeAzure
-from .test_deploy import GROUP, LOCATION, run
+from .test_deploy import GROUP, LOCATION, retag_as_legacy, run
 
 
 def deployed(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +41,18 @@ def test_destroy_deletes_in_reverse_dependency_order(
             assert gone < asked, (key, dependency, log)
     # The group was created by swarmstack and is empty: it goes last.
     assert log[-1] == ("deleted", GROUP)
+    assert not fake_azure.resources
+    assert GROUP not in fake_azure.groups
+
+
+def test_destroy_recognises_a_cluster_tagged_by_an_earlier_build(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed(fake_azure, monkeypatch)
+    retag_as_legacy(fake_azure)
+    assert fake_azure.groups[GROUP]["tags"] == {"swarmstack:cluster": "swarm"}
+    result = run(fake_azure, monkeypatch, "destroy", "--yes")
+    assert result.exit_code == 0, result.output
     assert not fake_azure.resources
     assert GROUP not in fake_azure.groups
 

@@ -403,7 +403,7 @@ def run_shipped_agent(root: Path, command: str, imds: str) -> subprocess.Complet
         env={
             "PATH": f"{bin_dir}:/usr/bin:/bin",
             "PYTHONPATH": str(root / "usr/local/lib/swarmstack"),
-            "SWARMSTACK_ROOT": str(root),
+            "NODE_AGENT_ROOT": str(root),
             IMDS_ENV: imds,
             AUTHORITY_ENV: imds,
         },

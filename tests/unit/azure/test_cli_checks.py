@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -31,9 +33,28 @@ def test_no_subscription_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_aws_region_is_not_an_azure_location(monkeypatch: pytest.MonkeyPatch) -> None:
-    code, err = deploy(monkeypatch, "--region", "eu-west-1", "--ssh-public-key", KEY)
+    code, err = deploy(monkeypatch, "--location", "eu-west-1", "--ssh-public-key", KEY)
+    assert code == 2
+    assert "error: --location=eu-west-1: must be an Azure location like westeurope" in err
+
+
+def test_a_spec_files_aws_region_is_named_as_the_files_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    spec = tmp_path / "cluster.yaml"
+    spec.write_text("region: eu-west-1\n")
+    code, err = deploy(monkeypatch, "-f", str(spec), "--ssh-public-key", KEY)
     assert code == 2
     assert "error: region=eu-west-1: must be an Azure location like westeurope" in err
+
+
+def test_azure_has_one_name_for_the_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure says location: --region is refused with a pointer, before any call."""
+    code, err = deploy(monkeypatch, "--region", "westeurope", "--ssh-public-key", KEY)
+    assert code == 2
+    assert err.splitlines() == [
+        "error: --region=westeurope: this command calls it --location; use --location westeurope"
+    ]
 
 
 def test_arm_endpoint_must_be_https(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from swarmstack.azure.discover import Discovery, Node
 from swarmstack.azure.handoff import bootstrap_discovered_nodes
-from swarmstack.cli.cloud_bootstrap import CloudSsh
-from swarmstack.output import Output
+from swarmstack.handoff import CloudSsh, HandoffProgress
 from swarmstack.provisioners.inventory import Host, SshSettings
 from swarmstack.spec import ClusterSpec
 
@@ -26,13 +25,13 @@ def _handoff(
 ) -> dict[str, Any]:
     handed: dict[str, Any] = {}
 
-    def record(output: Output, spec: ClusterSpec, hosts: list[Host], settings: SshSettings) -> Any:
+    def record(spec: ClusterSpec, hosts: list[Host], settings: SshSettings, _progress: Any) -> Any:
         handed.update(hosts=hosts, ssh=settings)
         return {"status": "recorded"}
 
     monkeypatch.setattr("swarmstack.azure.handoff.bootstrap_hosts", record)
     result = bootstrap_discovered_nodes(
-        Output(), ClusterSpec.model_validate({"name": "prod"}), discovery, ssh
+        ClusterSpec.model_validate({"name": "prod"}), discovery, ssh, HandoffProgress()
     )
     return {"result": result, **handed}
 

@@ -97,7 +97,7 @@ def configure(root: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
         env={
             "PATH": f"{bin_dir}:/usr/bin:/bin",
             "PYTHONPATH": str(root / "usr/local/lib/swarmstack"),
-            "SWARMSTACK_ROOT": str(root),
+            "NODE_AGENT_ROOT": str(root),
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint,
         },
         capture_output=True,

@@ -128,8 +128,8 @@ def test_metadata_answers_the_loops_aws_shaped_questions_from_azures_document() 
             "location": "westeurope",
             "zone": "",
             "tagsList": [
-                {"name": "swarmstack:cluster", "value": "swarm"},
-                {"name": "swarmstack:role", "value": "manager"},
+                {"name": "swarmstack-cluster", "value": "swarm"},
+                {"name": "swarmstack-role", "value": "manager"},
                 {"name": "swarmstack-system-prune", "value": "yes"},
             ],
         },

@@ -1,0 +1,369 @@
+"""What runs on a host, as plain data: planned steps in, shell commands out. No I/O.
+
+``step_commands(step)`` turns one planned swarm step into the commands its host receives;
+``read_facts``, ``list_nodes`` and ``fetch_join_token`` are the read-only commands around
+the plan. The executor (bootstrap.py) runs exactly these and nothing else, so what a host
+receives is reviewed in the plan data files (tests/unit/swarm_plans/*.json), not only on
+real machines.
+
+Secrets never appear in a command's text (the text is logged and, while it runs, readable by
+every local user in /proc/<pid>/cmdline). A command that needs one names it in its ``stdin``
+template with a placeholder such as ``<<manager join token>>``; the executor fills it in at
+run time and sends it over the SSH channel's stdin. On the host, no process gets a secret in
+its argv or environment either: joins go to the Docker Engine API on its unix socket with the
+request body (holding the token) on curl's stdin, the unlock key goes to `docker swarm unlock`
+on stdin, and secrets printed by docker are echoed by the shell's builtin echo.
+
+curl is what talks to the socket: it is on the usual cloud images (Ubuntu, Debian, Amazon
+Linux, RHEL, Flatcar; Docker's own install instructions need it), where python3 is not always
+(Flatcar, minimal images) and perl is absent from several; the local machines' image lists it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .facts import FACTS_COMMAND
+from .swarm import Step
+from .swarmapi import init_body, init_options, join_body
+
+# Placeholders a stdin template may hold; the executor knows how to obtain each.
+WORKER_TOKEN = "<<worker join token>>"  # noqa: S105 - a placeholder, not a secret
+MANAGER_TOKEN = "<<manager join token>>"  # noqa: S105 - a placeholder
+JOIN_TOKENS = {"worker": WORKER_TOKEN, "manager": MANAGER_TOKEN}
+UNLOCK_KEY = "<<unlock key>>"
+
+# What the executor takes from a command's stdout.
+OUTPUT_NODE_ID = "node id"  # the last line: the id of the node that just joined
+OUTPUT_SECRETS = "secrets"  # lines "NAME VALUE"; NAME is worker, manager or unlock-key
+OUTPUT_JOIN_TOKEN = "join token"  # noqa: S105 - one token (the name of an output kind)
+DOCKER_SOCKET = "/var/run/docker.sock"
+OUTPUT_MANAGER_STATE = "manager state"  # "reachable", or what the node is instead
+
+MANAGER_SETTLE_TIMEOUT = 30.0  # seconds a promoted node may take to join raft
+
+DRAIN_TIMEOUT = 60.0  # seconds a drained node's tasks may take to stop
+
+
+@dataclass(frozen=True)
+class HostCommand:
+    """One shell command for one host (run as root: via ``sudo -n`` for other SSH users)."""
+
+    run: str  # shell text; logged, so it never holds a secret
+    stdin: str = ""  # template for stdin; <<...>> placeholders are secrets filled in at run time
+    secret_output: bool = False  # stdout holds a secret: never logged, never shown
+    mutating: bool = False  # changes the host or the swarm (a dry run runs none of these)
+    output: str = ""  # what the executor reads from stdout ("" = nothing)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_facts() -> HostCommand:
+    """Everything planning needs from one host, in one read-only round trip."""
+    return HostCommand(FACTS_COMMAND)
+
+
+def list_nodes() -> HostCommand:
+    """The node table on a manager, polled until every node is Ready."""
+    return HostCommand("docker node ls --format '{{json .}}'")
+
+
+def fetch_join_token(role: str) -> HostCommand:
+    """A join token from a manager; the output is the secret."""
+    return HostCommand(
+        f"docker swarm join-token -q {_role(role)}", secret_output=True, output=OUTPUT_JOIN_TOKEN
+    )
+
+
+def fetch_unlock_key(*, rotate: bool = False) -> HostCommand:
+    """The swarm's autolock key from a manager (a new one with ``rotate``)."""
+    if rotate:
+        return HostCommand(
+            _ECHO_UNLOCK_KEY.replace("unlock-key -q", "unlock-key --rotate -q"),
+            mutating=True,
+            secret_output=True,
+            output=OUTPUT_SECRETS,
+        )
+    return HostCommand(_ECHO_UNLOCK_KEY, secret_output=True, output=OUTPUT_SECRETS)
+
+
+def unlock_manager() -> HostCommand:
+    """Unlock a locked manager; `docker swarm unlock` reads the key from stdin (no terminal)."""
+    return HostCommand("docker swarm unlock", stdin=UNLOCK_KEY + "\n", mutating=True)
+
+
+def step_commands(step: Step, joined: Mapping[str, str] | None = None) -> tuple[HostCommand, ...]:
+    """The commands ``step.host`` receives for ``step``.
+
+    ``joined`` maps a host address to the node id its join printed in this run: an update of
+    such a node names it by that id (its hostname is unknown to the swarm for a moment).
+    """
+    build = _BUILDERS.get(step.action)
+    if build is None:
+        raise ValueError(f"no host commands for step action {step.action!r}")
+    return build(step.args, joined or {})
+
+
+# --- one builder per step action -------------------------------------------------------
+
+
+def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    # Init, then both join tokens (and the unlock key) in the same round trip: the executor
+    # keeps the tokens in memory and the key in the user's unlock-key file.
+    options = init_options(
+        default_addr_pool=args["default_addr_pool"],
+        subnet_size=args["default_addr_pool_mask_length"],
+        data_path_port=args["data_path_port"],
+        cert_expiry_hours=args["cert_expiry_hours"],
+        autolock=bool(args.get("autolock")),
+    )
+    body = init_body(str(args["advertise_addr"]), options)
+    then = " && { echo worker $(docker swarm join-token -q worker) & " + (
+        "echo manager $(docker swarm join-token -q manager); wait; }"
+    )
+    if args.get("autolock"):
+        then += f" && {_ECHO_UNLOCK_KEY}"
+    return (
+        HostCommand(
+            _engine_api("/swarm/init") + then,
+            stdin=json.dumps(body, sort_keys=True) + "\n",
+            mutating=True,
+            secret_output=True,
+            output=OUTPUT_SECRETS,
+        ),
+    )
+
+
+def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    body = join_body(
+        str(args["advertise_addr"]), [str(args["remote"][0])], JOIN_TOKENS[_role(args["role"])]
+    )
+    if "then_update" in args:  # a new manager labels itself in the same round trip
+        then, output = f" && {_update_command(args['then_update'])}", ""
+    else:  # the new node's id, so that its labels need no wait for its hostname
+        then, output = " && docker info --format '{{.Swarm.NodeID}}'", OUTPUT_NODE_ID
+    return (
+        HostCommand(
+            _engine_api("/swarm/join") + then,
+            stdin=json.dumps(body, sort_keys=True) + "\n",
+            mutating=True,
+            output=output,
+        ),
+    )
+
+
+def _leave(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    if args.get("was_manager"):
+        # A demoted manager may still see itself as one for a moment.
+        text = (
+            "for i in $(seq 50); do docker swarm leave 2>/dev/null && exit 0; "
+            "sleep 0.2; done; docker swarm leave"
+        )
+    else:
+        text = f"docker swarm leave{' --force' if args.get('force') else ''}"
+    return (HostCommand(text, mutating=True),)
+
+
+def _promote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    text = _node_change(f"docker node promote {shlex.quote(args['node'])}")
+    return (HostCommand(text, mutating=True),)
+
+
+def _demote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    # A node promoted whose manager never reached raft (swarm state error) is a manager in
+    # the node table but no raft member: demote refuses it, and it can be removed as it is.
+    text = _node_change(
+        f"docker node demote {shlex.quote(args['node'])}",
+        done_when='*"can\'t find manager in raft memberlist"*',
+    )
+    return (HostCommand(text, mutating=True),)
+
+
+def _update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    return (HostCommand(_update_command(_by_id(args, joined)), mutating=True),)
+
+
+def _update_many(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    # In parallel on the anchor, in one round trip; fails if any update fails.
+    lines = [f'{_update_command(_by_id(u, joined))} & pids="$pids $!"' for u in args["updates"]]
+    return (
+        HostCommand(
+            "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
+            "done; exit $rc",
+            mutating=True,
+        ),
+    )
+
+
+def _drain(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    node = shlex.quote(args["node"])
+    return (
+        HostCommand(
+            _node_change(f"docker node update --availability drain {node}") + " && "
+            f"for i in $(seq {int(DRAIN_TIMEOUT * 5)}); do "
+            f'[ -z "$(docker node ps {node} -q --filter desired-state=running)" ] && exit 0; '
+            "sleep 0.2; done; echo 'tasks still running after the drain timeout' >&2",
+            mutating=True,
+        ),
+    )
+
+
+def _remove(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    force = " --force" if args.get("force") else ""
+    return (HostCommand(f"docker node rm{force} {shlex.quote(args['node'])}", mutating=True),)
+
+
+def _swarm_update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    parts = ["docker swarm update"]
+    if "cert_expiry_hours" in args:
+        parts.append(f"--cert-expiry {int(args['cert_expiry_hours'])}h")
+    if "autolock" in args:
+        parts.append(f"--autolock={'true' if args['autolock'] else 'false'}")
+    # With autolock the output holds the unlock key: discarded here, read back for the file.
+    text = " ".join(parts) + " >/dev/null"
+    if args.get("autolock"):
+        text += f" && {_ECHO_UNLOCK_KEY}"
+    return (
+        HostCommand(
+            text,
+            mutating=True,
+            secret_output=True,
+            output=OUTPUT_SECRETS if args.get("autolock") else "",
+        ),
+    )
+
+
+def _verify_manager(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
+    return (verify_manager(),)
+
+
+def verify_manager() -> HostCommand:
+    """On a node that should be a manager: wait until raft hears from it, or until it is in
+    swarm state ``error`` (its manager could not start). The last line says which: the word
+    ``reachable``, else the node's state (and its error, which names no secret)."""
+    return HostCommand(
+        f"for i in $(seq {int(MANAGER_SETTLE_TIMEOUT * 5)}); do "
+        "s=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' "
+        '2>/dev/null); case "$s" in '
+        "'active true') [ \"$(docker node inspect self --format "
+        "'{{.ManagerStatus.Reachability}}' 2>/dev/null)\" = reachable ] && "
+        "echo reachable && exit 0;; "
+        "error*) break;; esac; sleep 0.2; done; "
+        "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} "
+        "{{.Swarm.Error}}' 2>&1 | tr '\\n' ' '; echo",
+        output=OUTPUT_MANAGER_STATE,
+    )
+
+
+# Where a repair command runs: on the node being repaired, or on the plan's anchor manager.
+ON_NODE, ON_ANCHOR = "node", "anchor"
+
+
+def rejoin_manager(step: Step) -> tuple[tuple[str, HostCommand], ...]:
+    """Repair of a node that did not become a Reachable manager (``verify-manager``): it
+    leaves, the anchor demotes and removes its old entry, and it joins again as a manager
+    through a live manager (printing its new node id), then is verified again."""
+    node = shlex.quote(step.args["node"])
+    join = dict(step.args, role="manager")
+    return (
+        (ON_NODE, HostCommand("docker swarm leave --force", mutating=True)),
+        (
+            ON_ANCHOR,
+            HostCommand(
+                f"docker node demote {node} >/dev/null 2>&1; for i in $(seq 50); do "
+                f"docker node rm --force {node} >/dev/null 2>&1 && exit 0; sleep 0.2; done; "
+                f"docker node rm --force {node}",
+                mutating=True,
+            ),
+        ),
+        *((ON_NODE, command) for command in _join(join, {})),
+        (
+            ON_NODE,
+            HostCommand("docker info --format '{{.Swarm.NodeID}}'", output=OUTPUT_NODE_ID),
+        ),
+        (ON_NODE, verify_manager()),
+    )
+
+
+_BUILDERS = {
+    "init": _init,
+    "join": _join,
+    "leave": _leave,
+    "promote": _promote,
+    "verify-manager": _verify_manager,
+    "demote": _demote,
+    "update": _update,
+    "update-many": _update_many,
+    "drain": _drain,
+    "remove": _remove,
+    "swarm-update": _swarm_update,
+}
+
+
+# --- shared pieces ---------------------------------------------------------------------
+
+
+# Printed by the shell's builtin echo: the key is in no process's argv.
+_ECHO_UNLOCK_KEY = 'k=$(docker swarm unlock-key -q) && echo "unlock-key $k"'
+
+
+def _engine_api(path: str) -> str:
+    """POST stdin (a JSON body) to the Docker Engine API; fail with the daemon's message.
+
+    The unversioned path is served at the daemon's own API version. curl's -w appends the
+    HTTP status after the body; anything but 200 prints the body (the error) and fails.
+    """
+    return (
+        "command -v curl >/dev/null || { echo 'curl is not installed: swarmstack needs it to "
+        "join through the Docker API (tokens stay off command lines)' >&2; exit 1; }; "
+        f"r=$(curl -sS --unix-socket {DOCKER_SOCKET} -H 'Content-Type: application/json' "
+        f"--data-binary @- -w ' %{{http_code}}' http://localhost{path}) && "
+        '{ [ "${r##* }" = 200 ] || { printf \'%s\\n\' "${r% *}" >&2; exit 1; }; }'
+    )
+
+
+def _role(role: str) -> str:
+    if role not in JOIN_TOKENS:
+        raise ValueError(f"role must be worker or manager, not {role!r}")
+    return role
+
+
+def _by_id(update: Mapping[str, Any], joined: Mapping[str, str]) -> dict[str, Any]:
+    """An update of a node that joined in this run names it by the id its join printed."""
+    node_id = joined.get(update.get("address", ""))
+    return {**update, "node": node_id} if node_id else dict(update)
+
+
+def _update_command(args: Mapping[str, Any]) -> str:
+    parts = ["docker node update"]
+    for key, value in sorted(args.get("labels_add", {}).items()):
+        parts.append(f"--label-add {shlex.quote(f'{key}={value}')}")
+    for key in args.get("labels_rm", []):
+        parts.append(f"--label-rm {shlex.quote(key)}")
+    if args.get("availability"):
+        parts.append(f"--availability {shlex.quote(args['availability'])}")
+    parts.append(shlex.quote(args["node"]))
+    # A node that just joined has no hostname in the swarm until its agent reports in (a
+    # fraction of a second): "No such node" is retried too.
+    return _node_change(" ".join(parts), unknown_node_too=True)
+
+
+def _node_change(command: str, *, unknown_node_too: bool = False, done_when: str = "") -> str:
+    """A node change, retried briefly in the same round trip when it races the managers.
+
+    The CLI reads the node, changes it and writes it back with the version it read; when the
+    managers changed the node in between (its status, raft membership after a demotion) the
+    write fails with "update out of sequence" and a fresh read succeeds.
+    """
+    retried = '*"update out of sequence"*' + ('|*"No such node"*' if unknown_node_too else "")
+    done = f"{done_when}) break;; " if done_when else ""  # an error that means "already so"
+    return (
+        "{ n=0; until out=$(" + command + " 2>&1); do n=$((n + 1)); "
+        f'case "$out" in {done}{retried}) [ $n -lt 50 ] && sleep 0.2 && continue;; esac; '
+        "printf '%s\\n' \"$out\" >&2; exit 1; done; }"
+    )

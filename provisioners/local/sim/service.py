@@ -1,0 +1,185 @@
+"""The simulation's long-running process: moto's server, the IMDS emulation and the controller.
+
+Started detached by control.start_service as
+    python -m swarmstack.provisioners.local.sim.service CONFIG.json
+and lives as long as the cluster (moto keeps the simulated account in this process's memory).
+Both servers listen on the cluster's bridge address only. SIGTERM stops it; the machines are
+left to `local down`, which stops this process first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.iam.models import iam_backends
+from moto.server import ThreadedMotoServer
+
+from ..cluster import LocalCluster
+from . import corrections
+from .controller import Controller
+from .imds import ImdsServer, InstanceMetadata
+from .seed import Endpoints
+
+# The credentials the simulation's own clients use; moto accepts any.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    # botocore must never probe the instance metadata address.
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} sim: {message}", file=sys.stderr, flush=True)
+
+
+def imds_lookup(region: str) -> Any:
+    """address -> InstanceMetadata from moto's EC2 (the instance whose private IP it is)."""
+
+    def lookup(address: str) -> InstanceMetadata | None:
+        backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+        for instance in list(backend.all_instances()):
+            if instance.private_ip != address or instance.state == "terminated":
+                continue
+            rows = backend.describe_tags({"resource-id": [instance.id]})
+            tags = {row["key"]: row["value"] for row in rows}
+            return InstanceMetadata(
+                instance_id=instance.id,
+                account_id=DEFAULT_ACCOUNT_ID,
+                region=region,
+                availability_zone=str(instance.availability_zone),
+                private_ip=address,
+                hostname=instance.id,
+                image_id=instance.image_id,
+                instance_type=instance.instance_type,
+                launched=_launch_time(instance),
+                tags=tags,
+                role_name=_role_name(backend, instance, tags),
+                user_data=_user_data(instance),
+            )
+        return None
+
+    return lookup
+
+
+def _launch_time(instance: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(str(instance.launch_time).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _role_name(backend: Any, instance: Any, tags: dict[str, str]) -> str | None:
+    """The role of the instance's profile (what iam/security-credentials/ lists).
+
+    AWS gives an instance its launch template's IamInstanceProfile; moto's groups launch
+    without it, so the profile is read from the template version the instance came from."""
+    profile = instance.iam_instance_profile
+    arn = profile.get("Arn") if isinstance(profile, dict) else None
+    template_id = tags.get("aws:ec2launchtemplate:id")
+    if not arn and template_id:
+        try:
+            template = backend.get_launch_template(template_id)
+            version = template.get_version(tags.get("aws:ec2launchtemplate:version", "$Default"))
+        except Exception:  # the template is gone (stack deleted): no credentials then
+            return None
+        arn = (version.data.get("IamInstanceProfile") or {}).get("Arn")
+    if not arn:
+        return None
+    name = str(arn).rsplit("/", 1)[-1]
+    for candidate in iam_backends[DEFAULT_ACCOUNT_ID]["global"].instance_profiles.values():
+        if candidate.name == name and candidate.roles:
+            return str(candidate.roles[0].name)
+    return None
+
+
+def _user_data(instance: Any) -> bytes | None:
+    data = instance.user_data
+    if not data:
+        return None
+    first = data[0] if isinstance(data, list) else data
+    return first if isinstance(first, bytes) else str(first).encode()
+
+
+def address_setter(region: str) -> Any:
+    """(instance id, address): the instance's private IP in moto becomes its machine's."""
+
+    def set_address(instance_id: str, address: str) -> None:
+        instance = ec2_backends[DEFAULT_ACCOUNT_ID][region].get_instance(instance_id)
+        nic = instance.nics[0]
+        nic.private_ip_address = address
+        nic.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": address}]
+
+    return set_address
+
+
+def serve(config: dict[str, Any]) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API call
+    os.environ.update(FAKE_CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(name, None)
+    address, region = config["address"], config["region"]
+    corrections.apply_fake_corrections()
+    moto = ThreadedMotoServer(ip_address=address, port=config["aws_port"], verbose=False)
+    moto.start()
+    aws = f"http://{address}:{config['aws_port']}"
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=aws)  # type: ignore[call-overload]
+
+    image = client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    corrections.seed_public_image_parameters(region, image)
+    imds = ImdsServer(address, config["metadata_port"], imds_lookup(region))
+    imds.start()
+    endpoints = Endpoints(aws=aws, metadata=imds.endpoint)
+    cluster = LocalCluster.open(config["cluster"], progress=log)
+    controller = Controller(
+        cluster,
+        endpoints,
+        client,
+        address_setter(region),
+        Path(config["status_file"]),
+        log,
+    )
+    stop = threading.Event()
+
+    def on_term(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    ready = Path(config["ready_file"])
+    ready.write_text(json.dumps({"aws": endpoints.aws, "metadata": endpoints.metadata}) + "\n")
+    log(f"serving AWS at {endpoints.aws}, IMDS at {endpoints.metadata} ({region})")
+    try:
+        controller.run(stop)
+    finally:
+        imds.stop()
+        moto.stop()
+        ready.unlink(missing_ok=True)
+        log("stopped")
+    return 0
+
+
+def main() -> None:
+    code = serve(json.loads(Path(sys.argv[1]).read_text()))
+    sys.stderr.flush()
+    os._exit(code)  # without joining boot threads still waiting for a machine
+
+
+if __name__ == "__main__":
+    main()
