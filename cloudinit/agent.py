@@ -1,8 +1,10 @@
-"""The node agent as files in the AWS user data: its Python modules, settings and unit.
+"""The node agent as files in the user data (AWS) and custom data (Azure): its Python
+modules, settings and unit.
 
 The agent (swarmstack.provisioners.nodeagent) is shipped as source, laid out as the package
 it is in (with swarmstack.contract, which it shares with the rest of swarmstack), under
-AGENT_LIB; Debian's python3 and python3-boto3 run it. Nothing secret is in these files.
+AGENT_LIB; Debian's python3 (and on AWS python3-boto3) run it. Nothing secret is in these
+files.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from typing import Any
 
 from ..provisioners.swarmapi import init_options as swarm_init_options
-from ..spec import ClusterSpec
+from ..spec import Cloud, ClusterSpec
 from .tuning import LOCAL_LOG_OPTS, ManagedFile
 
 AGENT_LIB = "/usr/local/lib/swarmstack"
@@ -31,22 +33,29 @@ AGENT_MODULES = (
     f"{AGENT_PACKAGE}.main",
     f"{AGENT_PACKAGE}.__main__",
 )
+# Azure nodes add the Azure adapter (main imports it only there; stdlib only).
+AZURE_MODULES = (f"{AGENT_PACKAGE}.azure", f"{AGENT_PACKAGE}.azure_shapes")
 # Modules the rest of swarmstack uses too: the agent gets only the part it imports.
 SHARED_MODULES = ("swarmstack.contract", "swarmstack.provisioners.swarmapi")
 # Packages on the way down get a one-line __init__ (the real ones import what nodes lack).
 AGENT_PACKAGES = ("swarmstack", "swarmstack.provisioners", AGENT_PACKAGE)
-# Debian's own packages the agent runs on (python3 comes with cloud-init).
-AGENT_PACKAGES_DEB = ("python3-boto3",)
+# Debian's own packages the agent runs on (python3 comes with cloud-init), per cloud.
+AGENT_PACKAGES_DEB: dict[Cloud, tuple[str, ...]] = {"aws": ("python3-boto3",), "azure": ()}
 
 
-def shipped_source(module: str) -> str:
+def agent_modules(cloud: Cloud) -> tuple[str, ...]:
+    return AGENT_MODULES + (AZURE_MODULES if cloud == "azure" else ())
+
+
+def shipped_source(module: str, modules: tuple[str, ...] = AGENT_MODULES) -> str:
     """The module's code without docstrings, comments and type annotations: the repository
     keeps the readable form, the user data (16 KB, inside a 51,200-byte template) the compact
     one. Dataclass fields keep a one-letter annotation (dataclasses need one; with postponed
     evaluation it is never evaluated). Imports left unused by that go too, and of a shared
-    module (SHARED_MODULES) only what the agent imports from it is shipped."""
+    module (SHARED_MODULES) only what the agent's modules (`modules`) import from it is
+    shipped."""
     tree = _Compact().visit(_parse(module))
-    wanted = _imported_from(module)
+    wanted = _imported_from(module, modules)
     if module not in SHARED_MODULES:
         wanted |= {n for s in tree.body if not _is_import(s) for n in _defined(s)}
     _keep_only(tree, wanted)
@@ -63,14 +72,15 @@ def _parse(module: str) -> ast.Module:
         return ast.parse(file.read())
 
 
-def _imported_from(imported: str) -> set[str]:
-    """The names the agent's other modules import from one of its modules."""
+def _imported_from(imported: str, modules: tuple[str, ...]) -> set[str]:
+    """The names the agent's other modules import from one of its modules (at run time: not
+    those imported for the type checker only)."""
     leaf = imported.rsplit(".", 1)[1]
     names: set[str] = set()
-    for module in AGENT_MODULES:
+    for module in modules:
         if module == imported:
             continue
-        for node in ast.walk(_parse(module)):
+        for node in ast.walk(_Compact().visit(_parse(module))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == leaf:
                 names |= {alias.name for alias in node.names}
     return names
@@ -117,6 +127,12 @@ class _Compact(ast.NodeTransformer):
             body[:] = body[1:] or [ast.Pass()]
         return super().generic_visit(node)
 
+    def visit_If(self, node: ast.If) -> ast.AST | None:
+        # `if TYPE_CHECKING:` blocks hold imports for the type checker only.
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            return None
+        return self.generic_visit(node)
+
     def visit_arg(self, node: ast.arg) -> ast.AST:
         node.annotation = None
         return node
@@ -140,7 +156,7 @@ def _is_docstring(statement: ast.stmt) -> bool:
 
 def init_options(spec: ClusterSpec) -> dict[str, Any]:
     """The Engine API's /swarm/init options for the spec (the SSH bootstrap's, autolock off:
-    nothing on an AWS node could keep the unlock key)."""
+    nothing on a cloud node could keep the unlock key)."""
     return swarm_init_options(
         default_addr_pool=spec.default_addr_pool,
         subnet_size=spec.default_addr_pool_mask_length,
@@ -162,19 +178,22 @@ def _path(module: str) -> str:
     return f"{AGENT_LIB}/{module.replace('.', '/')}.py"
 
 
-def agent_files(spec: ClusterSpec) -> tuple[ManagedFile, ...]:
+def agent_files(spec: ClusterSpec, cloud: Cloud = "aws") -> tuple[ManagedFile, ...]:
     files = [
         ManagedFile(_path(f"{package}.__init__"), f'"""{package} (node agent)"""\n')
         for package in AGENT_PACKAGES
     ]
-    files += [ManagedFile(_path(module), shipped_source(module)) for module in AGENT_MODULES]
+    modules = agent_modules(cloud)
+    # Azure nodes start the Azure adapter, which runs the same loops (main.py) with it.
+    entry = AZURE_MODULES[0] if cloud == "azure" else AGENT_PACKAGE
+    files += [ManagedFile(_path(module), shipped_source(module, modules)) for module in modules]
     files += [
         ManagedFile(
             AGENT_CONFIG, json.dumps(agent_settings(spec), indent=1, sort_keys=True) + "\n"
         ),
         ManagedFile(
             AGENT_COMMAND,
-            f'#!/bin/sh\nPYTHONPATH={AGENT_LIB} exec /usr/bin/python3 -m {AGENT_PACKAGE} "$@"\n',
+            f'#!/bin/sh\nPYTHONPATH={AGENT_LIB} exec /usr/bin/python3 -m {entry} "$@"\n',
             mode=0o755,
         ),
         ManagedFile(f"/etc/systemd/system/{AGENT_UNIT}", _unit()),

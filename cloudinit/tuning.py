@@ -212,7 +212,7 @@ class HostTuning:
     kernel_modules: tuple[str, ...]
     packages: tuple[str, ...]
     audit: bool
-    agent: bool  # AWS: the node agent forms the swarm and applies the console's parameters
+    agent: bool  # AWS, Azure: the node agent forms the swarm (and reads the console's choices)
     prune: bool  # enable the prune timer at setup (on AWS the agent decides from a tag)
     data_volume: DataVolume
     files: tuple[ManagedFile, ...]
@@ -296,7 +296,7 @@ def host_tuning(
     sysctls = tuple(s for s in SYSCTLS if s.per_network_namespace or not local_machine)
     modules = () if local_machine else KERNEL_MODULES
     audit = not local_machine
-    agent = cloud == "aws" and not local_machine
+    agent = cloud in ("aws", "azure") and not local_machine
     config = daemon_config(spec, cloud, local_machine=local_machine)
 
     files = [
@@ -327,8 +327,8 @@ def host_tuning(
         # Imported here: the agent's files are built from this module's ManagedFile.
         from .agent import AGENT_PACKAGES_DEB, agent_files
 
-        files.extend(agent_files(spec))
-        packages = (*packages, *AGENT_PACKAGES_DEB)
+        files.extend(agent_files(spec, cloud))
+        packages = (*packages, *AGENT_PACKAGES_DEB[cloud])
     if spec.docker_version == "distro":
         absent = (*absent, DOCKER_PIN_FILE)
 

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...contract import (
     CLUSTER_TAG,
@@ -29,6 +29,14 @@ from ...contract import (
 from . import decisions as d
 from .aws import Cloud, Imds, StackResources
 from .engine import Engine
+
+if TYPE_CHECKING:  # Azure nodes run azure.py, which uses these loops with its adapter
+    from typing import TypeAlias
+
+    from . import azure
+
+    AnyCloud: TypeAlias = Cloud | azure.Cloud
+    AnyMetadata: TypeAlias = Imds | azure.Metadata
 
 # NODE_AGENT_ROOT moves the files under another directory (tests; never set on nodes).
 ROOT = os.environ.get("NODE_AGENT_ROOT", "")
@@ -60,7 +68,7 @@ class Settings:
             return cls(**json.load(file))
 
 
-def identity(imds: Imds) -> d.NodeIdentity:
+def identity(imds: AnyMetadata) -> d.NodeIdentity:
     def required(path: str) -> str:
         value = imds.get(path)
         if not value:
@@ -80,7 +88,7 @@ def identity(imds: Imds) -> d.NodeIdentity:
 # --- configure: console parameters, before dockerd first reads daemon.json -----------------
 
 
-def configure(imds: Imds, settings: Settings, daemon_json: str = DAEMON_JSON) -> None:
+def configure(imds: AnyMetadata, settings: Settings, daemon_json: str = DAEMON_JSON) -> None:
     """Log driver and prune timer from the tags. Never fails the boot: without metadata the
     node logs locally (and says so)."""
     try:
@@ -114,7 +122,7 @@ class Booter:
         self,
         me: d.NodeIdentity,
         engine: Engine,
-        cloud: Cloud,
+        cloud: AnyCloud,
         settings: Settings,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -235,7 +243,7 @@ class Healer:
         self,
         me: d.NodeIdentity,
         engine: Engine,
-        cloud: Cloud,
+        cloud: AnyCloud,
         settings: Settings,
         clock: Callable[[], float] = time.time,
         resources: StackResources | None = None,

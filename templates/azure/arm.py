@@ -1,6 +1,6 @@
 """The ARM deployment template: the same bodies as the SDK deploy, as expressions.
 
-Deploy it by hand with:
+Deploy it by hand (the nodes then form the swarm themselves) with:
     az group create -n GROUP -l LOCATION
     az deployment group create -g GROUP --template-file swarm.json \
         --parameters sshPublicKey="$(cat ~/.ssh/id_ed25519.pub)"
@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .network import LB, PUBLIC_IP, SSH_NAT_PORTS
+from .network import LB, PUBLIC_IP, SSH_NAT_PORTS, tags
 from .parameters import parameter_definitions
 from .refs import ArmRefs
 from .resources import build_resources
+from .selfmanaging import add_self_managing, variables
 from .settings import SSH_NAT_FIRST_PORT, AzureSettings
 from .storage import storage_arm_outputs, storage_arm_resources
 
@@ -44,6 +45,10 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
             entry["metadata"] = {"checkov": list(resource.accepted_findings)}
         arm_resources.append(entry)
     arm_resources += storage_arm_resources(settings)
+    # Nodes that form and heal their own swarm: the vault, the storage and the roles they need.
+    add_self_managing(
+        settings, arm_resources, {_literal(k): _literal(v) for k, v in tags(settings).items()}
+    )
     names = settings.names
     ip_ref = f"reference({refs.resource_id(PUBLIC_IP, names.public_ip)[1:-1]})"
     outputs: dict[str, Any] = {
@@ -62,6 +67,7 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
             "per manager instance, from the first; workers are reached through a manager",
         },
         "loadBalancerId": {"type": "string", "value": refs.resource_id(LB, names.load_balancer)},
+        "keyVaultName": {"type": "string", "value": "[variables('vaultName')]"},
     }
     outputs.update(storage_arm_outputs(settings))
     return {
@@ -72,6 +78,7 @@ def arm_template(settings: AzureSettings) -> dict[str, Any]:
             "(managers across zones, workers, Standard load balancer)."
         },
         "parameters": definitions,
+        "variables": variables(settings),
         "resources": arm_resources,
         "outputs": outputs,
     }

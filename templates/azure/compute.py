@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...contract import ROLE_TAG, TAG_PREFIX
+from ...contract import ROLE_TAG, SYSTEM_PRUNE_TAG, TAG_PREFIX
 from ...spec import Role
 from .customdata import custom_data, digest
 from .network import LB_POOL, SUBNET, tags
@@ -44,7 +44,13 @@ def scale_set(settings: AzureSettings, refs: Refs, role: Role) -> dict[str, Any]
     home = refs.format_param("/home/{0}/.ssh/authorized_keys", "adminUsername")
     return {
         "location": refs.param("location"),
-        "tags": {**tags(settings), ROLE_TAG: role, CUSTOM_DATA_TAG: digest(encoded)},
+        "tags": {
+            **tags(settings),
+            ROLE_TAG: role,
+            CUSTOM_DATA_TAG: digest(encoded),
+            # The node agent enables the daily prune timer from this tag.
+            SYSTEM_PRUNE_TAG: "yes" if settings.spec.enable_system_prune else "no",
+        },
         "zones": list(settings.zones),
         "sku": {
             "name": refs.param(f"{prefix}VmSize"),

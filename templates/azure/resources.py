@@ -87,10 +87,11 @@ def build_resources(settings: AzureSettings, refs: Refs) -> list[AzureResource]:
 def _accepted_findings(settings: AzureSettings) -> dict[str, tuple[str, ...]]:
     """Static-analysis findings that are deliberate, with the reason (see README, Security)."""
     scale_sets = [
-        "CKV_AZURE_95: automatic OS image upgrades would reimage swarm managers and workers "
-        "without draining them and can break raft quorum; the upgrade policy is Manual, so "
-        "instances change only when an operator upgrades them (swarmstack does not drain or "
-        "replace scale-set nodes yet)",
+        "CKV_AZURE_95: automatic OS image upgrades would reimage swarm nodes in place, with "
+        "no Terminate event to drain them first, and can break raft quorum; the upgrade "
+        "policy is Manual, so instances change only when an operator upgrades them, and nodes "
+        "leave through scale-in or deletion, where the node agent of a template-deployed "
+        "cluster drains, demotes (keeping quorum) and removes them on the Terminate event",
     ]
     if not settings.encryption_at_host:
         scale_sets.append(

@@ -129,11 +129,19 @@ def test_a_second_deploy_plans_no_change(
     assert "no changes" in second.stderr
 
 
+# The keys earlier builds wrote as `swarmstack:...` (later keys, such as the prune tag the
+# node agent reads, never had that spelling).
+LEGACY_KEYS = ("swarmstack-cluster", "swarmstack-role", "swarmstack-custom-data-sha256")
+
+
 def retag_as_legacy(fake: FakeAzure) -> None:
     """Make a deployment look like one an earlier build made (tag keys `swarmstack:...`)."""
     for body in [*fake.resources.values(), *fake.groups.values()]:
         tags = body.get("tags") or {}
-        body["tags"] = {key.replace("swarmstack-", "swarmstack:"): v for key, v in tags.items()}
+        body["tags"] = {
+            key.replace("swarmstack-", "swarmstack:") if key in LEGACY_KEYS else key: value
+            for key, value in tags.items()
+        }
 
 
 def test_a_deploy_over_a_legacy_tagged_cluster_adopts_it_and_writes_the_new_key(

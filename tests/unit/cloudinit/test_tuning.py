@@ -154,11 +154,17 @@ def test_local_log_driver_with_rotation_otherwise(cloud: str, cloudwatch: bool) 
     assert config["log-opts"] == {"max-size": "20m", "max-file": "5"}
 
 
-@pytest.mark.parametrize("cloud", ["azure", "generic"])
-def test_no_instance_metadata_outside_aws(cloud: str) -> None:
-    text = render_user_data(make_spec(), "worker", cloud)  # type: ignore[arg-type]
+def test_no_instance_metadata_outside_the_clouds() -> None:
+    text = render_user_data(make_spec(), "worker", "generic")
     assert "169.254.169.254" not in text
     assert "swarmstack-agent" not in text
+
+
+def test_azure_nodes_run_the_agent_with_the_azure_adapter_and_no_boto3() -> None:
+    text = render_user_data(make_spec(), "worker", "azure")
+    assert "swarmstack-agent" in text
+    assert "nodeagent/azure.py" in text
+    assert "python3-boto3" not in text
 
 
 # --- address pools ----------------------------------------------------------------------
