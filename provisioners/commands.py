@@ -122,8 +122,12 @@ def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
         "AutoLockManagers": bool(args.get("autolock")),
         "Spec": {"CAConfig": {"NodeCertExpiry": int(args["cert_expiry_hours"]) * 3600 * 10**9}},
     }
-    then = " && { echo worker $(docker swarm join-token -q worker) & " + (
-        "echo manager $(docker swarm join-token -q manager); wait; }"
+    # Both tokens from one API read of the swarm (GET /swarm, JSON without spaces), cut out by
+    # the shell (no process sees them); a token not found is fetched later with the CLI.
+    then = f" && s=$({_engine_get('/swarm')}) && " + " && ".join(
+        f'{{ case "$s" in *\\"{key}\\":\\"*) t=${{s#*\\"{key}\\":\\"}}; '
+        f't=${{t%%\\"*}}; echo "{role} $t";; esac; }}'
+        for role, key in (("worker", "Worker"), ("manager", "Manager"))
     )
     if args.get("autolock"):
         then += f" && {_ECHO_UNLOCK_KEY}"
@@ -149,7 +153,13 @@ def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
     if "then_update" in args:  # a new manager labels itself in the same round trip
         then, output = f" && {_update_command(args['then_update'])}", ""
     else:  # the new node's id, so that its labels need no wait for its hostname
-        then, output = " && docker info --format '{{.Swarm.NodeID}}'", OUTPUT_NODE_ID
+        # The first "NodeID" of the daemon's info is Swarm.NodeID (RemoteManagers come later).
+        # Without it the update names the node by its hostname (retried until it is known).
+        then = (
+            f' && {{ i=$({_engine_get("/info")}) || i=; case "$i" in *\\"NodeID\\":\\"*) '
+            'i=${i#*\\"NodeID\\":\\"}; echo "${i%%\\"*}";; esac; }'
+        )
+        output = OUTPUT_NODE_ID
     return (
         HostCommand(
             _engine_api("/swarm/join") + then,
@@ -270,6 +280,12 @@ def _engine_api(path: str) -> str:
         f"--data-binary @- -w ' %{{http_code}}' http://localhost{path}) && "
         '{ [ "${r##* }" = 200 ] || { printf \'%s\\n\' "${r% *}" >&2; exit 1; }; }'
     )
+
+
+def _engine_get(path: str) -> str:
+    """GET from the Docker Engine API (a fraction of a docker CLI call's cost); fails on an
+    HTTP error."""
+    return f"curl -sf --unix-socket {DOCKER_SOCKET} http://localhost{path}"
 
 
 def _role(role: str) -> str:

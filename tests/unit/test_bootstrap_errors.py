@@ -170,3 +170,59 @@ def test_update_many_fails_at_once_on_any_other_error(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "Error: permission denied" in failed.stderr
     assert calls(tmp_path) == {f"w{i}": 1 for i in range(17)}
+
+
+# --- what init and join read back through the Engine API, cut out by the shell ----------
+
+WORKER_TOKEN = "SWMTKN-1-" + "1" * 50 + "-" + "w" * 25
+MANAGER_TOKEN = "SWMTKN-1-" + "1" * 50 + "-" + "m" * 25
+SWARM_JSON = (
+    '{"ID":"cluster1","Version":{"Index":10},"JoinTokens":{"Worker":"' + WORKER_TOKEN
+    + '","Manager":"' + MANAGER_TOKEN + '"},"SubnetSize":24}'
+)  # fmt: skip
+INFO_JSON = (
+    '{"ID":"engine1","Name":"w1","Swarm":{"NodeID":"node123","NodeAddr":"198.18.0.20",'
+    '"LocalNodeState":"active","ControlAvailable":false,"RemoteManagers":[{"NodeID":"mgr1",'
+    '"Addr":"198.18.0.11:2377"}]},"ServerVersion":"20.10.24"}'
+)
+
+
+def stand_in_curl(tmp_path: Path) -> Path:
+    """A `curl` answering the Engine API paths init and join use (POSTs answer 200)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "swarm.json").write_text(SWARM_JSON)
+    (tmp_path / "info.json").write_text(INFO_JSON)
+    script = bin_dir / "curl"
+    script.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do url=$a; done\n'
+        'case "$url" in\n'
+        "  */swarm/init|*/swarm/join) cat >/dev/null; printf ' 200';;\n"
+        f"  */swarm) cat {tmp_path}/swarm.json;;\n"
+        f"  */info) cat {tmp_path}/info.json;;\n"
+        "esac\n"
+    )
+    script.chmod(0o755)
+    return bin_dir
+
+
+def test_init_prints_both_join_tokens_from_one_api_read(tmp_path: Path) -> None:
+    init = Step(
+        "init:a", "init", ANCHOR, ANCHOR,
+        {"advertise_addr": ANCHOR, "default_addr_pool": ["198.19.0.0/18"],
+         "default_addr_pool_mask_length": 24, "data_path_port": 4789,
+         "cert_expiry_hours": 2160, "autolock": False},
+    )  # fmt: skip
+    (command,) = step_commands(init)
+    done = run_shell(command.run, stand_in_curl(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"worker {WORKER_TOKEN}", f"manager {MANAGER_TOKEN}"]
+    assert "SWMTKN" not in command.run
+
+
+def test_a_worker_join_prints_its_own_node_id_not_a_managers(tmp_path: Path) -> None:
+    (command,) = step_commands(join_plan().steps[0])
+    done = run_shell(command.run, stand_in_curl(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "node123"
