@@ -32,6 +32,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from swarmstack.errors import RemoteCommandFailed
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -100,9 +101,21 @@ def connections(inventory: Inventory) -> dict[str, Connection]:
 
 
 def reset(conns: dict[str, Connection]) -> None:
-    """Every node leaves its swarm (a clean slate for the next round)."""
+    """Every node leaves its swarm (a clean slate for the next round); a host whose SSH
+    channel could not be opened under load is tried again (this is the bench, not swarmstack)."""
+
+    def leave(conn: Connection) -> None:
+        for attempt in range(3):
+            try:
+                conn.run(LEAVE)
+                return
+            except RemoteCommandFailed:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
+
     with cf.ThreadPoolExecutor(32) as pool:
-        list(pool.map(lambda c: c.run(LEAVE), conns.values()))
+        list(pool.map(leave, conns.values()))
 
 
 def timed(conn: Connection, command: str, stdin: str | None = None) -> float:

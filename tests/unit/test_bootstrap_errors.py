@@ -226,3 +226,39 @@ def test_a_worker_join_prints_its_own_node_id_not_a_managers(tmp_path: Path) -> 
     done = run_shell(command.run, stand_in_curl(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "node123"
+
+
+def test_a_join_docker_timed_out_on_is_waited_for_until_the_node_is_active(
+    tmp_path: Path,
+) -> None:
+    """On a busy swarm the daemon answers a join with "Timeout was reached before node joined"
+    and goes on in the background: the step waits for the node instead of failing."""
+    bin_dir = stand_in_curl(tmp_path)
+    pending = INFO_JSON.replace('"active"', '"pending"')
+    (tmp_path / "bin" / "curl").write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do url=$a; done\n'
+        'case "$url" in\n'
+        "  */swarm/join) cat >/dev/null; printf '%s 503' "
+        '\'{"message":"Timeout was reached before node joined. The attempt to join the swarm '
+        "will continue in the background.\"}';;\n"
+        f'  */info) echo x >> {tmp_path}/reads; if [ "$(wc -l < {tmp_path}/reads)" -le 2 ]; '
+        f"then printf '%s' '{pending}'; else cat {tmp_path}/info.json; fi;;\n"
+        "esac\n"
+    )
+    (command,) = step_commands(join_plan().steps[0])
+    done = run_shell(command.run, bin_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "node123"
+    assert len((tmp_path / "reads").read_text().splitlines()) == 4  # 2 pending, active, the id
+
+
+def test_any_other_join_error_fails_at_once_with_the_daemons_message(tmp_path: Path) -> None:
+    bin_dir = stand_in_curl(tmp_path)
+    (tmp_path / "bin" / "curl").write_text(
+        "#!/bin/sh\ncat >/dev/null; printf '%s 400' '{\"message\":\"invalid join token\"}'\n"
+    )
+    (command,) = step_commands(join_plan().steps[0])
+    failed = run_shell(command.run, bin_dir)
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == '{"message":"invalid join token"}'
