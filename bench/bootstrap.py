@@ -2,26 +2,37 @@
 
 For each size (managers+workers) it boots local machines once, then repeatedly:
 - resets the swarm (every node leaves), runs converge() and times it from "hosts reachable"
-  (SSH not yet connected) to "every node Ready", with its phases and the controller's CPU time;
-- resets again and measures docker's floor: `docker swarm init`, the manager joins one after
-  another and all worker joins at once, each timed on the host itself; the floor is
-  init + the manager joins + the slowest worker join (the critical path of docker's commands).
+  (SSH not yet connected) to "every node Ready", with its phases (connect, facts, init, manager
+  joins, worker joins, labels, wait for Ready) and the controller's CPU time;
+- resets again and measures docker's floor the way swarmstack runs formation: `docker swarm
+  init`, then the manager joins one after another while every worker joins at once, each
+  command timed on the host itself; the floor is
+  init + max(the manager joins in sequence, the slowest worker join).
 
-Host tuning is excluded (it is first-boot work, not swarm formation). Needs root.
+Every round is appended as one JSON line to bench/results/bootstrap-<UTC time>.jsonl with the
+machine's core count and load average. Host tuning is excluded (it is first-boot work, not swarm
+formation). A round that fails is recorded and counted, and the bench goes on. Needs root.
 
     sudo .venv/bin/python bench/bootstrap.py                 # 3+2, 3+9, 3+17, 3 rounds each
     sudo .venv/bin/python bench/bootstrap.py --sizes 3+2 --rounds 5 --keep
+    sudo .venv/bin/python bench/bootstrap.py --sizes 3+17 --rounds 20 --no-floor  # reliability
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import datetime
+import json
+import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+from swarmstack.errors import RemoteCommandFailed
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -54,13 +65,27 @@ LEAVE = (
 )
 
 
+RESULTS = Path(__file__).parent / "results"
+# The phase breakdown printed per round, in the order they happen (the joins overlap).
+PHASES = ("connect", "facts", "init", "manager joins", "worker joins", "labels", "ready")
+
+
 @dataclass
 class Round:
-    wall: float
-    cpu: float
-    phases: dict[str, float]
-    floor: float
+    size: str
+    index: int  # 0 for the warm-up round
+    load: tuple[float, float, float]  # os.getloadavg() when the round started
+    cores: int
+    wall: float = 0.0
+    cpu: float = 0.0  # the controller's CPU time (this process), converge only
+    phases: dict[str, float] = field(default_factory=dict)
+    floor: float = 0.0  # 0.0 with --no-floor
     floor_parts: dict[str, float] = field(default_factory=dict)
+    error: str = ""  # the round failed: the error's first line
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.floor if self.floor else 0.0
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -76,9 +101,21 @@ def connections(inventory: Inventory) -> dict[str, Connection]:
 
 
 def reset(conns: dict[str, Connection]) -> None:
-    """Every node leaves its swarm (a clean slate for the next round)."""
+    """Every node leaves its swarm (a clean slate for the next round); a host whose SSH
+    channel could not be opened under load is tried again (this is the bench, not swarmstack)."""
+
+    def leave(conn: Connection) -> None:
+        for attempt in range(3):
+            try:
+                conn.run(LEAVE)
+                return
+            except RemoteCommandFailed:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
+
     with cf.ThreadPoolExecutor(32) as pool:
-        list(pool.map(lambda c: c.run(LEAVE), conns.values()))
+        list(pool.map(leave, conns.values()))
 
 
 def timed(conn: Connection, command: str, stdin: str | None = None) -> float:
@@ -89,6 +126,8 @@ def timed(conn: Connection, command: str, stdin: str | None = None) -> float:
 def docker_floor(
     inventory: Inventory, conns: dict[str, Connection]
 ) -> tuple[float, dict[str, float]]:
+    """Docker's own commands in swarmstack's order: init; then managers one at a time while
+    all workers join at once. Each command is timed on its host (no SSH in the figure)."""
     managers = [conns[h.address] for h in inventory.managers]
     workers = [conns[h.address] for h in inventory.workers]
     first = inventory.managers[0].address
@@ -100,23 +139,40 @@ def docker_floor(
     manager_token = managers[0].run("docker swarm join-token -q manager", secret_output=True).stdout
     worker_token = managers[0].run("docker swarm join-token -q worker", secret_output=True).stdout
     join = 'read -r t && docker swarm join --token "$t" ' + f"{first}:2377"
-    manager_joins = [timed(m, join, stdin=manager_token) for m in managers[1:]]
-    with cf.ThreadPoolExecutor(32) as pool:
-        worker_joins = list(pool.map(lambda w: timed(w, join, stdin=worker_token), workers))
-    slowest = max(worker_joins, default=0.0)
-    parts = {"init": init, "manager joins": sum(manager_joins), "slowest worker join": slowest}
-    return init + sum(manager_joins) + slowest, parts
+    with cf.ThreadPoolExecutor(max(1, len(workers))) as pool:
+        worker_futures = [pool.submit(timed, w, join, worker_token) for w in workers]
+        manager_joins = [timed(m, join, stdin=manager_token) for m in managers[1:]]
+        worker_joins = [f.result() for f in worker_futures]
+    serial, slowest = sum(manager_joins), max(worker_joins, default=0.0)
+    parts = {"init": init, "manager joins": serial, "slowest worker join": slowest}
+    return init + max(serial, slowest), parts
 
 
-def one_round(inventory: Inventory, conns: dict[str, Connection]) -> Round:
+def one_round(
+    inventory: Inventory, conns: dict[str, Connection], record: Round, floor: bool
+) -> Round:
     reset(conns)
     cpu0, wall0 = time.process_time(), time.monotonic()
     result = converge(SPEC, inventory, apply_host_tuning=False, local_machine=True)
-    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
-    assert all(n.state == "ready" for n in result.nodes), result.nodes
-    reset(conns)
-    floor, parts = docker_floor(inventory, conns)
-    return Round(wall, cpu, result.timings, floor, parts)
+    record.wall, record.cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    record.phases = dict(result.timings)
+    if not all(n.state == "ready" for n in result.nodes):
+        raise RuntimeError(f"not every node is ready: {result.nodes}")
+    if floor:
+        reset(conns)
+        record.floor, record.floor_parts = docker_floor(inventory, conns)
+    return record
+
+
+def describe(record: Round) -> str:
+    if record.error:
+        return f"FAILED: {record.error}"
+    phases = ", ".join(f"{name} {record.phases.get(name, 0.0):.2f}" for name in PHASES)
+    text = f"swarmstack {record.wall:.2f}s (cpu {record.cpu:.2f}s) [{phases}]"
+    if record.floor:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in record.floor_parts.items())
+        text += f"; floor {record.floor:.2f}s [{parts}]; ratio {record.ratio:.2f}x"
+    return text + f"; load {record.load[0]:.1f}"
 
 
 def main() -> int:
@@ -124,9 +180,13 @@ def main() -> int:
     parser.add_argument("--sizes", default="3+2,3+9,3+17", help="managers+workers, comma separated")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first, not counted")
+    parser.add_argument("--no-floor", action="store_true", help="time swarmstack only")
     parser.add_argument("--name", default="bench", help="local cluster name")
     parser.add_argument("--keep", action="store_true", help="leave the machines running")
     args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    results = RESULTS / f"bootstrap-{stamp}.jsonl"
     rows = []
     cluster = None
     try:
@@ -136,60 +196,70 @@ def main() -> int:
             cluster = LocalCluster.up(managers, workers, name=args.name)
             inventory = inventory_from_data(cluster.inventory(), base=cluster.dir)
             conns = connections(inventory)
-            # Freshly booted machines are still starting services: one round not counted.
-            for _ in range(args.warmup):
-                one_round(inventory, conns)
             rounds = []
-            for index in range(args.rounds):
-                r = one_round(inventory, conns)
-                print(
-                    f"   round {index + 1}: swarmstack {r.wall:.2f}s (cpu {r.cpu:.2f}s), "
-                    f"docker floor {r.floor:.2f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                rounds.append(r)
+            # Freshly booted machines are still starting services: warm-up rounds not counted.
+            for index in range(-args.warmup + 1, args.rounds + 1):
+                record = Round(size, max(index, 0), os.getloadavg(), os.cpu_count() or 0)
+                try:
+                    one_round(inventory, conns, record, floor=not args.no_floor)
+                except Exception as exc:  # recorded and counted; the next round goes on
+                    record.error = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+                    traceback.print_exc(file=sys.stderr)
+                with results.open("a") as handle:
+                    handle.write(json.dumps(asdict(record)) + "\n")
+                label = f"round {index}" if index > 0 else "warm-up"
+                print(f"   {label}: {describe(record)}", file=sys.stderr, flush=True)
+                if index > 0:
+                    rounds.append(record)
             reset(conns)
             for conn in conns.values():
                 conn.close()
-            rows.append((f"{managers}+{workers}", rounds))
+            rows.append((size, rounds))
+            if not args.keep:
+                cluster.down()
+                cluster = None
     finally:
         if cluster is not None and not args.keep:
             cluster.down()
     print_table(rows)
-    return 0
+    print(f"raw rounds: {results}")
+    return 0 if all(not r.error for _, rounds in rows for r in rounds) else 1
 
 
 def print_table(rows: list[tuple[str, list[Round]]]) -> None:
     def med(values: list[float]) -> float:
-        return statistics.median(values)
+        return statistics.median(values) if values else float("nan")
 
     header = (
-        "size", "swarmstack s", "docker floor s", "ratio", "best ratio", "connect+facts s",
-        "swarm steps s", "ready poll s", "controller CPU s",
+        "size", "ok", "swarmstack s", "docker floor s", "ratio", "best ratio", *PHASES,
+        "controller CPU s", "load",
     )  # fmt: skip
-    lines = [header]
-    for size, rounds in rows:
-        wall, floor = med([r.wall for r in rounds]), med([r.floor for r in rounds])
+    lines: list[tuple[str, ...]] = [header]
+    for size, all_rounds in rows:
+        rounds = [r for r in all_rounds if not r.error]
+        measured = [r for r in rounds if r.floor]
         lines.append(
             (
                 size,
-                f"{wall:.2f}",
-                f"{floor:.2f}",
-                f"{wall / floor:.2f}x",
-                f"{min(r.wall for r in rounds) / min(r.floor for r in rounds):.2f}x",
-                f"{med([r.phases.get('facts', 0) for r in rounds]):.2f}",
-                f"{med([r.phases.get('swarm', 0) for r in rounds]):.2f}",
-                f"{med([r.phases.get('ready', 0) for r in rounds]):.2f}",
+                f"{len(rounds)}/{len(all_rounds)}",
+                f"{med([r.wall for r in rounds]):.2f}",
+                f"{med([r.floor for r in measured]):.2f}" if measured else "-",
+                f"{med([r.ratio for r in measured]):.2f}x" if measured else "-",
+                f"{min(r.ratio for r in measured):.2f}x" if measured else "-",
+                *(f"{med([r.phases.get(p, 0.0) for r in rounds]):.2f}" for p in PHASES),
                 f"{med([r.cpu for r in rounds]):.2f}",
+                f"{med([r.load[0] for r in all_rounds]):.1f}",
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
-    print(f"(median of {len(rows[0][1]) if rows else 0} rounds, best ratio = fastest swarmstack "
-          "round / fastest floor; floor = init + manager joins + slowest worker join, each timed "
-          "on the host)")  # fmt: skip
+    print(
+        f"(medians over the successful rounds on {os.cpu_count()} cores; ratio = median of the "
+        "per-round ratios swarmstack / floor; floor = init + max(manager joins in sequence, "
+        "slowest parallel worker join), each timed on the host; phases are spans and overlap; "
+        "load = 1-minute load average at the start of a round)"
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from . import commands
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
 from .inventory import Inventory
 from .progress import NullProgress, Progress
-from .ssh import CommandRecord, CommandResult, Connection, Connector
+from .ssh import CommandRecord, CommandResult, Connection, Connector, brief_command, redact
 from .swarm import Plan, PrepStep, Step, plan_preparation, plan_swarm
 from .tuning import TuningScript, apply_tuning, digest, tuning_script_for
 from .unlockkey import check_writable, default_unlock_key_file, save_unlock_key
@@ -86,6 +86,8 @@ class BootstrapResult:
     changed: bool
     plan: Plan
     commands: tuple[CommandRecord, ...] = ()
+    # Seconds per phase: connect, facts, prepare, then the steps (init, manager joins, worker
+    # joins, labels, ...: first start to last end of each), swarm (all steps), ready.
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     prepare: tuple[PrepStep, ...] = ()  # host tuning, docker started
@@ -210,6 +212,9 @@ class _Run:
         self._secrets: dict[str, str] = {}  # join tokens and the unlock key, in memory only
         self.node_ids: dict[str, str] = {}  # host address -> node id, for hosts joined now
         self._token_lock = threading.Lock()
+        # (phase, started, ended) of every step run, for the run's timings (step_phase).
+        self.step_spans: list[tuple[str, float, float]] = []
+        self._connected_at = 0.0  # when the last host's SSH connection was up
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -255,7 +260,8 @@ class _Run:
         self.progress.start([h.address for h in self.inventory.hosts])
         started = time.monotonic()
         facts = self.gather_facts()
-        self.timed("facts", started)
+        self.timings["connect"] = max(0.0, self._connected_at - started)
+        self.timings["facts"] = time.monotonic() - max(started, self._connected_at)
 
         started = time.monotonic()
         tuning = self.tuning_scripts(local_machine) if apply_host_tuning else {}
@@ -273,6 +279,7 @@ class _Run:
         started = time.monotonic()
         if plan.steps:
             self.execute(plan)
+            self.timings.update(phase_spans(self.step_spans))
         saved = self.keep_unlock_key(plan, key_file, rotate_unlock_key)
         self.timed("swarm", started)
 
@@ -359,6 +366,7 @@ class _Run:
                 window=window,
             )
             self.connections[address] = connection
+            self._connected_at = max(self._connected_at, time.monotonic())
             self.progress.phase(address, "reading facts")
             return self.read_facts(address)
 
@@ -385,7 +393,7 @@ class _Run:
         return facts
 
     def read_facts(self, address: str) -> HostFacts:
-        result = self.run_command(address, commands.read_facts())
+        result = self.run_command(address, commands.read_facts(), what="reading facts")
         return parse_facts(address, result.stdout)
 
     def tuning_scripts(self, local_machine: bool) -> dict[str, TuningScript]:
@@ -452,10 +460,12 @@ class _Run:
         if outcome.failed:
             failure = next(iter(outcome.failed.values()))
             if isinstance(failure, RemoteCommandFailed | SwarmError):
+                # One line: the failed step, its host, the reason, and how far the plan got.
+                *first, last = failure.problems
                 raise type(failure)(
-                    *failure.problems,
-                    f"{len(outcome.done)} of {len(plan.steps)} steps were done; re-run to "
-                    "continue from there",
+                    *first,
+                    f"{last} ({len(outcome.done)} of {len(plan.steps)} steps were done; "
+                    "re-run to continue from there)",
                     hint=failure.hint,
                 )
             raise failure
@@ -473,7 +483,7 @@ class _Run:
         else:
             command = None
         if command is not None:
-            result = self.run_command(plan.anchor, command)
+            result = self.run_command(plan.anchor, command, what="reading the unlock key")
             self.take_output(command, plan.anchor, result.stdout)
         with self._token_lock:
             key = self._secrets.pop("unlock-key", "")
@@ -496,7 +506,9 @@ class _Run:
         def unlock_one(address: str) -> None:
             self.progress.phase(address, "unlocking")
             command = commands.unlock_manager()
-            self.run_command(address, command, stdin=self.fill_stdin_with(command.stdin))
+            self.run_command(
+                address, command, stdin=self.fill_stdin_with(command.stdin), what="unlocking"
+            )
             self.progress.phase(address, "unlocked")
 
         results = self.fan_out(locked, unlock_one)
@@ -513,13 +525,23 @@ class _Run:
         )
 
     def step_runner(self, plan: Plan, step: Step) -> Callable[[stepgraph.Context], None]:
-        return lambda context: self.run_step(plan, step)
+        def run(context: stepgraph.Context) -> None:
+            started = time.monotonic()
+            try:
+                self.run_step(plan, step)
+            finally:
+                with self._token_lock:
+                    self.step_spans.append((step_phase(step), started, time.monotonic()))
+
+        return run
 
     def token(self, anchor: str, role: str) -> str:
         """A join token, fetched once from the anchor; kept only in memory."""
         with self._token_lock:
             if role not in self._secrets:
-                result = self.run_command(anchor, commands.fetch_join_token(role))
+                result = self.run_command(
+                    anchor, commands.fetch_join_token(role), what=f"reading the {role} join token"
+                )
                 self._secrets[role] = result.stdout.strip()
             return self._secrets[role]
 
@@ -537,7 +559,7 @@ class _Run:
             joined = dict(self.node_ids)
         for command in commands.step_commands(step, joined):
             stdin = self.fill_stdin(plan, command.stdin) if command.stdin else None
-            result = self.run_command(step.host, command, stdin=stdin)
+            result = self.run_command(step.host, command, stdin=stdin, what=step_label(step))
             if command.output == commands.OUTPUT_MANAGER_STATE:
                 self.ensure_manager(plan, step, _last_line(result.stdout))
             else:
@@ -577,14 +599,39 @@ class _Run:
         self.progress.phase(target, "rejoined as manager")
 
     def run_command(
-        self, address: str, command: commands.HostCommand, stdin: str | None = None
+        self,
+        address: str,
+        command: commands.HostCommand,
+        stdin: str | None = None,
+        what: str = "",
     ) -> CommandResult:
-        return self.connections[address].run(
-            command.run,
-            stdin=stdin,
-            mutating=command.mutating,
-            secret_output=command.secret_output,
-        )
+        """Run one host command; a failure is one line naming ``what`` ran where, and why.
+
+        The command's text (it can be thousands of characters: update-many) is only in the
+        debug log (--debug), never in the error.
+        """
+        what = what or command_label(command.run)
+        try:
+            result = self.connections[address].run(
+                command.run,
+                stdin=stdin,
+                mutating=command.mutating,
+                secret_output=command.secret_output,
+                check=False,
+            )
+        except RemoteCommandFailed as exc:  # the channel broke or timed out
+            log.debug("%s: failed command: %s", address, command.run)
+            raise RemoteCommandFailed(
+                *(line.replace(f"`{brief_command(command.run)}`", what) for line in exc.problems),
+                hint=exc.hint,
+            ) from None
+        if result.exit_status != 0:
+            log.debug("%s: failed command: %s", address, command.run)
+            reason = failure_reason(result.stderr, result.stdout, command.secret_output)
+            raise RemoteCommandFailed(
+                f"{address}: {what} failed (exit {result.exit_status}): {reason}"
+            )
+        return result
 
     def fill_stdin(self, plan: Plan, template: str) -> str:
         """A stdin template with its secrets filled in (they never leave this process
@@ -700,6 +747,50 @@ def _manager_summary(nodes: tuple[SwarmNode, ...]) -> str:
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1].strip() if lines else ""
+
+
+def step_phase(step: Step) -> str:
+    """The phase a step belongs to in the run's timings."""
+    if step.action == "join":
+        return f"{step.args['role']} joins"
+    if step.action in ("update", "update-many"):
+        return "labels"
+    return step.action
+
+
+def phase_spans(spans: list[tuple[str, float, float]]) -> dict[str, float]:
+    """Seconds from the first step of each phase starting to the last one ending."""
+    bounds: dict[str, tuple[float, float]] = {}
+    for phase, started, ended in spans:
+        low, high = bounds.get(phase, (started, ended))
+        bounds[phase] = (min(low, started), max(high, ended))
+    return {phase: high - low for phase, (low, high) in bounds.items()}
+
+
+MAX_REASON = 300  # characters of a failed command's output shown in its error
+
+
+def step_label(step: Step) -> str:
+    """A step as an error names it: ``step join of 198.18.0.14 (as worker)``."""
+    target = step.target.split("#")[0]
+    if step.action == "update-many":
+        return f"step update-many (labels of {len(step.args['updates'])} nodes)"
+    if step.action == "join":
+        return f"step join of {target} (as {step.args['role']})"
+    return f"step {step.action} of {target}"
+
+
+def command_label(text: str) -> str:
+    """A short name for a command outside the plan: its first words, never its arguments."""
+    words = text.split()
+    return "`" + " ".join(words[:3]) + (" ...`" if len(words) > 3 else "`")
+
+
+def failure_reason(stderr: str, stdout: str, secret_output: bool) -> str:
+    """The last line a failed command printed (secrets blanked), cut to MAX_REASON."""
+    detail = redact(stderr.strip() or ("" if secret_output else stdout.strip()))
+    last = detail.splitlines()[-1].strip() if detail else "no output"
+    return last if len(last) <= MAX_REASON else last[: MAX_REASON - 3] + "..."
 
 
 def describe_step(step: Step) -> dict[str, Any]:

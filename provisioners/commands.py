@@ -47,6 +47,7 @@ OUTPUT_MANAGER_STATE = "manager state"  # "reachable", or what the node is inste
 MANAGER_SETTLE_TIMEOUT = 30.0  # seconds a promoted node may take to join raft
 
 DRAIN_TIMEOUT = 60.0  # seconds a drained node's tasks may take to stop
+JOIN_WAIT = 120.0  # seconds a join docker timed out on may take to finish in the background
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,12 @@ def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
         autolock=bool(args.get("autolock")),
     )
     body = init_body(str(args["advertise_addr"]), options)
-    then = " && { echo worker $(docker swarm join-token -q worker) & " + (
-        "echo manager $(docker swarm join-token -q manager); wait; }"
+    # Both tokens from one API read of the swarm (GET /swarm, JSON without spaces), cut out by
+    # the shell (no process sees them); a token not found is fetched later with the CLI.
+    then = f" && s=$({_engine_get('/swarm')}) && " + " && ".join(
+        f'{{ case "$s" in *\\"{key}\\":\\"*) t=${{s#*\\"{key}\\":\\"}}; '
+        f't=${{t%%\\"*}}; echo "{role} $t";; esac; }}'
+        for role, key in (("worker", "Worker"), ("manager", "Manager"))
     )
     if args.get("autolock"):
         then += f" && {_ECHO_UNLOCK_KEY}"
@@ -146,7 +151,13 @@ def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
     if "then_update" in args:  # a new manager labels itself in the same round trip
         then, output = f" && {_update_command(args['then_update'])}", ""
     else:  # the new node's id, so that its labels need no wait for its hostname
-        then, output = " && docker info --format '{{.Swarm.NodeID}}'", OUTPUT_NODE_ID
+        # The first "NodeID" of the daemon's info is Swarm.NodeID (RemoteManagers come later).
+        # Without it the update names the node by its hostname (retried until it is known).
+        then = (
+            f' && {{ i=$({_engine_get("/info")}) || i=; case "$i" in *\\"NodeID\\":\\"*) '
+            'i=${i#*\\"NodeID\\":\\"}; echo "${i%%\\"*}";; esac; }'
+        )
+        output = OUTPUT_NODE_ID
     return (
         HostCommand(
             _engine_api("/swarm/join") + then,
@@ -317,14 +328,32 @@ def _engine_api(path: str) -> str:
 
     The unversioned path is served at the daemon's own API version. curl's -w appends the
     HTTP status after the body; anything but 200 prints the body (the error) and fails.
+    A join the daemon gave up waiting for ("Timeout was reached before node joined", on a
+    busy swarm) goes on in the background: it is waited for (JOIN_WAIT) instead.
     """
+    fail = "printf '%s\\n' \"${r% *}\" >&2; exit 1"
+    if path == "/swarm/join":
+        fail = (
+            'case "$r" in *"Timeout was reached before node joined"*) n=0; '
+            f"until i=$({_engine_get('/info')}) && "
+            'case "$i" in *\'"LocalNodeState":"active"\'*) true;; *) false;; esac; do '
+            f"n=$((n + 1)); [ $n -lt {int(JOIN_WAIT * 5)} ] || {{ echo 'the node did not "
+            f"join within {JOIN_WAIT:.0f} s (docker timed out and went on in the background)' "
+            f">&2; exit 1; }}; sleep 0.2; done;; *) {fail};; esac"
+        )
     return (
         "command -v curl >/dev/null || { echo 'curl is not installed: swarmstack needs it to "
         "join through the Docker API (tokens stay off command lines)' >&2; exit 1; }; "
         f"r=$(curl -sS --unix-socket {DOCKER_SOCKET} -H 'Content-Type: application/json' "
         f"--data-binary @- -w ' %{{http_code}}' http://localhost{path}) && "
-        '{ [ "${r##* }" = 200 ] || { printf \'%s\\n\' "${r% *}" >&2; exit 1; }; }'
+        '{ [ "${r##* }" = 200 ] || { ' + fail + "; }; }"
     )
+
+
+def _engine_get(path: str) -> str:
+    """GET from the Docker Engine API (a fraction of a docker CLI call's cost); fails on an
+    HTTP error."""
+    return f"curl -sf --unix-socket {DOCKER_SOCKET} http://localhost{path}"
 
 
 def _role(role: str) -> str:

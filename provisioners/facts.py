@@ -25,7 +25,10 @@ NODE_FORMAT = (
     '"state":{{json .Status.State}},"addr":{{json .Status.Addr}},"manager":{{json .ManagerStatus}}}'
 )
 # One round trip, read-only. Sections start with a line "@@name". Shell builtins where they
-# do (every process counts when many hosts share little CPU); docker info is the one cost.
+# do (every process counts when many hosts share little CPU). The daemon's info comes from the
+# Engine API with curl (the same JSON as `docker info --format '{{json .}}'` without the
+# client's part), a third of the docker CLI's cost; without curl, or when the API does not
+# answer, from the docker CLI.
 FACTS_COMMAND = (
     "echo @@hostname; read -r h < /proc/sys/kernel/hostname && printf '%s\\n' \"$h\"; "
     # A host without the marker may still be running cloud-init, whose last step writes it:
@@ -35,7 +38,8 @@ FACTS_COMMAND = (
     f"echo @@tuning; [ -r {TUNING_MARKER} ] && read -r t < {TUNING_MARKER} && "
     "printf '%s\\n' \"$t\"; "
     "if ! command -v docker >/dev/null 2>&1; then echo @@nodocker; exit 0; fi; "
-    "info=$(docker info --format '{{json .}}' 2>/dev/null); "
+    "info=$(curl -sf --unix-socket /var/run/docker.sock http://localhost/info 2>/dev/null "
+    "|| docker info --format '{{json .}}' 2>/dev/null); "
     "echo @@info; printf '%s\\n' \"$info\"; "
     'case "$info" in *\'"ControlAvailable":true\'*) '
     "echo @@nodes; ids=$(docker node ls -q 2>&1) || "

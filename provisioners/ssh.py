@@ -62,6 +62,13 @@ def redact(text: str) -> str:
     return _SECRETS.sub(lambda m: f"SWM{m.group(1)}-1-<redacted>", text)
 
 
+def brief_command(command: str) -> str:
+    """A command as errors show it: its first line, cut at 80 characters (the whole text of a
+    long command is only in the debug log)."""
+    first = command.strip().splitlines()[0] if command.strip() else ""
+    return first if len(first) <= 80 else first[:77] + "..."
+
+
 class _UnknownHostKey(paramiko.SSHException):
     """Raised by our policy: the host is not in known_hosts and TOFU is off."""
 
@@ -189,11 +196,13 @@ class Connection:
                 channel.close()
             except TimeoutError:
                 raise RemoteCommandFailed(
-                    f"{self.address}: `{command}` did not finish within {timeout:.0f}s"
+                    f"{self.address}: `{brief_command(command)}` did not finish within "
+                    f"{timeout:.0f}s"
                 ) from None
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise RemoteCommandFailed(
-                    f"{self.address}: `{command}` failed: the SSH channel broke ({_describe(exc)})"
+                    f"{self.address}: `{brief_command(command)}` failed: the SSH channel broke "
+                    f"({_describe(exc)})"
                 ) from None
         seconds = time.monotonic() - started
         with self._history_lock:
@@ -206,7 +215,9 @@ class Connection:
         if check and status != 0:
             detail = redact(stderr.strip() or ("" if secret_output else stdout.strip()))
             last = detail.splitlines()[-1] if detail else "no output"
-            raise RemoteCommandFailed(f"{self.address}: `{command}` exited {status}: {last}")
+            raise RemoteCommandFailed(
+                f"{self.address}: `{brief_command(command)}` exited {status}: {last}"
+            )
         return CommandResult(command, status, stdout, stderr, seconds)
 
     def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:

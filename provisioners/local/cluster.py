@@ -98,6 +98,9 @@ class LocalCluster:
     def __init__(self, cluster_state: state.ClusterState, progress: Progress = _quiet) -> None:
         self._state = cluster_state
         self.progress = progress
+        # Seconds of the last `up`: "boot" until every machine's supervisor runs (files,
+        # overlay mount, network), "ssh" from then until every sshd answers.
+        self.timings: dict[str, float] = {}
 
     # --- construction --------------------------------------------------------------------
 
@@ -314,6 +317,7 @@ class LocalCluster:
             names = ", ".join(m.name for m in plan.add)
             self.progress(f"creating {len(plan.add)} machine(s): {names}")
         started = time.monotonic()
+        booted = [started]  # when each machine's supervisor ran (appends are thread-safe)
 
         def boot(m: Machine) -> None:
             files = self._files(m)
@@ -327,6 +331,7 @@ class LocalCluster:
                     machine.stop(self.name, files, m)
             machine.prepare(files, m, image, self.ssh_user, public_key)
             machine.start(self.name, self._state.subnet_index, files, m)
+            booted.append(time.monotonic())
             machine.wait_for_ssh(m, files, time.monotonic() + BOOT_TIMEOUT)
             self.progress(f"  {m.name} {m.address} answers SSH")
 
@@ -343,6 +348,7 @@ class LocalCluster:
                 + f"re-run `swarmstack local up --name {self.name}` to retry, "
                 f"or `swarmstack local down --name {self.name}` to remove them",
             ) from exc
+        self.timings = {"boot": max(booted) - started, "ssh": time.monotonic() - max(booted)}
         if to_start:
             self.progress(f"machines up in {time.monotonic() - started:.1f} s")
         self._write_ssh_files()

@@ -47,7 +47,11 @@ class ScriptedHosts:
 
 def run_plan(monkeypatch: pytest.MonkeyPatch, hosts: ScriptedHosts) -> bootstrap._Run:
     def run_command(
-        self: bootstrap._Run, address: str, command: commands.HostCommand, stdin: str | None = None
+        self: bootstrap._Run,
+        address: str,
+        command: commands.HostCommand,
+        stdin: str | None = None,
+        what: str = "",
     ) -> CommandResult:
         return hosts(self, address, command, stdin)
 
