@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import stepgraph
-from ..contract import quorum
+from ..contract import DEFAULT_DATA_PATH_PORT, GOSSIP_PORT, SWARM_PORT, quorum
 from ..errors import (
     HostUnreachable,
     QuorumLost,
@@ -51,6 +51,10 @@ from .tuning import TuningScript, apply_tuning, digest, tuning_script_for
 from .unlockkey import check_writable, default_unlock_key_file, save_unlock_key
 
 log = logging.getLogger(__name__)
+SWARM_PORTS = (  # what hosts of a swarm must reach on each other, for error hints
+    f"tcp {SWARM_PORT}, tcp and udp {GOSSIP_PORT}, udp {DEFAULT_DATA_PATH_PORT} or the spec's "
+    "data_path_port"
+)
 
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
@@ -593,8 +597,8 @@ class _Run:
                     f"{target} was promoted and then rejoined as a manager through "
                     f"{step.args['remote'][0]}, but it is still not a reachable manager "
                     f"({after or 'no state'}); the other managers are unchanged",
-                    hint=f"check that {target} reaches {step.args['remote'][0]} (tcp 2377, "
-                    "7946 and udp 7946, 4789), then re-run",
+                    hint=f"check that {target} reaches {step.args['remote'][0]} ({SWARM_PORTS}), "
+                    "then re-run",
                 )
         self.progress.phase(target, "rejoined as manager")
 
@@ -688,7 +692,7 @@ class _Run:
                 raise SwarmError(
                     f"nodes not Ready after {timeout:.0f}s: {detail}{_manager_summary(nodes)}",
                     hint="the steps are done; check those hosts' docker (`docker info`) and "
-                    "the network between the hosts (tcp 2377, 7946, udp 7946, 4789), then re-run",
+                    f"the network between the hosts ({SWARM_PORTS}), then re-run",
                 )
             time.sleep(delay)
             delay = min(0.5, delay * 1.5)

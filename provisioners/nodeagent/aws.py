@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from ...contract import CLUSTER_TAG, ROLE_TAG
 from .decisions import Instance, Lease, Notice, SwarmRecord, parse_notice
 
 IMDS_DEFAULT = "http://169.254.169.254"
@@ -167,7 +168,7 @@ class Cloud:
 
     def instances(self) -> list[Instance]:
         """The stack's instances, terminated ones included while EC2 still lists them."""
-        return self._describe(Filters=[{"Name": "tag:swarmstack-cluster", "Values": [self.stack]}])
+        return self._describe(Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [self.stack]}])
 
     def _describe(self, **kwargs: Any) -> list[Instance]:
         found = []
@@ -181,7 +182,7 @@ class Cloud:
                             id=item["InstanceId"],
                             address=item.get("PrivateIpAddress", ""),
                             zone=item.get("Placement", {}).get("AvailabilityZone", ""),
-                            role=tags.get("swarmstack-role", ""),
+                            role=tags.get(ROLE_TAG, ""),
                             state=item["State"]["Name"],
                         )
                     )

@@ -102,7 +102,7 @@ class SwarmRecord:
     """The non-secret record the first manager writes once the swarm exists."""
 
     cluster_id: str
-    managers: tuple[str, ...]  # "ip:2377" of managers in the swarm
+    managers: tuple[str, ...]  # "ip:port" (the swarm port) of managers in the swarm
 
     def to_json(self) -> str:
         return json.dumps({"cluster_id": self.cluster_id, "managers": list(self.managers)})

@@ -24,6 +24,7 @@ from troposphere.policies import (
     UpdatePolicy,
 )
 
+from ...contract import CLUSTER_TAG
 from ...spec import Role
 from . import parameters as p
 
@@ -163,7 +164,7 @@ def _load_balancer_statements(
         )
         for group in groups
     ]
-    ours = {"StringEquals": {"aws:ResourceTag/swarmstack-cluster": Ref("AWS::StackName")}}
+    ours = {"StringEquals": {f"aws:ResourceTag/{CLUSTER_TAG}": Ref("AWS::StackName")}}
     return [
         {"Effect": "Allow", "Action": READ_ONLY_ACTIONS, "Resource": "*"},
         {
@@ -175,9 +176,7 @@ def _load_balancer_statements(
             "Effect": "Allow",
             "Action": CREATE_TARGET_GROUP_ACTIONS,
             "Resource": target_groups,
-            "Condition": {
-                "StringEquals": {"aws:RequestTag/swarmstack-cluster": Ref("AWS::StackName")}
-            },
+            "Condition": {"StringEquals": {f"aws:RequestTag/{CLUSTER_TAG}": Ref("AWS::StackName")}},
         },
         {
             "Effect": "Allow",
