@@ -23,6 +23,8 @@ import pytest
 from swarmstack.errors import LocalProviderError
 from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, cluster_names, sim
 
+from .aws_simulation import AwsSimulation
+
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
 SESSION_PREFIX = "it"
@@ -130,3 +132,14 @@ def run(client: paramiko.SSHClient, command: str) -> str:
     out = stdout.read().decode()
     assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"
     return str(out)
+
+
+@pytest.fixture(scope="module")
+def aws_simulation() -> Iterator[AwsSimulation]:
+    """Stacks on the AWS simulation (see aws_simulation.py); removed after the module."""
+    require_root()
+    simulation = AwsSimulation(session_cluster_name("-sa"))
+    try:
+        yield simulation
+    finally:
+        simulation.close()
