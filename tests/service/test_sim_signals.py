@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -29,7 +30,7 @@ def test_a_success_signal_becomes_an_event_of_the_resource(aws_endpoint: str) ->
     [("nope", "Queue", "SUCCESS"), ("signals", "Nope", "SUCCESS"), ("signals", "Queue", "MAYBE")],
 )
 def test_a_signal_to_nothing_is_refused(
-    aws_endpoint: str, stack: str, resource: str, status: str
+    aws_endpoint: str, stack: str, resource: str, status: Any
 ) -> None:
     cfn = boto3.client("cloudformation")
     cfn.create_stack(StackName="signals", TemplateBody=TEMPLATE)
