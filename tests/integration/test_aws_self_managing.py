@@ -54,7 +54,7 @@ def test_a_stack_forms_its_swarm_without_swarmstack(
             aws_simulation.run(
                 managers[0],
                 "docker node inspect --format '{{json .Spec.Labels}}' "
-                f"$(docker node ls -q --filter label=swarmstack.instance-id={instance})",
+                f"$(docker node ls -q --filter node.label=swarmstack.instance-id={instance})",
             )
         )
         assert labels["swarmstack.instance-id"] == instance
