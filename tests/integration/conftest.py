@@ -22,8 +22,9 @@ import pytest
 
 from swarmstack.errors import LocalProviderError
 from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, cluster_names, sim
+from swarmstack.provisioners.local.sim.launch import sim_credentials
 
-from .aws_simulation import AwsSimulation
+from .aws_simulation import REGION, AwsSimulation
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
@@ -139,7 +140,11 @@ def aws_simulation() -> Iterator[AwsSimulation]:
     """Stacks on the AWS simulation (see aws_simulation.py); removed after the module."""
     require_root()
     simulation = AwsSimulation(session_cluster_name("-sa"))
-    try:
-        yield simulation
-    finally:
-        simulation.close()
+    # The tests' own boto3 clients: the simulation's fake credentials and region, never a
+    # user's profile nor the instance metadata address.
+    with sim_credentials(), pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        try:
+            yield simulation
+        finally:
+            simulation.close()
