@@ -49,6 +49,13 @@ def test_a_stack_forms_its_swarm_without_swarmstack(
     nodes = _nodes(aws_simulation, managers[0])
     assert all(n["Status"] == "Ready" for n in nodes)
     assert sum(n["ManagerStatus"] in ("Leader", "Reachable") for n in nodes) == manager_count
+    # The leader labels nodes on its rounds (every few seconds), after they signalled Ready.
+    labelled = "docker node ls -q --filter node.label=swarmstack.instance-id"
+    _wait(
+        lambda: len(aws_simulation.run(managers[0], labelled).split()) == total,
+        30,
+        "every node labelled",
+    )
     for instance in stack.instances():
         labels = json.loads(
             aws_simulation.run(
