@@ -22,6 +22,9 @@ import pytest
 
 from swarmstack.errors import LocalProviderError
 from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, cluster_names, sim
+from swarmstack.provisioners.local.sim.launch import sim_credentials
+
+from .aws_simulation import REGION, AwsSimulation
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
@@ -130,3 +133,18 @@ def run(client: paramiko.SSHClient, command: str) -> str:
     out = stdout.read().decode()
     assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"
     return str(out)
+
+
+@pytest.fixture(scope="module")
+def aws_simulation() -> Iterator[AwsSimulation]:
+    """Stacks on the AWS simulation (see aws_simulation.py); removed after the module."""
+    require_root()
+    simulation = AwsSimulation(session_cluster_name("-sa"))
+    # The tests' own boto3 clients: the simulation's fake credentials and region, never a
+    # user's profile nor the instance metadata address.
+    with sim_credentials(), pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        try:
+            yield simulation
+        finally:
+            simulation.close()

@@ -18,6 +18,12 @@ Lifecycle hooks (the part AWS users depend on for clean scale-in):
   Terminating:Wait while a termination hook exists, until CompleteLifecycleAction or the
   heartbeat timeout (RecordLifecycleActionHeartbeat extends it); only then is the EC2 instance
   terminated. moto terminates at once and has neither API call.
+
+Resource signals (what the node agent sends once its node is Ready):
+- AWS accepts SignalResource for a resource of the stack and records the stack event
+  "Received SUCCESS signal with UniqueId <id>" on it; moto (5.2) has no SignalResource and
+  completes a group without waiting for its CreationPolicy, so the signal is recorded whenever
+  it comes.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from typing import Any
 from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import ValidationError
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import responses as cfn_responses
+from moto.cloudformation.exceptions import ValidationError as StackValidationError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
@@ -53,6 +62,7 @@ def fake_corrections() -> list[Patch]:
             classmethod(_load_balancer_from_cloudformation),
         ),
         *_lifecycle_patches(),
+        (cfn_responses.CloudFormationResponse, "signal_resource", _signal_resource),
     ]
 
 
@@ -84,6 +94,44 @@ def _load_balancer_from_cloudformation(
         scheme=properties.get("Scheme", "internet-facing"),
         loadbalancer_type=properties.get("Type", "application"),
     )
+
+
+# --- resource signals -------------------------------------------------------------------------
+
+SIGNAL_REASON = "Received {status} signal with UniqueId {unique_id}"
+
+
+def _signal_resource(self: Any) -> ActionResult:
+    """AWS: the stack (name or id) and its logical resource must exist, Status is SUCCESS or
+    FAILURE; the signal becomes an event of that resource."""
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    logical_id = self._get_param("LogicalResourceId")
+    unique_id = self._get_param("UniqueId")
+    status = self._get_param("Status")
+    if status not in ("SUCCESS", "FAILURE"):
+        raise StackValidationError(message=f"Status {status!r}: must be SUCCESS or FAILURE")
+    resources = dict(stack.resource_map._resource_json_map)
+    if logical_id not in resources:
+        raise StackValidationError(
+            message=f"Resource {logical_id} does not exist for stack {stack.name}"
+        )
+    resource = stack.resource_map[logical_id]
+    in_progress = (
+        "UPDATE_IN_PROGRESS" if stack.status.startswith("UPDATE") else "CREATE_IN_PROGRESS"
+    )
+    stack.events.append(
+        cfn_models.Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id=getattr(resource, "physical_resource_id", None) or logical_id,
+            resource_type=resources[logical_id].get("Type", ""),
+            resource_status=in_progress,
+            resource_status_reason=SIGNAL_REASON.format(status=status, unique_id=unique_id),
+            resource_properties=None,
+        )
+    )
+    return EmptyResult()
 
 
 # --- public SSM parameters ---------------------------------------------------------------------
