@@ -59,6 +59,9 @@ class MachineFiles:
         return self.upper / "etc/ssh/ssh_host_ed25519_key.pub"
 
 
+NSPAWN_PROPAGATE = Path("/run/systemd/nspawn/propagate")
+
+
 def is_mounted(path: Path) -> bool:
     target = str(path)
     with open("/proc/self/mountinfo") as mountinfo:
@@ -226,6 +229,8 @@ def destroy(cluster: str, subnet_index: int, files: MachineFiles, machine: Machi
     """Kill the machine and remove every trace of it from the host (its disk included, so
     there is nothing a clean shutdown would save)."""
     stop(cluster, files, machine, graceful=False)
+    # systemd-nspawn removes its mount-propagation folder only on a clean exit; it was killed.
+    shutil.rmtree(NSPAWN_PROPAGATE / f"{cluster}-{machine.name}", ignore_errors=True)
     if is_mounted(files.root):
         run(["umount", str(files.root)])
     left = cgroups.remove(cluster, machine.name)
