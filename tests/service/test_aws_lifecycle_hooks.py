@@ -13,14 +13,18 @@ import boto3
 import pytest
 
 from swarmstack.spec import ClusterSpec
-from swarmstack.templates.aws import build_template, render_template
+from swarmstack.templates.aws import build_template, render_body
 
 
 @pytest.fixture
 def stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, Any]:
     """The full template with one manager and one worker; yields its worker group and queue."""
     boto3.client("ec2").create_key_pair(KeyName="ops")
-    body = render_template(build_template(ClusterSpec.model_validate({"cluster_size": 1})))
+    body = render_body(build_template(ClusterSpec.model_validate({"cluster_size": 1}))).body
+    # Through S3 as on AWS: the full template is over the 51,200-byte inline limit.
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="templates")
+    s3.put_object(Bucket="templates", Key="hooks.json", Body=body.encode())
     parameters = {
         "KeyName": "ops",
         "ManagerSize": "1",
@@ -30,7 +34,7 @@ def stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, Any]:
     }
     boto3.client("cloudformation").create_stack(
         StackName="hooks",
-        TemplateBody=body,
+        TemplateURL="https://s3.amazonaws.com/templates/hooks.json",
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM"],
     )
