@@ -32,6 +32,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from swarmstack.contract import SWARM_PORT
 from swarmstack.errors import RemoteCommandFailed
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
@@ -138,7 +139,7 @@ def docker_floor(
     )
     manager_token = managers[0].run("docker swarm join-token -q manager", secret_output=True).stdout
     worker_token = managers[0].run("docker swarm join-token -q worker", secret_output=True).stdout
-    join = 'read -r t && docker swarm join --token "$t" ' + f"{first}:2377"
+    join = 'read -r t && docker swarm join --token "$t" ' + f"{first}:{SWARM_PORT}"
     with cf.ThreadPoolExecutor(max(1, len(workers))) as pool:
         worker_futures = [pool.submit(timed, w, join, worker_token) for w in workers]
         manager_joins = [timed(m, join, stdin=manager_token) for m in managers[1:]]
