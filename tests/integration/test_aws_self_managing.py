@@ -81,14 +81,27 @@ def test_a_worker_terminated_through_the_group_leaves_no_down_node(aws_simulatio
     assert time.monotonic() - started < 30
 
 
-@pytest.mark.skip(
-    reason="/var/lib/cloud/instance/user-data.txt is the gzip-compressed user data, so run() "
-    "fails decoding it as UTF-8 (byte 0x8b); it must be read with `zcat -f` - not rerun in time"
-)
 def test_no_join_token_in_user_data_outputs_or_command_lines(aws_simulation: Any) -> None:
+    """The tokens live only in SecureString parameters: not in the user data (gzip, so read
+    with `zcat -f`), the stack's outputs, or any process's argv or environment."""
     stack = aws_simulation.create_stack(managers=1, workers=1)
+    manager = stack.instances("manager")[0]
+    tokens = {
+        role: aws_simulation.run(manager, f"docker swarm join-token -q {role}").strip()
+        for role in ("worker", "manager")
+    }
+    assert all(t.startswith("SWMTKN-") for t in tokens.values())
     for instance in stack.instances():
-        assert "SWMTKN" not in aws_simulation.run(instance, "cat /proc/*/cmdline | tr '\\0' ' '")
-        assert "SWMTKN" not in aws_simulation.run(
-            instance, "cat /var/lib/cloud/instance/user-data.txt"
+        seen = aws_simulation.run(
+            instance,
+            "zcat -f /var/lib/cloud/instance/user-data.txt; "
+            "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'",
         )
+        assert "SWMTKN" not in seen, f"a join token on {instance}"
+    outputs = aws_simulation.client("cloudformation").describe_stacks(StackName=stack.name)
+    assert "SWMTKN" not in json.dumps(outputs, default=str)
+    ssm = aws_simulation.client("ssm")
+    stored = ssm.get_parameters_by_path(Path="/", Recursive=True, WithDecryption=True)
+    kept = {p["Value"]: p["Type"] for p in stored["Parameters"] if p["Value"] in tokens.values()}
+    assert sorted(kept) == sorted(tokens.values()), "both tokens kept in the parameter store"
+    assert set(kept.values()) == {"SecureString"}

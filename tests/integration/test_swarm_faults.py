@@ -120,7 +120,12 @@ def assert_healthy(cluster: LocalCluster, managers: set[str] | None = None) -> N
         leader = leader_of(cluster)
         if not leader:
             return False
-        nodes = node_list(cluster, leader)
+        # Right after a heal the leader can still lose its term (the cut-off manager's
+        # higher term forces an election), so a failing `node ls` means "not settled yet".
+        result = cluster.ssh(leader, "sudo docker node ls --format '{{json .}}'", check=False)
+        if result.returncode != 0:
+            return False
+        nodes = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
         reachable = {n["Hostname"] for n in nodes if n["ManagerStatus"] in ("Leader", "Reachable")}
         return all(n["Status"] == "Ready" for n in nodes) and reachable == wanted
 
