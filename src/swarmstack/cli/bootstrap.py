@@ -12,7 +12,7 @@ from rich.console import Console
 from ..output import Output, table
 from ..provisioners.bootstrap import DEFAULT_MAX_PARALLEL, BootstrapResult, converge
 from ..provisioners.inventory import load_inventory
-from .options import spec_from_options, spec_options
+from .options import connect_window_option, inventory_option, spec_from_options, spec_options
 from .progress import progress_for
 from .spec_scope import BOOTSTRAP
 
@@ -55,13 +55,8 @@ def emit_plan(output: Output, result: BootstrapResult) -> None:
 
 
 @click.command("bootstrap")
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Inventory YAML: ssh settings and hosts with their roles (see examples/inventory.yaml).",
+@inventory_option(
+    "Inventory YAML: ssh settings and hosts with their roles (see examples/inventory.yaml)."
 )
 @click.option(
     "--trust-on-first-use",
@@ -70,13 +65,7 @@ def emit_plan(output: Output, result: BootstrapResult) -> None:
     help="Record the keys of hosts missing from known_hosts instead of refusing them. A key "
     "that does not match is refused either way.",
 )
-@click.option(
-    "--connect-window",
-    type=click.FloatRange(0, 3600),
-    default=None,
-    metavar="SECONDS",
-    help="How long to retry SSH connections while hosts boot [default: ssh.connect_window, 120].",
-)
+@connect_window_option
 @click.option(
     "--max-parallel",
     type=click.IntRange(1, 256),

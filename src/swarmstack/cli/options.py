@@ -133,3 +133,27 @@ def confirm(output: Output, question: str, yes: bool) -> bool:
             hint="re-run with --yes to proceed without a prompt",
         )
     return click.confirm(question, default=False, err=True)
+
+
+def inventory_option(help_text: str) -> Callable[[F], F]:
+    """-i/--inventory: the inventory YAML of the hosts a command works on."""
+    return click.option(
+        "-i",
+        "--inventory",
+        "inventory_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+def connect_window_option(function: F) -> F:
+    """--connect-window: how long SSH connections are retried while hosts boot."""
+    return click.option(
+        "--connect-window",
+        type=click.FloatRange(0, 3600),
+        default=None,
+        metavar="SECONDS",
+        help="How long to retry SSH connections while hosts boot "
+        "[default: ssh.connect_window, 120].",
+    )(function)

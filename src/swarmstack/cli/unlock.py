@@ -13,18 +13,12 @@ from ..output import Output
 from ..provisioners.inventory import load_inventory
 from ..provisioners.unlockkey import default_unlock_key_file, read_unlock_key
 from ..spec import ClusterSpec
+from .options import connect_window_option, inventory_option
 from .progress import progress_for
 
 
 @click.command("unlock")
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Inventory YAML of the swarm (its managers are unlocked).",
-)
+@inventory_option("Inventory YAML of the swarm (its managers are unlocked).")
 @click.option(
     "--name",
     default=None,
@@ -36,13 +30,7 @@ from .progress import progress_for
     default=None,
     help="The file bootstrap saved the unlock key in (overrides --name).",
 )
-@click.option(
-    "--connect-window",
-    type=click.FloatRange(0, 3600),
-    default=None,
-    metavar="SECONDS",
-    help="How long to retry SSH connections while hosts boot [default: ssh.connect_window, 120].",
-)
+@connect_window_option
 @click.pass_obj
 def unlock_command(
     output: Output,
