@@ -277,8 +277,9 @@ class Cloud:
         self.management_url = (os.environ.get(MANAGEMENT_ENV) or MANAGEMENT).rstrip("/")
         self._completed: set[str] = set()  # leaving notices this process marked done
 
-    def publish_node(self, me: NodeIdentity, ready: bool) -> None:
-        """This node's record - its SSH host keys and whether it is Ready in the swarm - as a
+    def publish_node(self, me: NodeIdentity, ready: bool | None) -> None:
+        """This node's record - its SSH host keys and whether it is Ready in the swarm (None:
+        the agent does not form this swarm, `azure deploy` does over SSH) - as a
         line on the serial console: that needs no grant at all (only root on this VM writes
         its console), and the CLI can read it from outside the cluster's network (the vault
         and the storage account accept only the cluster's subnet). Never fails the boot."""
@@ -626,10 +627,11 @@ def run_node(command: str, settings: Settings) -> int:
         return 0
     me = identity(metadata)
     cloud = Cloud(metadata)
-    cloud.publish_node(me, ready=False)  # host keys first: the CLI may SSH in before Ready
     if not cloud.self_managing:
+        cloud.publish_node(me, ready=None)  # the host keys, for the SSH bootstrap
         log.info("no Key Vault tag: this cluster's swarm is formed over SSH by swarmstack")
         return 0
+    cloud.publish_node(me, ready=False)  # host keys first: SSH may come before Ready
     engine = LocalEngine()
     Booter(me, engine, cloud, settings).run()
     cloud.publish_node(me, ready=True)  # what `swarmstack azure deploy` waits for

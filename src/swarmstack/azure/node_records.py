@@ -1,7 +1,8 @@
 """What each scale-set instance says about itself on its serial console (boot diagnostics).
 
 The node agent writes one line per event, "swarmstack-node {json}": its instance, role,
-address, whether its node is Ready in the swarm, and its SSH host keys (nodeagent/azure.py).
+address, whether its node is Ready in the swarm (null where `azure deploy` forms the swarm
+over SSH), and its SSH host keys (nodeagent/azure.py).
 Azure keeps the console log as boot diagnostics; Resource Manager hands out a short-lived
 read URL for it (retrieveBootDiagnosticsData), reachable from where the CLI runs - unlike the
 cluster's vault and storage, which accept only the cluster's subnet. Only root on the VM
@@ -32,7 +33,7 @@ class NodeRecord:
     role: str
     address: str
     zone: str
-    ready: bool
+    ready: bool | None  # None: the agent does not form this swarm (`azure deploy`: SSH does)
     host_keys: str
 
 
@@ -51,7 +52,7 @@ def last_record(console: str, instance: str) -> NodeRecord | None:
                 role=str(data["role"]),
                 address=str(data["address"]),
                 zone=str(data["zone"]),
-                ready=data["ready"] is True,
+                ready=None if data["ready"] is None else data["ready"] is True,
                 host_keys=str(data["host_keys"]),
             )
         except (ValueError, KeyError, TypeError):
@@ -102,7 +103,7 @@ def wait_for_records(
 
     def wanted(instance: str) -> NodeRecord | None:
         record = read(instance)
-        return record if record is not None and (record.ready or not ready) else None
+        return record if record is not None and (record.ready is True or not ready) else None
 
     what = "Ready in the swarm" if ready else "publishing their host keys"
     return wait_for_each(

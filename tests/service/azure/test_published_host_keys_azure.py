@@ -18,18 +18,20 @@ import pytest
 
 from swarmstack.azure.clients import AzureClients
 from swarmstack.azure.discover import Discovery
+from swarmstack.azure.status import cluster_status
+from swarmstack.cli.azure_status import swarm_state
 from swarmstack.errors import NodesSilent
 from swarmstack.handoff import CloudSsh, HandoffProgress
 from swarmstack.provisioners.inventory import Host, SshSettings
 from swarmstack.provisioners.nodeagent import azure
-from swarmstack.provisioners.nodeagent.azure import CONSOLE_ENV, IMDS_ENV, run_node
-from swarmstack.provisioners.nodeagent.main import Settings
+from swarmstack.provisioners.nodeagent.azure import CONSOLE_ENV, IMDS_ENV, Cloud, Metadata, run_node
+from swarmstack.provisioners.nodeagent.main import Settings, identity
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.azure import arm_template, resolve_settings
 
 from ..fake_azure import FakeAzure
 from .fake_node_cloud import FakeNodeCloud, serve
-from .test_deploy_flow import deployment
+from .test_deploy_flow import GROUP, deployment
 
 CLUSTER = "flow"  # test_deploy_flow's spec
 
@@ -158,3 +160,38 @@ def test_an_instance_that_never_writes_its_keys_stops_the_deploy_before_ssh(
     }
     assert warnings == [f"{worker.name}: host keys not pinned (no host keys published yet)"]
     assert handed["known_hosts"].count(" ssh-ed25519 ") == 2  # the manager's two names
+
+
+def test_status_lists_each_node_as_its_console_reports_it(
+    fake_azure: FakeAzure,
+    clients: AzureClients,
+    node_cloud: FakeNodeCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, discovery = deployed(clients)
+    [manager], [worker] = discovery.managers, discovery.workers
+    # The manager's agent formed the swarm itself (a template deployment's node): Ready.
+    name = f"{manager.scale_set}_{manager.instance_id}"
+    node_cloud.add_instance("manager", int(manager.instance_id), manager.private_ip)
+    key = tmp_path / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    monkeypatch.setattr(azure, "HOST_KEY_FILES", (f"{key}.pub",))
+    monkeypatch.setenv(CONSOLE_ENV, str(tmp_path / "console"))
+    metadata = Metadata(node_cloud.imds(name))
+    me = identity(metadata)
+    Cloud(metadata).publish_node(me, ready=False)
+    Cloud(metadata).publish_node(me, ready=True)
+    fake_azure.serial_logs[(manager.scale_set, manager.instance_id)] = (
+        tmp_path / "console"
+    ).read_text()
+    # The worker has written nothing yet.
+
+    status = cluster_status(clients, GROUP, CLUSTER)
+    rows = {row["instance"]: row for row in status["nodes"]}
+    assert rows[name]["ready"] is True
+    assert rows[name]["host_keys"].startswith("ssh-ed25519 ")
+    assert (rows[name]["role"], rows[name]["address"]) == ("manager", manager.private_ip)
+    silent = rows[f"{worker.scale_set}_{worker.instance_id}"]
+    assert (silent["recorded"], silent["ready"], silent["host_keys"]) == (False, None, None)
+    assert [swarm_state(rows[i]) for i in sorted(rows)] == ["Ready", "no record"]
