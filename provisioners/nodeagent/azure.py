@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import urllib.error
@@ -38,7 +39,7 @@ from .azure_shapes import (
     with_port,
     without_port,
 )
-from .decisions import Instance, Lease, Notice, SwarmRecord
+from .decisions import Instance, Lease, NodeIdentity, Notice, SwarmRecord
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -72,9 +73,23 @@ VAULT_API = "7.4"
 BLOB_API = "2021-08-06"
 COMPUTE_API = "2024-07-01"
 NETWORK_API = "2024-05-01"
+# The node's record on its serial console, which Azure keeps as boot diagnostics and the CLI
+# reads through Resource Manager (retrieveBootDiagnosticsData): one line, this prefix, JSON.
+NODE_RECORD_PREFIX = "swarmstack-node "
+CONSOLE = "/dev/console"  # Azure's images log their console to the serial port
+CONSOLE_ENV = "NODE_AGENT_CONSOLE"  # tests and the local simulation: a file instead
+# SSH host public keys, ed25519 first (paramiko asks a host for the first type known_hosts
+# holds for it); the record joins "TYPE BASE64" with "," (swarmstack.known_hosts reads it).
+HOST_KEY_FILES = tuple(
+    f"{os.environ.get('NODE_AGENT_ROOT', '')}/etc/ssh/ssh_host_{kind}_key.pub"
+    for kind in ("ed25519", "ecdsa")
+)
 # The template's value of a token secret before the first manager stores the real one.
 PLACEHOLDER = "not-yet-set"
 TOKEN_CHECK_ROUNDS = 12  # the leader compares the vault's tokens with the swarm's every minute
+
+
+log = logging.getLogger("swarmstack-agent")
 
 
 class AzureError(Exception):
@@ -261,6 +276,34 @@ class Cloud:
         ).rstrip("/")
         self.management_url = (os.environ.get(MANAGEMENT_ENV) or MANAGEMENT).rstrip("/")
         self._completed: set[str] = set()  # leaving notices this process marked done
+
+    def publish_node(self, me: NodeIdentity, ready: bool | None) -> None:
+        """This node's record - its SSH host keys and whether it is Ready in the swarm (None:
+        the agent does not form this swarm, `azure deploy` does over SSH) - as a
+        line on the serial console: that needs no grant at all (only root on this VM writes
+        its console), and the CLI can read it from outside the cluster's network (the vault
+        and the storage account accept only the cluster's subnet). Never fails the boot."""
+        try:
+            record = host_key_record()
+        except OSError as error:
+            log.warning("host keys not published (%s)", error)
+            return
+        line = json.dumps(
+            {
+                "instance": me.instance_id,
+                "role": me.role,
+                "zone": me.zone,
+                "address": me.address,
+                "ready": ready,
+                "host_keys": record,
+            },
+            sort_keys=True,
+        )
+        try:
+            with open(os.environ.get(CONSOLE_ENV) or CONSOLE, "a", encoding="utf-8") as console:
+                console.write(f"\n{NODE_RECORD_PREFIX}{line}\n")  # a line of its own
+        except OSError as error:
+            log.warning("node record not written to the console (%s)", error)
 
     @property
     def self_managing(self) -> bool:
@@ -510,6 +553,20 @@ class Cloud:
 # --- every node: its own leaving --------------------------------------------------------------
 
 
+def host_key_record() -> str:
+    """The host keys present, "TYPE BASE64" (no comment: it names the host) joined by ","."""
+    keys = []
+    for path in HOST_KEY_FILES:
+        try:
+            with open(path, encoding="ascii") as file:
+                keys.append(" ".join(file.read().split()[:2]))
+        except FileNotFoundError:
+            continue
+    if not keys:
+        raise FileNotFoundError("no SSH host key under /etc/ssh")
+    return ",".join(keys)
+
+
 class LeavingWatcher:
     """On a Terminate or Preempt event for this instance: post a leaving notice, wait for the
     leader to drain, demote and remove the node (it marks the notice done), then approve the
@@ -562,7 +619,7 @@ def run_node(command: str, settings: Settings) -> int:
     """Azure: the same loops through the Azure adapter. Every node also watches its own
     Scheduled Events: only a VM of the event's scale set may approve it."""
     from .engine import Engine as LocalEngine
-    from .main import Booter, Healer, configure, identity, log
+    from .main import Booter, Healer, configure, identity
 
     metadata = Metadata()
     if command == "configure":
@@ -571,10 +628,13 @@ def run_node(command: str, settings: Settings) -> int:
     me = identity(metadata)
     cloud = Cloud(metadata)
     if not cloud.self_managing:
+        cloud.publish_node(me, ready=None)  # the host keys, for the SSH bootstrap
         log.info("no Key Vault tag: this cluster's swarm is formed over SSH by swarmstack")
         return 0
+    cloud.publish_node(me, ready=False)  # host keys first: SSH may come before Ready
     engine = LocalEngine()
     Booter(me, engine, cloud, settings).run()
+    cloud.publish_node(me, ready=True)  # what `swarmstack azure deploy` waits for
     watcher = LeavingWatcher(cloud, me.instance_id, me.address)
     healer = Healer(me, engine, cloud, settings) if me.role == "manager" else None
     rounds = 0

@@ -123,6 +123,10 @@ class CloudError(SwarmstackError):
     """A cloud provider refused or failed an operation."""
 
 
+class NodesSilent(CloudError):
+    """Cloud nodes did not publish what the CLI waits for (host keys, readiness) in time."""
+
+
 class AwsError(CloudError):
     """An AWS call failed."""
 

@@ -1,20 +1,24 @@
 """The hand-off from a cloud deployment to the SSH bootstrap (swarmstack.provisioners).
 
 `aws launch-stack` and `azure deploy` discover their nodes, turn them into inventory Hosts and
-call `bootstrap_hosts`. Host keys are verified against a per-cluster known_hosts file; cloud
-hosts' keys are unknown at first, so the first run needs either keys added out of band
-(ssh-keyscan checked against the console output) or an explicit --trust-on-first-use.
+call `bootstrap_hosts`. Host keys are verified against a per-cluster known_hosts file, into
+which the keys each node published at boot are pinned first (`pin_published_host_keys`), so
+no cloud host is trusted on first use; a node that published nothing is refused unless the
+user asked for --trust-on-first-use.
 Progress goes to the callbacks the caller gives, so this runs without a CLI.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from .errors import NodesSilent
+from .known_hosts import BadHostKeyRecord, parse_host_key_record, pin_host_keys
 from .provisioners.inventory import Bastion, Host, Inventory, SshSettings
 from .provisioners.progress import NullProgress, Progress
 from .spec import ClusterSpec
@@ -58,6 +62,80 @@ def default_known_hosts(cluster: str) -> Path:
     """~/.config/swarmstack/CLUSTER/known_hosts: one trust store per cluster."""
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "swarmstack" / cluster / "known_hosts"
+
+
+@dataclass(frozen=True)
+class PublishedKeys:
+    """What one node published: its host key record (None: nothing yet), and the names
+    (known_hosts spelling) it is reached by."""
+
+    node: str
+    names: tuple[str, ...]
+    record: str | None
+
+
+T = TypeVar("T")
+# Seconds to wait for every node to publish its host keys (boot, cloud-init, the console).
+HOST_KEYS_TIMEOUT = 900.0
+
+
+def wait_for_each(
+    read: Callable[[str], T | None],
+    nodes: Sequence[str],
+    what: str,
+    *,
+    timeout: float,
+    poll: float = 10.0,
+    info: Callable[[str], None] = _ignore,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, T]:
+    """Read each node until ``read`` gives something for all of them, or NodesSilent after
+    ``timeout`` seconds naming those still silent; ``what`` says what is awaited."""
+    deadline = clock() + timeout
+    found: dict[str, T] = {}
+    while True:
+        for node in nodes:
+            if node not in found:
+                value = read(node)
+                if value is not None:
+                    found[node] = value
+        waiting = [node for node in nodes if node not in found]
+        if not waiting:
+            return found
+        if clock() >= deadline:
+            raise NodesSilent(
+                f"{len(waiting)} of {len(nodes)} node(s) were not {what} within "
+                f"{timeout:.0f}s: {', '.join(waiting[:10])}",
+                hint="see the node's console output (cloud-init, swarmstack-agent) in the "
+                "cloud's console, or pass --trust-on-first-use to check keys yourself",
+            )
+        info(f"waiting for {len(waiting)} node(s) {what} ({len(found)}/{len(nodes)})")
+        sleep(poll)
+
+
+def pin_published_host_keys(
+    known_hosts: Path, published: Sequence[PublishedKeys], report: HandoffProgress
+) -> list[str]:
+    """Pin every valid published record under each of its node's names; returns the nodes
+    that published nothing usable (SSH will refuse them unless trust on first use is on)."""
+    records: dict[str, str] = {}
+    missing = []
+    for item in published:
+        try:
+            if item.record is None:
+                raise BadHostKeyRecord("no host keys published yet")
+            parse_host_key_record(item.record)
+        except BadHostKeyRecord as error:
+            report.warn(f"{item.node}: host keys not pinned ({error})")
+            missing.append(item.node)
+            continue
+        records.update(dict.fromkeys(item.names, item.record))
+    if records:
+        pin_host_keys(known_hosts, records)
+        pinned = len(published) - len(missing)
+        report.info(f"pinned the published host keys of {pinned} node(s) in {known_hosts}")
+    return missing
 
 
 def bootstrap_hosts(

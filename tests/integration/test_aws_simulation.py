@@ -13,13 +13,20 @@ import json
 import shlex
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from swarmstack.aws.console import console_host_keys
+from swarmstack.cloudinit import generate_host_keys
+from swarmstack.errors import HostKeyMismatch
+from swarmstack.known_hosts import pin_host_keys
+from swarmstack.provisioners.inventory import SshSettings
 from swarmstack.provisioners.local import LocalCluster, sim
 from swarmstack.provisioners.local.sim.launch import sim_credentials
+from swarmstack.provisioners.ssh import Connector
 from swarmstack.spec import ClusterSpec
 
 from .conftest import require_root, session_cluster_name
@@ -85,6 +92,37 @@ def test_every_machine_ran_its_launch_templates_user_data_to_the_end(
         assert json.loads(marker)["tuning"]
         # Its private IP in the simulated EC2 is the machine's address.
         assert reservation["Instances"][0]["PrivateIpAddress"] == machine.address
+
+
+def test_ssh_verifies_each_machine_against_the_keys_its_console_shows(
+    simulation: dict[str, Any], tmp_path: Path
+) -> None:
+    """What `launch-stack --ssh-bootstrap` pins: the host keys cloud-init printed on the
+    instance's console (GetConsoleOutput); SSH then accepts the machine and nothing else."""
+    cluster = LocalCluster.open(simulation["name"])
+    ec2 = _client(simulation, "ec2")
+    for machine in cluster.machines:
+        with sim_credentials():
+            record = console_host_keys(ec2, machine.name)
+        assert record is not None, f"{machine.name}: no host keys on its console"
+        own = cluster.ssh(machine.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
+        assert record.split(",")[0] == " ".join(own.split()[:2])
+        impostor = " ".join(generate_host_keys().ed25519_public.split()[:2])
+        for keys, verified in ((record, True), (impostor, False)):
+            known_hosts = tmp_path / f"known_hosts-{machine.name}-{verified}"
+            pin_host_keys(known_hosts, {machine.address: keys})
+            settings = SshSettings(
+                known_hosts=known_hosts, user=cluster.ssh_user, key=cluster.ssh_key_path
+            )
+            connector = Connector(settings)
+            try:
+                if verified:
+                    connector.connect(machine.address).close()
+                else:
+                    with pytest.raises(HostKeyMismatch):
+                        connector.connect(machine.address)
+            finally:
+                connector.close()
 
 
 def test_machines_reach_imds_and_the_api_through_the_endpoint_variables(

@@ -87,6 +87,10 @@ class FakeAzure:
         self.refusals: dict[tuple[str, str], tuple[int, str, str]] = {}
         self.held: set[str] = set()
         self._ips = itertools.count(4)
+        # Boot diagnostics: each instance's serial console log, by (scale set, instance id),
+        # served at a SAS-style URL (no bearer token; the signature is the credential).
+        self.serial_logs: dict[tuple[str, str], str] = {}
+        self.sas_signature = uuid.uuid4().hex
 
     # --- test controls -------------------------------------------------------------------
 
@@ -138,6 +142,8 @@ class FakeAzure:
             return self._openid(segments[0])
         if lower[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
             return self._token(body)
+        if lower[:1] == ["serial-logs"] and method == "GET":
+            return self._serial_log(lower, query)
         if headers.get("Authorization") != f"Bearer {self.token}":
             return _error(
                 401, "InvalidAuthenticationToken", "The access token is missing or invalid."
@@ -172,6 +178,8 @@ class FakeAzure:
                 return self._resource(method, path, payload)
             if len(lower) == 9 and lower[6] == "virtualmachinescalesets":
                 return self._scale_set_children(path, lower[8])
+            if len(lower) == 11 and lower[10] == "retrievebootdiagnosticsdata":
+                return self._boot_diagnostics(segments)
             if len(lower) == 11 and lower[10] == "queryinboundnatruleportmapping":
                 return self._port_mapping(lower, payload)
             return _error(404, "NotFound", f"no route {method} {path}")
@@ -473,6 +481,32 @@ class FakeAzure:
                 )
         return Reply(200, {"value": value})
 
+    def _boot_diagnostics(self, segments: list[str]) -> Reply:
+        """POST .../virtualMachineScaleSets/S/virtualMachines/N/retrieveBootDiagnosticsData."""
+        scale_set, instance = segments[7].lower(), segments[9]
+        if not any(i["instanceId"] == instance for i in self._instances_of(scale_set)):
+            return _error(404, "NotFound", f"instance {instance} of {scale_set} not found")
+        url = f"{self.base_url}/serial-logs/{scale_set}/{instance}?sv=2022-11-02&sig="
+        return Reply(
+            200,
+            {
+                "consoleScreenshotBlobUri": url.replace("serial-logs", "screenshots"),
+                "serialConsoleLogBlobUri": url + self.sas_signature,
+            },
+        )
+
+    def _instances_of(self, scale_set: str) -> list[dict[str, Any]]:
+        found = [v for k, v in self.instances.items() if k.endswith(f"/{scale_set}")]
+        return found[0] if found else []
+
+    def _serial_log(self, lower: list[str], query: dict[str, list[str]]) -> Reply:
+        if query.get("sig") != [self.sas_signature] or len(lower) != 3:
+            return _error(403, "AuthenticationFailed", "Signature did not match.")
+        text = self.serial_logs.get((lower[1], lower[2]))
+        if text is None:
+            return _error(404, "BlobNotFound", "The specified blob does not exist.")
+        return Reply(200, text.encode())
+
     def _port_mapping(self, lower: list[str], payload: Any) -> Reply:
         lb = self.resources.get("/".join(["", *lower[:8]]))
         if lb is None:
@@ -572,9 +606,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         reply = self.server.fake.handle(self.command, self.path, self.headers, body)
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        raw = isinstance(reply.body, bytes)  # a blob's content, as it is
+        data = b"" if reply.body is None else reply.body if raw else json.dumps(reply.body).encode()
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        kind = "application/octet-stream" if raw else "application/json; charset=utf-8"
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-ms-request-id", str(uuid.uuid4()))
         for name, value in reply.headers.items():

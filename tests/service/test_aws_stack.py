@@ -23,8 +23,10 @@ from swarmstack.aws.events import StackEvent, WatchResult
 from swarmstack.aws.stacks import Stack, describe_stack
 from swarmstack.aws.template_upload import INLINE_LIMIT_BYTES, default_bucket_name
 from swarmstack.cli.main import cli
+from swarmstack.cloudinit import generate_host_keys
 from swarmstack.errors import ExitCode
 from swarmstack.provisioners.inventory import Host, SshSettings
+from swarmstack.provisioners.local.sim import corrections
 from swarmstack.spec import ClusterSpec
 
 MOTO_AMI = "ami-12c6146b"  # one of the images moto's EC2 knows
@@ -379,6 +381,8 @@ def test_launch_with_ssh_bootstrap_prints_the_change_set_then_the_nodes_and_hand
 
     monkeypatch.setattr("swarmstack.aws.handoff.bootstrap_hosts", record)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    consoles = BootedConsoles()
+    monkeypatch.setattr(corrections, "INSTANCE_CONSOLES", consoles)
     result = swarmstack(
         "aws", "launch-stack", "--name", "omicron", "--region", "us-east-1", "--yes",
         "--manager-size", "1", "--cluster-size", "2",
@@ -402,6 +406,33 @@ def test_launch_with_ssh_bootstrap_prints_the_change_set_then_the_nodes_and_hand
     assert ssh.user == "admin"
     assert ssh.known_hosts == tmp_path / "swarmstack" / "omicron" / "known_hosts"
     assert not ssh.trust_on_first_use
+    # ... and each node's key, as its console showed it, pinned there before the hand-off.
+    pinned = ssh.known_hosts.read_text().splitlines()
+    assert sorted(pinned) == sorted(
+        f"{address} {consoles.keys_of[host.hostname or '']}"
+        for host in hosts
+        for address in {host.address, host.private_address}
+    )
+
+
+class BootedConsoles(dict[str, str]):
+    """Each instance's console as cloud-init leaves it, with a fresh host key per instance
+    (moto launches them during the command, so they are made when first read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys_of: dict[str, str] = {}
+
+    def get(self, instance_id: str, default: object = None) -> str:
+        if instance_id not in self.keys_of:
+            public = generate_host_keys().ed25519_public.split()
+            self.keys_of[instance_id] = " ".join(public[:2])
+        key = self.keys_of[instance_id]
+        return (
+            "[    0.000000] Linux version 6.1.0-26-cloud-amd64\n"
+            f"-----BEGIN SSH HOST KEY KEYS-----\n{key} root@{instance_id}\n"
+            "-----END SSH HOST KEY KEYS-----\n"
+        )
 
 
 @pytest.mark.usefixtures("use_template")

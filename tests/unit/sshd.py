@@ -46,9 +46,9 @@ def free_port() -> int:
         return port
 
 
-def keygen(path: Path) -> Path:
+def keygen(path: Path, kind: str = "ed25519") -> Path:
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)], check=True
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "", "-f", str(path)], check=True
     )
     return path
 
@@ -60,12 +60,19 @@ def _unusable(reason: str) -> None:
 
 
 @contextmanager
-def running_sshd(folder: Path, addresses: tuple[str, ...] = ("127.0.0.1",)) -> Iterator[Sshd]:
+def running_sshd(
+    folder: Path,
+    addresses: tuple[str, ...] = ("127.0.0.1",),
+    more_host_keys: tuple[str, ...] = (),
+) -> Iterator[Sshd]:
+    """``more_host_keys``: key types (ecdsa, rsa) the server offers besides its ed25519 key,
+    listed first in its configuration (as a stock sshd offers them)."""
     if not SSHD.exists():
         _unusable(f"{SSHD} is missing (scripts/setup.sh installs openssh-server)")
     folder.mkdir(parents=True, exist_ok=True)
     user = getpass.getuser()
     host_key = keygen(folder / "host_ed25519")
+    more = "".join(f"HostKey {keygen(folder / f'host_{kind}', kind)}\n" for kind in more_host_keys)
     user_key = keygen(folder / "user_ed25519")
     (folder / "authorized_keys").write_text((folder / "user_ed25519.pub").read_text())
     if os.geteuid() == 0:
@@ -73,7 +80,7 @@ def running_sshd(folder: Path, addresses: tuple[str, ...] = ("127.0.0.1",)) -> I
     port = free_port()
     listen = "".join(f"ListenAddress {address}:{port}\n" for address in addresses)
     (folder / "sshd_config").write_text(
-        f"{listen}HostKey {host_key}\n"
+        f"{listen}{more}HostKey {host_key}\n"
         f"AuthorizedKeysFile {folder / 'authorized_keys'}\n"
         f"AllowUsers {user}\n"
         "PidFile none\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n"

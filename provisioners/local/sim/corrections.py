@@ -19,6 +19,11 @@ Lifecycle hooks (the part AWS users depend on for clean scale-in):
   heartbeat timeout (RecordLifecycleActionHeartbeat extends it); only then is the EC2 instance
   terminated. moto terminates at once and has neither API call.
 
+Console output (where the CLI reads the host keys cloud-init printed at boot):
+- AWS returns each instance's own console (GetConsoleOutput); moto returns one canned Xen boot
+  log for every instance. Here an instance's console is what INSTANCE_CONSOLES holds for it
+  (the simulation or a test writes it), else moto's canned log.
+
 Resource signals (what the node agent sends once its node is Ready):
 - AWS accepts SignalResource for a resource of the stack and records the stack event
   "Received SUCCESS signal with UniqueId <id>" on it; moto (5.2) has no SignalResource and
@@ -42,8 +47,10 @@ from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import ValidationError as StackValidationError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
+from moto.core.types import Base64EncodedString
 from moto.core.utils import utcnow
 from moto.ec2.models import EC2Backend
+from moto.ec2.responses import general as ec2_general
 from moto.elbv2 import models as elbv2_models
 from moto.sqs.models import sqs_backends
 from moto.ssm.models import Parameter, ssm_backends
@@ -51,6 +58,8 @@ from moto.ssm.models import Parameter, ssm_backends
 from . import lifecycle
 
 Patch = tuple[Any, str, Any]
+# Instance id -> its console output so far (see the module's docstring).
+INSTANCE_CONSOLES: dict[str, str] = {}
 
 
 def fake_corrections() -> list[Patch]:
@@ -63,6 +72,7 @@ def fake_corrections() -> list[Patch]:
         ),
         *_lifecycle_patches(),
         (cfn_responses.CloudFormationResponse, "signal_resource", _signal_resource),
+        (ec2_general.General, "get_console_output", _console_output),
     ]
 
 
@@ -70,6 +80,19 @@ def apply_fake_corrections() -> None:
     """For a process that owns its moto server for good (the simulation)."""
     for owner, name, value in fake_corrections():
         setattr(owner, name, value)
+
+
+def _console_output(self: Any) -> ActionResult:
+    """AWS: the instance's own console output, base64-encoded (the instance must exist)."""
+    instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+    text = INSTANCE_CONSOLES.get(instance.id, ec2_general.SAMPLE_CONSOLE_OUTPUT)
+    return ActionResult(
+        {
+            "InstanceId": instance.id,
+            "Timestamp": utcnow(),
+            "Output": Base64EncodedString.from_raw_string(text),
+        }
+    )
 
 
 # --- load balancers ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from .imds import ImdsServer, InstanceMetadata
 from .seed import Endpoints
 
 # The credentials the simulation's own clients use; moto accepts any.
+CONSOLE_BYTES = 64 * 1024  # EC2's GetConsoleOutput: the last 64 KB
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -127,6 +128,25 @@ def address_setter(region: str) -> Any:
     return set_address
 
 
+class MachineConsoles(dict[str, str]):
+    """GetConsoleOutput in the simulation: an instance's console is its machine's console log
+    (nspawn's read-only console, where cloud-init printed the host keys), its last 64 KB as
+    EC2 keeps. Read when asked, so it follows the machine."""
+
+    def __init__(self, cluster_dir: Path) -> None:
+        super().__init__()
+        self.cluster_dir = cluster_dir
+
+    def get(self, instance_id: str, default: Any = None) -> Any:
+        path = self.cluster_dir / "machines" / instance_id / "console.log"
+        try:
+            with path.open("rb") as log:
+                log.seek(max(0, path.stat().st_size - CONSOLE_BYTES))
+                return log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return default
+
+
 def serve(config: dict[str, Any]) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per API call
     os.environ.update(FAKE_CREDENTIALS)
@@ -147,6 +167,7 @@ def serve(config: dict[str, Any]) -> int:
     imds.start()
     endpoints = Endpoints(aws=aws, metadata=imds.endpoint)
     cluster = LocalCluster.open(config["cluster"], progress=log)
+    corrections.INSTANCE_CONSOLES = MachineConsoles(cluster.dir)
     controller = Controller(
         cluster,
         endpoints,

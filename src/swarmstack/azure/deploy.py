@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..handoff import CloudSsh, HandoffProgress
+from ..handoff import HOST_KEYS_TIMEOUT, CloudSsh, HandoffProgress
 from ..spec import ClusterSpec
 from ..templates.azure import AzureSettings, ConcreteRefs, build_resources, resolve_settings
 from ..templates.azure.parameters import parameter_values
@@ -21,8 +21,9 @@ from .apply import apply_plan
 from .clients import AzureClients
 from .discover import Discovery, discover
 from .engine import Event
-from .handoff import bootstrap_discovered_nodes
+from .handoff import bootstrap_discovered_nodes, instance_name
 from .inputs import check_resource_group, location_of
+from .node_records import NodeRecord, last_record, read_console, wait_for_records
 from .plan import Plan, make_plan
 
 
@@ -85,7 +86,50 @@ class AzureDeployment:
     def discover(self) -> Discovery:
         return discover(self.clients, self.group, self.settings.names, self.settings.admin_username)
 
+    def node_record(self, discovery: Discovery, instance: str) -> NodeRecord | None:
+        """The newest record the instance wrote on its serial console (node_records.py)."""
+        node = next(n for n in discovery.nodes if instance_name(n) == instance)
+        console = read_console(self.clients, self.group, node.scale_set, node.instance_id)
+        return last_record(console, instance)
+
+    def node_records(
+        self,
+        discovery: Discovery,
+        *,
+        ready: bool,
+        timeout: float,
+        info: Callable[[str], None] = lambda _line: None,
+    ) -> dict[str, NodeRecord]:
+        """Wait until every instance wrote its record (``ready``: a Ready one)."""
+        return wait_for_records(
+            lambda instance: self.node_record(discovery, instance),
+            [instance_name(n) for n in discovery.nodes],
+            ready=ready,
+            timeout=timeout,
+            info=info,
+        )
+
     def bootstrap(
-        self, discovery: Discovery, ssh: CloudSsh, progress: HandoffProgress
+        self,
+        discovery: Discovery,
+        ssh: CloudSsh,
+        progress: HandoffProgress,
+        host_keys_timeout: float = HOST_KEYS_TIMEOUT,
     ) -> dict[str, Any]:
-        return bootstrap_discovered_nodes(self.spec, discovery, ssh, progress)
+        """Pin the host keys the nodes published, then form the swarm over SSH. With trust on
+        first use the records are read once, without waiting for silent nodes."""
+        if ssh.trust_on_first_use:
+            records = self._records_now(discovery)
+        else:
+            records = self.node_records(
+                discovery, ready=False, timeout=host_keys_timeout, info=progress.info
+            )
+        return bootstrap_discovered_nodes(self.spec, discovery, ssh, progress, records)
+
+    def _records_now(self, discovery: Discovery) -> dict[str, NodeRecord]:
+        found = {}
+        for node in discovery.nodes:
+            record = self.node_record(discovery, instance_name(node))
+            if record is not None:
+                found[instance_name(node)] = record
+        return found

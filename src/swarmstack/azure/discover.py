@@ -25,6 +25,7 @@ class Node:
     private_ip: str
     ssh_host: str | None  # public address for SSH; None = through a manager
     ssh_port: int | None
+    scale_set: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +113,7 @@ def _nodes(
                 private_ip=ip_config.get("properties", {}).get("privateIPAddress", ""),
                 ssh_host=public_ip if port is not None else None,
                 ssh_port=port,
+                scale_set=scale_set,
             )
         )
     return result

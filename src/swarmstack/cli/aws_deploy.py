@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 def deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
     """launch-stack / update-stack: change set, confirmation, execution, watch, bootstrap."""
-    from ..aws.handoff import bootstrap_discovered_nodes  # boto3 and troposphere: only here
+    from ..aws.console import console_host_keys  # boto3 and troposphere: only here
+    from ..aws.handoff import bootstrap_discovered_nodes
     from ..aws.session import AwsSettings
     from ..aws.stack_flow import StackDeployment, resume_hint
 
@@ -112,7 +113,10 @@ def deploy(output: Output, mode: Mode, options: dict[str, Any]) -> None:
         )
     bootstrap: dict[str, Any] = {"status": "skipped", "reason": "the nodes formed the swarm"}
     if ssh_bootstrap:
-        bootstrap = bootstrap_discovered_nodes(spec, nodes, ssh, handoff_progress(output))
+        ec2 = deployment.connection.ec2()
+        bootstrap = bootstrap_discovered_nodes(
+            spec, nodes, ssh, handoff_progress(output), lambda i: console_host_keys(ec2, i)
+        )
     result = {
         **base,
         **stack_result(final, region, nodes),
