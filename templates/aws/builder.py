@@ -10,7 +10,7 @@ from ...spec import ClusterSpec, Role
 from .checks import check_spec_for_aws
 from .compute import add_group, add_launch_template
 from .conditions import NEW_VPC, add_conditions
-from .iam import add_lifecycle_permissions, add_log_permissions, add_node_identity
+from .iam import add_log_permissions, add_node_identity
 from .lifecycle import add_lifecycle
 from .load_balancer import add_load_balancer
 from .logs import add_log_group
@@ -81,15 +81,12 @@ def build_template(
             internet,
         )
         add_signal_policies(group, role)
-    add_lifecycle_permissions(
-        template, identities["manager"].role, [asgs["manager"], asgs["worker"]], lifecycle
-    )
-
     add_agent_permissions(
         template,
         identities["manager"].role,
         identities["worker"].role,
         [asgs["manager"], asgs["worker"]],
+        lifecycle.queue,
         balancing.load_balancer if balancing else None,
         groups.load_balancer,
     )

@@ -18,7 +18,7 @@ from swarmstack.spec import AWS_DISK_TYPES, ClusterSpec
 from swarmstack.templates.aws import build_template, suppressions
 from swarmstack.templates.aws.selfmanaging import PARAMETERS as STATE_PATH
 
-from .aws_variants import spec_of
+from .aws_variants import VARIANTS, spec_of
 
 DEFAULT = spec_of()
 
@@ -437,12 +437,76 @@ def test_log_writes_are_scoped_to_the_stacks_log_group() -> None:
 
 def test_lifecycle_actions_are_scoped_to_the_stacks_groups() -> None:
     data = _template()
-    [lifecycle, queue] = data["Resources"]["ManagerLifecyclePolicy"]["Properties"][
-        "PolicyDocument"
-    ]["Statement"]
-    groups = [arn["Fn::Sub"][1]["Group"] for arn in lifecycle["Resource"]]
+    [groups_statement] = data["Resources"]["ManagerGroupsPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    groups = [arn["Fn::Sub"][1]["Group"] for arn in groups_statement["Resource"]]
     assert groups == [{"Ref": "ManagerAutoScalingGroup"}, {"Ref": "WorkerAutoScalingGroup"}]
-    assert queue["Resource"] == {"Fn::GetAtt": ["LifecycleQueue", "Arn"]}
+    assert {
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+        "autoscaling:AttachLoadBalancerTargetGroups",
+        "autoscaling:DetachLoadBalancerTargetGroups",
+    } == set(groups_statement["Action"])
+    statements = _policy_statements(data, "ManagerRole")
+    assert _grants(statements, "sqs:ReceiveMessage") == [
+        json.dumps({"Fn::GetAtt": ["LifecycleQueue", "Arn"]})
+    ]
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids a resource's properties refer to (Ref, Fn::GetAtt, ${Name} in Fn::Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref":
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0])
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                found |= set(re.findall(r"\$\{([A-Za-z0-9]+)[}.]", text))
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _dependencies(data: dict[str, Any], title: str) -> set[str]:
+    """Every resource CloudFormation must create before ``title`` (transitively)."""
+    resources = data["Resources"]
+    seen: set[str] = set()
+    todo = [title]
+    while todo:
+        resource = resources[todo.pop()]
+        depends = resource.get("DependsOn", [])
+        direct = _references(resource) | set([depends] if isinstance(depends, str) else depends)
+        for name in direct & set(resources) - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_what_nodes_need_to_join_is_created_before_the_groups_wait_for_them(name: str) -> None:
+    """A group completes only when its nodes signal that they joined; a policy that refers to
+    a group is created only after it. So no permission a node needs to join may be there."""
+    data = json.loads(build_template(VARIANTS[name]).to_json())
+    joining = {"ssm:GetParameter", "ssm:PutParameter", "cloudformation:SignalResource"}
+    groups = {t for t, r in data["Resources"].items() if r["Type"].endswith("AutoScalingGroup")}
+    checked = 0
+    for title, resource in data["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        actions = set()
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            actions |= set(action if isinstance(action, list) else [action])
+        if actions & joining:
+            checked += 1
+            assert not _dependencies(data, title) & groups, title
+    assert checked == 2  # the managers' and the workers' agent policies
 
 
 # --- outputs and suppressions -------------------------------------------------------------
