@@ -32,7 +32,7 @@ from .iam import NodeIdentity
 from .lifecycle import Lifecycle, termination_hook
 from .network import Network
 from .suppressions import NODE_PUBLIC_IPS, checkov_skip
-from .tags import instance_tags, stack_tags
+from .tags import instance_tags, volume_tags
 
 # The OS only: images, containers and volumes live on the Docker data volume.
 ROOT_VOLUME_GIB = 16
@@ -111,7 +111,7 @@ def add_launch_template(
                     ),
                 ],
                 TagSpecifications=[
-                    TagSpecifications(ResourceType="volume", Tags=stack_tags(spec, role))
+                    TagSpecifications(ResourceType="volume", Tags=volume_tags(role))
                 ],
                 UserData=user_data(role),
             ),

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from swarmstack.aws.stacks import stack_tags as aws_stack_tags
 from swarmstack.cloudinit import render_user_data
 from swarmstack.cloudinit.agent import agent_settings
+from swarmstack.contract import CLUSTER_TAG
 from swarmstack.errors import SpecError
 from swarmstack.spec import AWS_DISK_TYPES, ClusterSpec
 from swarmstack.templates.aws import build_template, suppressions
@@ -367,6 +369,28 @@ def test_instances_learn_cluster_role_and_console_parameters_from_tags(role: str
 def test_user_tags_are_not_repeated_on_each_resource() -> None:
     data = _template(spec_of(tags={"team": "platform"}))
     assert '"team"' not in json.dumps(data)
+
+
+def test_resources_name_themselves_and_leave_the_cluster_tag_to_the_stack() -> None:
+    """launch-stack tags the stack with swarmstack-cluster (CloudFormation copies stack tags
+    onto every resource it creates); only what EC2 creates at launch carries it itself."""
+    assert CLUSTER_TAG in {t["Key"] for t in aws_stack_tags("prod", {"team": "platform"})}
+    data = _template()
+    tagged = 0
+    for title, resource in data["Resources"].items():
+        tags = resource["Properties"].get("Tags")
+        if resource["Type"] == "AWS::AutoScaling::AutoScalingGroup" or tags is None:
+            continue
+        tagged += 1
+        assert [t["Key"] for t in tags] == ["Name"], title
+    assert tagged >= 10
+    for role in ("Manager", "Worker"):
+        lt = data["Resources"][f"{role}LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+        [volumes] = lt["TagSpecifications"]
+        assert volumes["ResourceType"] == "volume"
+        assert {t["Key"]: t["Value"] for t in volumes["Tags"]}[CLUSTER_TAG] == {
+            "Ref": "AWS::StackName"
+        }
 
 
 @pytest.mark.parametrize(("role", "count"), [("Manager", "ManagerSize"), ("Worker", "ClusterSize")])
