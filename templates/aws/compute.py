@@ -78,7 +78,10 @@ def add_launch_template(
     return template.add_resource(
         LaunchTemplate(
             f"{role.capitalize()}LaunchTemplate",
-            Metadata=checkov_skip(NODE_PUBLIC_IPS),
+            Metadata=checkov_skip(
+                NODE_PUBLIC_IPS,
+                explained_on=None if role == "manager" else "ManagerLaunchTemplate",
+            ),
             LaunchTemplateData=LaunchTemplateData(
                 ImageId=Ref(p.AMI),
                 InstanceType=Ref(settings.instance_type),
