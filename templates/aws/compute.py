@@ -155,7 +155,7 @@ def add_group(
                 Version=GetAtt(launch_template, "LatestVersionNumber"),
             ),
             VPCZoneIdentifier=network.subnet_ids,
-            LifecycleHookSpecificationList=[termination_hook(lifecycle, role)],
+            LifecycleHookSpecificationList=[termination_hook(lifecycle)],
             Tags=instance_tags(spec, role, Ref(log_group) if log_group is not None else None),
             Metadata={"swarmstack": {"internet-route": depends_on_internet}},
             **sizes,

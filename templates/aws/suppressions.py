@@ -54,7 +54,7 @@ def checkov_skip(*findings: tuple[str, str], explained_on: str | None = None) ->
 
 
 def see(title: str) -> str:
-    return f"The reason is on {title}."
+    return f"The same as on {title}, where the reason is written out."
 
 
 def cfn_lint_skip(*findings: tuple[str, str]) -> dict[str, Any]:
