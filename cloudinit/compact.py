@@ -1,4 +1,4 @@
-"""The setup script as a cloud's user data carries it: without its comments.
+"""The setup script as AWS user data carries it: without its comments.
 
 The comments explain the script to the people who read it in the repository
 (templates/host-setup.sh.j2) or over SSH (`swarmstack render cloudinit --form script`); a
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 # `  # ...` at the end of a line of code (two spaces before it, as the template writes them).
-_TRAILING = re.compile(r"^(?P<code>.*\S)  +# .*$")
+_TRAILING = re.compile(r"(?P<code>.*\S)  +# .*")
 
 
 def without_comments(script: str) -> str:
@@ -27,7 +27,7 @@ def without_comments(script: str) -> str:
         if stripped.startswith("#") and not stripped.startswith("# shellcheck "):
             kept.append("")
             continue
-        match = _TRAILING.match(line)
+        match = _TRAILING.fullmatch(line)
         if match and _quotes_balanced(match["code"]) and "<<" not in match["code"]:
             line = match["code"]
         kept.append(line)

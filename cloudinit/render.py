@@ -128,7 +128,7 @@ def render_user_data(
     t = tuning.host_tuning(spec, role, cloud)
     authorized_key = spec.ssh_public_key if cloud == "generic" else None
     script = _setup_script(t, embed_files=False)
-    if cloud != "generic":  # user data a cloud limits in size: the script without comments
+    if cloud == "aws":  # inside a template with a 51,200-byte inline limit: no comments
         script = without_comments(script)
     setup = ManagedFile(tuning.SETUP_SCRIPT, script, mode=0o755)
     files = (*t.files, setup)
