@@ -21,6 +21,7 @@ from ..contract import STATE_DIR, TUNING_MARKER
 from ..spec import Cloud, ClusterSpec, Role
 from . import tuning
 from .agent import AGENT_COMMAND, AGENT_UNIT
+from .compact import without_comments
 from .hostkeys import HostKeys
 from .tuning import HostTuning, ManagedFile
 
@@ -126,7 +127,10 @@ def render_user_data(
     """The #cloud-config text for hosts of this role on this cloud (static per spec/role/cloud)."""
     t = tuning.host_tuning(spec, role, cloud)
     authorized_key = spec.ssh_public_key if cloud == "generic" else None
-    setup = ManagedFile(tuning.SETUP_SCRIPT, _setup_script(t, embed_files=False), mode=0o755)
+    script = _setup_script(t, embed_files=False)
+    if cloud == "aws":  # inside a template with a 51,200-byte inline limit: no comments
+        script = without_comments(script)
+    setup = ManagedFile(tuning.SETUP_SCRIPT, script, mode=0o755)
     files = (*t.files, setup)
     text = (
         _environment()

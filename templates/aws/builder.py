@@ -10,7 +10,7 @@ from ...spec import ClusterSpec, Role
 from .checks import check_spec_for_aws
 from .compute import add_group, add_launch_template
 from .conditions import NEW_VPC, add_conditions
-from .iam import add_lifecycle_permissions, add_log_permissions, add_node_identity
+from .iam import add_log_permissions, add_node_identity
 from .lifecycle import add_lifecycle
 from .load_balancer import add_load_balancer
 from .logs import add_log_group
@@ -62,11 +62,11 @@ def build_template(
     roles: tuple[Role, ...] = ("manager", "worker")
     identities = {role: add_node_identity(template, spec, role) for role in roles}
     add_log_permissions(template, [identity.role for identity in identities.values()], log_group)
-    role_groups = {"manager": groups.manager, "worker": groups.worker}
+    role_groups = {"manager": [groups.node, groups.manager], "worker": [groups.node]}
     asgs = {}
     for role, identity in identities.items():
         launch_template = add_launch_template(
-            template, spec, role, identity, [groups.node, role_groups[role]], render_user_data
+            template, spec, role, identity, role_groups[role], render_user_data
         )
         target_groups = balancing.target_groups if balancing and role == "worker" else []
         asgs[role] = group = add_group(
@@ -81,15 +81,12 @@ def build_template(
             internet,
         )
         add_signal_policies(group, role)
-    add_lifecycle_permissions(
-        template, identities["manager"].role, [asgs["manager"], asgs["worker"]], lifecycle
-    )
-
     add_agent_permissions(
         template,
         identities["manager"].role,
         identities["worker"].role,
         [asgs["manager"], asgs["worker"]],
+        lifecycle.queue,
         balancing.load_balancer if balancing else None,
         groups.load_balancer,
     )
@@ -97,7 +94,6 @@ def build_template(
     security_groups = {
         "Node": (groups.node, "Security group of every swarm node (swarm ports, SSH)"),
         "Manager": (groups.manager, "Security group of the managers"),
-        "Worker": (groups.worker, "Security group of the workers (published ports)"),
     }
     if groups.load_balancer is not None:
         security_groups["LoadBalancer"] = (

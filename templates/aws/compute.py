@@ -32,7 +32,7 @@ from .iam import NodeIdentity
 from .lifecycle import Lifecycle, termination_hook
 from .network import Network
 from .suppressions import NODE_PUBLIC_IPS, checkov_skip
-from .tags import instance_tags, stack_tags
+from .tags import instance_tags, volume_tags
 
 # The OS only: images, containers and volumes live on the Docker data volume.
 ROOT_VOLUME_GIB = 16
@@ -78,7 +78,10 @@ def add_launch_template(
     return template.add_resource(
         LaunchTemplate(
             f"{role.capitalize()}LaunchTemplate",
-            Metadata=checkov_skip(NODE_PUBLIC_IPS),
+            Metadata=checkov_skip(
+                NODE_PUBLIC_IPS,
+                explained_on=None if role == "manager" else "ManagerLaunchTemplate",
+            ),
             LaunchTemplateData=LaunchTemplateData(
                 ImageId=Ref(p.AMI),
                 InstanceType=Ref(settings.instance_type),
@@ -111,7 +114,7 @@ def add_launch_template(
                     ),
                 ],
                 TagSpecifications=[
-                    TagSpecifications(ResourceType="volume", Tags=stack_tags(spec, role))
+                    TagSpecifications(ResourceType="volume", Tags=volume_tags(role))
                 ],
                 UserData=user_data(role),
             ),
@@ -152,7 +155,7 @@ def add_group(
                 Version=GetAtt(launch_template, "LatestVersionNumber"),
             ),
             VPCZoneIdentifier=network.subnet_ids,
-            LifecycleHookSpecificationList=[termination_hook(lifecycle, role)],
+            LifecycleHookSpecificationList=[termination_hook(lifecycle)],
             Tags=instance_tags(spec, role, Ref(log_group) if log_group is not None else None),
             Metadata={"swarmstack": {"internet-route": depends_on_internet}},
             **sizes,

@@ -6,7 +6,6 @@ does, the instance is terminated when the heartbeat timeout runs out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +14,7 @@ from troposphere.autoscaling import LifecycleHookSpecification
 from troposphere.iam import Policy, Role
 from troposphere.sqs import Queue
 
-from ...contract import ROLE_TAG
 from ...spec import ClusterSpec
-from ...spec import Role as SwarmRole
 from .tags import stack_tags
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -85,7 +82,7 @@ def add_lifecycle(template: Template, spec: ClusterSpec) -> Lifecycle:
     return Lifecycle(queue=queue, hook_role=hook_role)
 
 
-def termination_hook(lifecycle: Lifecycle, role: SwarmRole) -> LifecycleHookSpecification:
+def termination_hook(lifecycle: Lifecycle) -> LifecycleHookSpecification:
     return LifecycleHookSpecification(
         LifecycleHookName=HOOK_NAME,
         LifecycleTransition=TERMINATING,
@@ -93,5 +90,6 @@ def termination_hook(lifecycle: Lifecycle, role: SwarmRole) -> LifecycleHookSpec
         RoleARN=GetAtt(lifecycle.hook_role, "Arn"),
         HeartbeatTimeout=HEARTBEAT_TIMEOUT_SECONDS,
         DefaultResult="CONTINUE",
-        NotificationMetadata=json.dumps({ROLE_TAG: role}, sort_keys=True),
+        # No NotificationMetadata: a notice names its group (whose name says the role) and
+        # instance, which is all the agent reads.
     )

@@ -294,26 +294,21 @@ def add_rules(template: Template) -> None:
             ],
         },
     )
+    vpc_empty = {"Fn::Equals": [{"Ref": VPC}, ""]}
+    subnets_empty = {"Fn::EachMemberEquals": [{"Ref": SUBNETS}, ""]}
     template.add_rule(
-        "VpcWithSubnets",
+        "VpcAndSubnetsTogether",
         {
-            "RuleCondition": {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": SUBNETS}, ""]}]},
             "Assertions": [
                 {
-                    "Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": VPC}, ""]}]},
-                    "AssertDescription": "Subnets belong to an existing VPC: set Vpc too.",
-                }
-            ],
-        },
-    )
-    template.add_rule(
-        "SubnetsWithVpc",
-        {
-            "RuleCondition": {"Fn::Not": [{"Fn::Equals": [{"Ref": VPC}, ""]}]},
-            "Assertions": [
-                {
-                    "Assert": {"Fn::Not": [{"Fn::EachMemberEquals": [{"Ref": SUBNETS}, ""]}]},
-                    "AssertDescription": "An existing VPC needs its Subnets.",
+                    "Assert": {
+                        "Fn::Or": [
+                            {"Fn::And": [vpc_empty, subnets_empty]},
+                            {"Fn::Not": [{"Fn::Or": [vpc_empty, subnets_empty]}]},
+                        ]
+                    },
+                    "AssertDescription": "Set Vpc and Subnets together: both for an existing "
+                    "VPC, neither for a new one.",
                 }
             ],
         },

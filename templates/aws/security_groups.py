@@ -1,5 +1,6 @@
-"""Security groups: swarm ports only between swarm nodes, SSH only from SshCidr, published
-ports only from the load balancer to the workers.
+"""Security groups: swarm ports only between swarm nodes, the management port only on the
+managers, SSH only from SshCidr, published ports only from the load balancer to the nodes.
+Workers need nothing beyond the nodes' group, so they have no group of their own.
 
 Rules that refer to a group (including its own) are separate ingress resources, which keeps
 the groups free of reference cycles. Ports are integers and every rule says why it exists.
@@ -27,14 +28,12 @@ from .tags import stack_tags
 ESP_PROTOCOL = "50"
 ALL_PORTS = -1
 SSH_PORT = 22
-HTTP_PORT = 80
 
 
 @dataclass(frozen=True)
 class SecurityGroups:
     node: Any
     manager: Any
-    worker: Any
     load_balancer: Any | None
 
 
@@ -85,15 +84,6 @@ def add_security_groups(template: Template, spec: ClusterSpec, network: Network)
             VpcId=network.vpc_id,
             SecurityGroupEgress=_all_outbound("Outbound, as for every node"),
             Tags=stack_tags(spec, "manager"),
-        )
-    )
-    worker = template.add_resource(
-        SecurityGroup(
-            "WorkerSecurityGroup",
-            GroupDescription="Swarm workers: published ports from the load balancer",
-            VpcId=network.vpc_id,
-            SecurityGroupEgress=_all_outbound("Outbound, as for every node"),
-            Tags=stack_tags(spec, "worker"),
         )
     )
     _between_nodes(
@@ -189,4 +179,4 @@ def add_security_groups(template: Template, spec: ClusterSpec, network: Network)
             "Published service ports and their health checks from the load balancer",
             ToPort=65535,
         )
-    return SecurityGroups(node=node, manager=manager, worker=worker, load_balancer=load_balancer)
+    return SecurityGroups(node=node, manager=manager, load_balancer=load_balancer)

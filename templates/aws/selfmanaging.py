@@ -7,7 +7,12 @@
   time, each waiting for its successor's signal.
 - IAM, least privilege: the swarm's state under /swarmstack/<stack>/ in SSM (managers read
   and write it; workers read only the worker token and the swarm record), the stack's own
-  signal, and - managers only - its resource list and this stack's load balancer.
+  signal, and - managers only - its resource list, its instances, its lifecycle queue and
+  groups, and this stack's load balancer. Workers call nothing else.
+- What a node needs to join refers to no Auto Scaling group: CloudFormation creates a
+  resource that refers to a group only once the group is complete, and a group completes only
+  when its nodes have joined. The actions on the groups themselves (lifecycle, target group
+  attachments) are a policy of their own, needed only once the swarm runs.
 """
 
 from __future__ import annotations
@@ -56,12 +61,29 @@ CHANGE_TARGET_GROUP_ACTIONS = [
     "elasticloadbalancing:DeleteTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes",
 ]
-READ_ONLY_ACTIONS = [
+# Describe calls do not support resource-level permissions; they are read-only.
+READ_ONLY_ACTIONS = ["ec2:DescribeInstances"]
+LOAD_BALANCER_READ_ONLY_ACTIONS = [
     "autoscaling:DescribeLoadBalancerTargetGroups",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
+]
+QUEUE_CONSUMER_ACTIONS = [
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+]
+LIFECYCLE_ACTIONS = [
+    "autoscaling:CompleteLifecycleAction",
+    "autoscaling:RecordLifecycleActionHeartbeat",
+]
+TARGET_GROUP_ATTACHMENT_ACTIONS = [
+    "autoscaling:AttachLoadBalancerTargetGroups",
+    "autoscaling:DetachLoadBalancerTargetGroups",
 ]
 
 
@@ -98,6 +120,7 @@ def add_agent_permissions(
     manager_role: Any,
     worker_role: Any,
     groups: list[Any],
+    lifecycle_queue: Any,
     load_balancer: Any | None,
     load_balancer_group: Any | None,
 ) -> None:
@@ -122,6 +145,7 @@ def add_agent_permissions(
             ),
         )
     )
+    read_only = READ_ONLY_ACTIONS + (LOAD_BALANCER_READ_ONLY_ACTIONS if load_balancer else [])
     manager_statements = [
         {"Effect": "Allow", "Action": MANAGER_SSM_ACTIONS, "Resource": Sub(f"{PARAMETERS}/*")},
         {
@@ -129,9 +153,15 @@ def add_agent_permissions(
             "Action": ["cloudformation:ListStackResources", "cloudformation:SignalResource"],
             "Resource": Ref("AWS::StackId"),
         },
+        {"Effect": "Allow", "Action": sorted(read_only), "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": QUEUE_CONSUMER_ACTIONS,
+            "Resource": GetAtt(lifecycle_queue, "Arn"),
+        },
     ]
     if load_balancer is not None:
-        manager_statements += _load_balancer_statements(groups, load_balancer, load_balancer_group)
+        manager_statements += _load_balancer_statements(load_balancer, load_balancer_group)
     template.add_resource(
         PolicyType(
             "ManagerAgentPolicy",
@@ -140,13 +170,37 @@ def add_agent_permissions(
             PolicyDocument=_document(*manager_statements),
         )
     )
+    group_actions = LIFECYCLE_ACTIONS + (
+        TARGET_GROUP_ATTACHMENT_ACTIONS if load_balancer is not None else []
+    )
+    template.add_resource(
+        PolicyType(
+            "ManagerGroupsPolicy",
+            PolicyName="swarm-manager-groups",
+            Roles=[Ref(manager_role)],
+            PolicyDocument=_document(
+                {
+                    # Complete or hold a leaving node's lifecycle action; attach the target
+                    # groups of published ports. Only the stack's own two groups.
+                    "Effect": "Allow",
+                    "Action": sorted(group_actions),
+                    "Resource": [
+                        Sub(
+                            "arn:${AWS::Partition}:autoscaling:${AWS::Region}:"
+                            "${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${Group}",
+                            Group=Ref(group),
+                        )
+                        for group in groups
+                    ],
+                }
+            ),
+        )
+    )
 
 
-def _load_balancer_statements(
-    groups: list[Any], load_balancer: Any, load_balancer_group: Any
-) -> list[dict[str, Any]]:
+def _load_balancer_statements(load_balancer: Any, load_balancer_group: Any) -> list[dict[str, Any]]:
     """Listeners of this stack's load balancer only; target groups the agent tagged with this
-    stack; its own groups' target group attachments; its load balancer's ingress rules."""
+    stack; its load balancer's ingress rules."""
     listeners = Sub(
         "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:"
         "listener/${Name}/*",
@@ -156,17 +210,8 @@ def _load_balancer_statements(
         "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:"
         "targetgroup/swarmstack-*"
     )
-    group_arns = [
-        Sub(
-            "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:"
-            "autoScalingGroup:*:autoScalingGroupName/${Group}",
-            Group=Ref(group),
-        )
-        for group in groups
-    ]
     ours = {"StringEquals": {f"aws:ResourceTag/{CLUSTER_TAG}": Ref("AWS::StackName")}}
     return [
-        {"Effect": "Allow", "Action": READ_ONLY_ACTIONS, "Resource": "*"},
         {
             "Effect": "Allow",
             "Action": LOAD_BALANCER_ACTIONS,
@@ -183,14 +228,6 @@ def _load_balancer_statements(
             "Action": CHANGE_TARGET_GROUP_ACTIONS,
             "Resource": target_groups,
             "Condition": ours,
-        },
-        {
-            "Effect": "Allow",
-            "Action": [
-                "autoscaling:AttachLoadBalancerTargetGroups",
-                "autoscaling:DetachLoadBalancerTargetGroups",
-            ],
-            "Resource": group_arns,
         },
         {
             "Effect": "Allow",

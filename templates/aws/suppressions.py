@@ -39,9 +39,22 @@ CHECKOV = (NLB_ACCESS_LOGS, NODE_PUBLIC_IPS, LOG_GROUP_KMS_OPTIONAL)
 CFN_LINT = (ESP_PORTS_IGNORED,)
 
 
-def checkov_skip(*findings: tuple[str, str]) -> dict[str, Any]:
-    """Resource metadata that suppresses `findings` in checkov, each with its justification."""
-    return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in findings]}}
+def checkov_skip(*findings: tuple[str, str], explained_on: str | None = None) -> dict[str, Any]:
+    """Resource metadata that suppresses `findings` in checkov, each with its justification,
+    or - for the same suppression on a second resource - a pointer to the resource
+    ``explained_on`` that has it written out: each reason is in the template once."""
+    return {
+        "checkov": {
+            "skip": [
+                {"id": check, "comment": see(explained_on) if explained_on else why}
+                for check, why in findings
+            ]
+        }
+    }
+
+
+def see(title: str) -> str:
+    return f"The same as on {title}, where the reason is written out."
 
 
 def cfn_lint_skip(*findings: tuple[str, str]) -> dict[str, Any]:

@@ -44,16 +44,18 @@ def tag_problems(spec: ClusterSpec) -> list[str]:
 
 
 def stack_tags(spec: ClusterSpec, name: str) -> Tags:
-    """Tags for a stack resource: its Name and the cluster. The user's tags (spec ``tags``)
-    are stack tags: CloudFormation copies them onto every resource, instances included, so
-    the template does not repeat them per resource (`launch-stack` passes them; in the
-    console they go under "Tags" when creating the stack)."""
-    return Tags(
-        {
-            "Name": Sub(f"${{AWS::StackName}}-{name}"),
-            CLUSTER_TAG: Ref("AWS::StackName"),
-        }
-    )
+    """Tags for a stack resource: its Name. The cluster and the user's tags (spec ``tags``)
+    are stack tags: CloudFormation copies them onto every resource it creates, so the template
+    does not repeat them per resource (`launch-stack` passes ``swarmstack-cluster`` and the
+    spec's tags; in the console they go under "Tags" when creating the stack). CloudFormation
+    also tags every resource with ``aws:cloudformation:stack-name`` itself."""
+    return Tags({"Name": Sub(f"${{AWS::StackName}}-{name}")})
+
+
+def volume_tags(role: Role) -> Tags:
+    """Tags for the volumes of a role's instances: EC2 creates them at launch, so neither
+    CloudFormation's stack tags nor the group's tags reach them."""
+    return Tags({"Name": Sub(f"${{AWS::StackName}}-{role}"), CLUSTER_TAG: Ref("AWS::StackName")})
 
 
 def instance_tags(spec: ClusterSpec, role: Role, log_group: Any) -> Any:

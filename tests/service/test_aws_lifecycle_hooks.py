@@ -71,7 +71,7 @@ def test_the_templates_hook_targets_the_lifecycle_queue(stack: dict[str, Any]) -
     assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
     assert hook["NotificationTargetARN"].endswith(stack["queue"].rsplit("/", 1)[1])
     assert hook["HeartbeatTimeout"] == 900
-    assert json.loads(hook["NotificationMetadata"]) == {"swarmstack-role": "worker"}
+    assert "WorkerAutoScalingGroup" in hook["AutoScalingGroupName"]
     # AWS tests the target when the hook is created.
     assert any(m.get("Event") == "autoscaling:TEST_NOTIFICATION" for m in _messages(stack["queue"]))
 
