@@ -19,7 +19,7 @@ def test_a_template_over_the_inline_limit_gets_an_s3_recipe_only() -> None:
 
 
 def test_a_template_that_fits_gets_the_template_body_recipe() -> None:
-    line = next_step("prod", None, inline=True, key_name="ops")
+    line = next_step("prod", Path("swarm.json"), inline=True, key_name="ops")
     assert "--template-body file://swarm.json" in line
     assert "--template-url" not in line
     assert "KeyName" not in line

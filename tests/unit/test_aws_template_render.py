@@ -85,6 +85,10 @@ def test_command_yaml_via_the_global_or_the_local_option() -> None:
     assert _run("-o", "yaml", "aws", "template", "--for-s3")[1] == expected
     assert _run("aws", "template", "-o", "yaml", "--for-s3")[1] == expected
     assert yaml.safe_load(expected)["AWSTemplateFormatVersion"] == "2010-09-09"
+    # The next step names a YAML file for YAML printed on stdout.
+    err = _run("aws", "template", "-o", "yaml", "--for-s3")[2]
+    assert "s3 cp swarm.yaml " in err
+    assert "swarm.json" not in err
     code, out, err = _run("aws", "template", "-o", "yaml")
     assert (code, out) == (1, "")
     assert "-o json" in err

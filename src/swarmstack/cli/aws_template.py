@@ -75,17 +75,23 @@ def template_command(output: Output, /, out: Path | None, for_s3: bool, **option
     else:
         write_output_file(out, rendered.body)
         output.info(f"wrote {out} ({rendered.size:,} bytes, {fmt})")
-    output.info(next_step(spec.name, out, inline=rendered.fits_inline, key_name=spec.key_name))
+    output.info(
+        next_step(
+            spec.name,
+            out or Path(f"swarm.{fmt}"),
+            inline=rendered.fits_inline,
+            key_name=spec.key_name,
+        )
+    )
 
 
-def next_step(name: str, out: Path | None, *, inline: bool, key_name: str | None) -> str:
-    """What to do with the template: --template-body only when it fits that limit."""
+def next_step(name: str, file: Path, *, inline: bool, key_name: str | None) -> str:
+    """What to do with the template in FILE: --template-body only when it fits that limit."""
     key = "" if key_name else " --parameters ParameterKey=KeyName,ParameterValue=<key pair>"
     stack = f"aws cloudformation create-stack --stack-name {name}"
     if inline:
-        source, copy = f"--template-body file://{out or 'swarm.json'}", ""
+        source, copy = f"--template-body file://{file}", ""
     else:
-        file = out or Path("swarm.json")
         source = f"--template-url https://<bucket>.s3.amazonaws.com/{file.name}"
         copy = f" `aws s3 cp {file} s3://<bucket>/` and then"
     return (
