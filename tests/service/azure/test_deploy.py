@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from swarmstack.cli.main import cli
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.spec import ClusterSpec, Role
 from swarmstack.templates.azure import ConcreteRefs, build_resources, resolve_settings
 from swarmstack.templates.azure.customdata import custom_data
 from swarmstack.templates.azure.parameters import parameter_values
 
-from ..fake_azure import FakeAzure
 from .conftest import SUBSCRIPTION, secret_credential
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops@example"
