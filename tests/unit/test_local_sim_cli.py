@@ -33,7 +33,7 @@ def _up(*args: str) -> Any:
 def test_a_wrong_cloud_names_the_clouds_there_are(not_root: Path) -> None:
     result = _up("--cloud", "gcp")
     assert result.exit_code == ExitCode.USAGE
-    assert result.stderr.strip().splitlines()[0] == "error: --cloud=gcp: must be one of aws"
+    assert result.stderr.strip().splitlines()[0] == "error: --cloud=gcp: must be one of aws, azure"
     assert list(not_root.iterdir()) == []
 
 

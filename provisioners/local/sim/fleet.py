@@ -67,8 +67,11 @@ class MachineFleet:
         on_address: OnAddress,
         on_done: OnDone = _nothing,
         label: str = "",
+        endpoints: seed.EndpointVariables | None = None,
     ) -> None:
-        """Boot a machine named after the instance; user_data() is read just before."""
+        """Boot a machine named after the instance; user_data() is read just before.
+        ``endpoints``: this instance's variables, when they differ from the cluster's."""
+        variables = endpoints or self.endpoints
 
         def work() -> None:
             started = time.monotonic()
@@ -78,7 +81,7 @@ class MachineFleet:
                 def before_boot(root: Path) -> None:
                     address = self.cluster.machine(instance_id).address
                     on_address(address)
-                    files = seed.nocloud_files(data, instance_id, instance_id, self.endpoints)
+                    files = seed.nocloud_files(data, instance_id, instance_id, variables)
                     seed.write_seed(root, files)
 
                 kind: Role = "manager" if role == "manager" else "worker"
