@@ -69,7 +69,11 @@ def test_bad_counts_are_spec_errors_before_the_root_check(not_root: Path) -> Non
 def handed_over(monkeypatch: pytest.MonkeyPatch) -> list[ClusterSpec]:
     """The spec `local up --cloud aws` hands to the simulation (which is not started)."""
     specs: list[ClusterSpec] = []
-    monkeypatch.setattr(local_sim, "up_simulation", lambda _output, spec: specs.append(spec))
+
+    def hand_over(_output: Any, spec: ClusterSpec, cloud: str = "aws") -> None:
+        specs.append(spec.model_copy(update={"tags": {**spec.tags, "handed-to": cloud}}))
+
+    monkeypatch.setattr(local_sim, "up_simulation", hand_over)
     return specs
 
 
@@ -94,3 +98,22 @@ def test_counts_from_flags_win_over_the_spec_file(
     assert (spec.name, spec.manager_size, spec.cluster_size) == ("prod", 5, 2)
     # The overlay pool of a simulated stack stays inside the benchmark range too.
     assert all(pool.startswith("198.19.") for pool in spec.default_addr_pool)
+
+
+def test_azure_gets_the_spec_from_a_file_with_the_flags_counts(
+    tmp_path: Path, handed_over: list[ClusterSpec]
+) -> None:
+    file = tmp_path / "cluster.yaml"
+    file.write_text("name: tryaz\nmanager_size: 3\ncluster_size: 4\n")
+    result = _up("--cloud", "azure", "-f", str(file), "--workers", "2")
+    assert result.exit_code == 0, result.output
+    [spec] = handed_over
+    assert (spec.name, spec.manager_size, spec.cluster_size) == ("tryaz", 3, 2)
+    assert spec.tags["handed-to"] == "azure"
+
+
+def test_azure_without_root_says_so_and_touches_nothing(not_root: Path) -> None:
+    result = _up("--cloud", "azure", "--managers", "1", "--workers", "1")
+    assert result.exit_code == ExitCode.FAILED
+    assert "error: swarmstack local up --cloud azure needs root" in result.stderr
+    assert list(not_root.iterdir()) == []
