@@ -18,9 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.identity import ClientSecretCredential
 
+from swarmstack.azure.clients import as_dict, connect
+from swarmstack.azure.credentials import AzureCloud
+from swarmstack.provisioners.local.sim.azure.control import AzureUrls
+from swarmstack.provisioners.local.sim.azure.local import deploy_template, sim_azure_environment
 from swarmstack.provisioners.local.sim.azure.servers import BLOB_PREFIX, VAULT_PREFIX, Servers
-from swarmstack.provisioners.local.sim.azure.world import SUBSCRIPTION, World
+from swarmstack.provisioners.local.sim.azure.world import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    SUBSCRIPTION,
+    TENANT,
+    World,
+)
 from swarmstack.provisioners.nodeagent.azure import (
     AZURE_STATE_CONTAINER,
     PLACEHOLDER,
@@ -150,7 +161,7 @@ def test_a_deleted_instance_gets_a_terminate_event_and_goes_once_approved(
     workers = next(b for b in world.scale_sets() if b["name"] == f"{GROUP}-workers")
     url = f"{simulated.services_url}{workers['id']}/delete?{ARM_API}"
     status, _ = _call(url, "POST", world.rm.token, {"instanceIds": ["1"]})
-    assert status == 202
+    assert status == 200
     assert world.settle_leaving() == []  # held by its event
     leaving = become(simulated, f"{GROUP}-workers", "1")
     events = leaving.metadata.scheduled_events()
@@ -186,3 +197,40 @@ def test_an_unapproved_event_lets_the_instance_go_at_not_before(simulated: Serve
     world.rm.apply(workers["id"], {k: v for k, v in workers.items() if k != "id"})
     assert world.settle_leaving() == []
     assert world.settle_leaving(now=time.time() + 5 * 60 + 1) == [f"{GROUP}-workers_0"]
+
+
+def test_the_sdk_deploys_the_template_scales_and_deletes_instances(
+    simulated: Servers, tls_files: tuple[Path, Path]
+) -> None:
+    """What `local up --cloud azure` and the integration fixture do, through the real SDK
+    and azure-identity over HTTPS: group + template deployment, a capacity PUT, an instance
+    deletion held by its Terminate event."""
+    cert, _ = tls_files
+    urls = AzureUrls(simulated.arm_url, simulated.services_url, simulated.imds_url, str(cert))
+    spec = ClusterSpec.model_validate({"name": GROUP, "manager_size": 1, "cluster_size": 1})
+    outputs = deploy_template(spec, urls, GROUP, KEY, lambda _m: None)
+    assert outputs["keyVaultName"]["value"].startswith("swarmkv")
+    assert deploy_template(spec, urls, GROUP, KEY, lambda _m: None) == outputs  # kept
+    world = simulated.services.world
+    workers = next(b for b in world.scale_sets() if b["name"] == f"{GROUP}-workers")
+    principal = workers["identity"]["principalId"]
+    with sim_azure_environment(urls):
+        credential = ClientSecretCredential(
+            TENANT, CLIENT_ID, CLIENT_SECRET, authority=urls.arm, disable_instance_discovery=True
+        )
+        clients = connect(credential, SUBSCRIPTION, AzureCloud(urls.arm), poll_seconds=0)
+        sets = clients.compute.virtual_machine_scale_sets
+        body = as_dict(sets.get(GROUP, f"{GROUP}-workers"))
+        body["sku"]["capacity"] = 3
+        sets.begin_create_or_update(GROUP, f"{GROUP}-workers", body).result()
+        numbers = [i["instanceId"] for i in world.rm.instances[workers["id"].lower()]]
+        assert numbers == ["0", "1", "2"]
+        sets.begin_delete_instances(GROUP, f"{GROUP}-workers", {"instanceIds": ["1"]}).result()
+        balancer = clients.network.load_balancers.get(GROUP, f"{GROUP}-lb")
+        assert as_dict(balancer)["properties"]["frontendIPConfigurations"]
+        clients.close()
+    workers = next(b for b in world.scale_sets() if b["name"] == f"{GROUP}-workers")
+    assert workers["identity"]["principalId"] == principal  # kept across the PUT
+    assert world.rm.custom_data[workers["id"].lower()]  # kept: Azure never returns it
+    assert [leaving.instance_id for leaving in world.leaving.values()] == ["1"]
+    assert workers["sku"]["capacity"] == 2

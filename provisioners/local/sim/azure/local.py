@@ -30,6 +30,8 @@ from .world import CLIENT_ID, CLIENT_SECRET, LOCATION, SUBSCRIPTION, TENANT
 
 Progress = Callable[[str], None]
 DEPLOYMENT = "swarmstack"
+DEPLOYMENTS_API = "2024-03-01"
+TERMINAL = ("Succeeded", "Failed", "Canceled")
 # What to put in the environment to drive the simulation with the SDK or az (not secrets:
 # the simulation's own fake client); also what `local up` prints.
 _CLEARED = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -139,28 +141,56 @@ def deploy_template(
         try:
             resources = clients.resources
             if resources.resource_groups.check_existence(group):
-                existing = resources.deployments.get(group, DEPLOYMENT)
+                existing = _deployment(clients.resources, "GET", group, None)
                 progress(f"resource group {group} exists; deployment {DEPLOYMENT} kept")
-                return dict(existing.properties.outputs or {})
+                return dict(existing["properties"].get("outputs") or {})
             resources.resource_groups.create_or_update(group, {"location": LOCATION})
             progress(f"deploying the ARM template of {spec.name} into resource group {group}")
-            poller = resources.deployments.begin_create_or_update(
-                group,
-                DEPLOYMENT,
-                {
-                    "properties": {
-                        "mode": "Incremental",
-                        "template": template,
-                        "parameters": parameters,
-                    }
-                },
-            )
-            deployment = poller.result()
+            body = {
+                "properties": {
+                    "mode": "Incremental",
+                    "template": template,
+                    "parameters": parameters,
+                }
+            }
+            deployment = _deployment(clients.resources, "PUT", group, body)
+            while deployment["properties"]["provisioningState"] not in TERMINAL:
+                time.sleep(1)
+                deployment = _deployment(clients.resources, "GET", group, None)
         finally:
             clients.close()
-    state = deployment.properties.provisioning_state
+    state = deployment["properties"]["provisioningState"]
+    if state != "Succeeded":
+        error = deployment["properties"].get("error") or {}
+        raise LocalProviderError(
+            f"deployment {DEPLOYMENT} on the simulated Azure is {state}: "
+            f"{error.get('code', '')} {error.get('message', '')}".strip()
+        )
     progress(f"deployment {DEPLOYMENT}: {state}")
-    return dict(deployment.properties.outputs or {})
+    return dict(deployment["properties"].get("outputs") or {})
+
+
+def _deployment(resources: Any, method: str, group: str, body: Any) -> dict[str, Any]:
+    """A template deployment's REST call through the SDK's pipeline (azure-mgmt-resource
+    keeps deployments in a separate package since 24; the REST API is what az sends)."""
+    from azure.core.rest import HttpRequest
+
+    url = (
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{group}/providers/"
+        f"Microsoft.Resources/deployments/{DEPLOYMENT}?api-version={DEPLOYMENTS_API}"
+    )
+    response = resources.send_request(HttpRequest(method, url, json=body))
+    if response.status_code not in (200, 201):
+        try:
+            error = response.json().get("error") or {}
+        except ValueError:
+            error = {}
+        raise LocalProviderError(
+            f"{method} deployment {DEPLOYMENT} on the simulated Azure: {response.status_code} "
+            f"{error.get('code', '')}: {error.get('message', '')}"
+        )
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:

@@ -253,6 +253,8 @@ class FakeAzure:
         refused = self.refusals.get((method, group))
         if refused:
             return _error(*refused)
+        if method == "HEAD":  # check_existence
+            return Reply(204 if group in self.groups else 404)
         if method == "GET":
             if group not in self.groups:
                 return _error(
@@ -348,6 +350,7 @@ class FakeAzure:
         if "customData" in profile.get("osProfile", {}):
             self.custom_data[resource_id] = profile["osProfile"].pop("customData")  # write-only
         body.update({"id": path, "name": segments[-1], "type": f"{segments[6]}/{segments[7]}"})
+        self._identity(resource_id, body)
         body.setdefault("properties", {})["provisioningState"] = (
             "Creating" if created else "Updating"
         )
@@ -476,6 +479,8 @@ class FakeAzure:
         body = self.resources.get(scale_set_id)
         if body is None:
             return _error(404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found.")
+        if not instance_ids:
+            return _error(400, "InvalidParameter", "instanceIds: at least one instance id")
         known = {i["instanceId"] for i in self.instances.get(scale_set_id, [])}
         unknown = [i for i in instance_ids if i not in known]
         if unknown:
@@ -485,7 +490,7 @@ class FakeAzure:
             self.on_leaving(scale_set_id, instance_ids)
         else:
             self.remove_instances(scale_set_id, instance_ids)
-        return Reply(202, None, {"Location": f"{self.base_url}/fake/done", "Retry-After": "0"})
+        return Reply(200, None)  # accepted; the instances leave after their events
 
     def remove_instances(self, scale_set_id: str, instance_ids: list[str]) -> None:
         self.instances[scale_set_id] = [
@@ -531,11 +536,7 @@ class FakeAzure:
         profile = properties.get("virtualMachineProfile", {})
         if "customData" in profile.get("osProfile", {}):
             self.custom_data[resource_id] = profile["osProfile"].pop("customData")
-        identity = body.get("identity")
-        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
-            previous = (self.resources.get(resource_id) or {}).get("identity") or {}
-            identity["principalId"] = previous.get("principalId") or str(uuid.uuid4())
-            identity["tenantId"] = self.tenant_id
+        self._identity(resource_id, body)
         body.update({"id": path, "name": segments[-1], "type": kind})
         self._add_child_ids(path, body)
         properties["provisioningState"] = "Succeeded"
@@ -550,6 +551,14 @@ class FakeAzure:
         if body["type"].lower() == "microsoft.compute/virtualmachinescalesets":
             self._place_instances(body)
         return body
+
+    def _identity(self, resource_id: str, body: dict[str, Any]) -> None:
+        """A system-assigned identity gets its principal once and keeps it across PUTs."""
+        identity = body.get("identity")
+        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+            previous = (self.resources.get(resource_id) or {}).get("identity") or {}
+            identity["principalId"] = previous.get("principalId") or str(uuid.uuid4())
+            identity["tenantId"] = self.tenant_id
 
     def _parent_rule_list(self, resource_id: str) -> list[dict[str, Any]] | None:
         """A security group's own list of rules, for a rule PUT or deleted on its own."""
