@@ -126,7 +126,7 @@ class World:
             self.rm.remove_instances(scale_set, instance_ids)
             return
         self.rm.mark_leaving(scale_set, instance_ids)
-        wait = _seconds(str(profile.get("notBeforeTimeout") or "")) or DEFAULT_NOT_BEFORE
+        wait = duration_seconds(str(profile.get("notBeforeTimeout") or "")) or DEFAULT_NOT_BEFORE
         deadline = time.time() + wait
         for instance_id in instance_ids:
             self.leaving[(scale_set, instance_id)] = Leaving(
@@ -415,7 +415,7 @@ def _type(resource_id: str) -> str:
     return "/".join([tail[0], *tail[1::2]])
 
 
-def _seconds(duration: str) -> int:
+def duration_seconds(duration: str) -> int:
     """PT5M, PT15M, PT90S, PT1H -> seconds (0 when not understood)."""
     match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", duration.upper())
     if not match or not any(match.groups()):
