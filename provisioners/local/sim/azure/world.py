@@ -301,13 +301,14 @@ class World:
         return False
 
     def authorize_arm(self, token: str, method: str, path: str) -> Reply | None:
-        if token not in self.tokens:
-            return Reply(401)
         action = "read" if method == "GET" else "write"
         target = path.split("?")[0]
-        if self.allowed(token, "arm", target, action):
-            return None
-        self.denied.append(f"{method} {target}")
+        with self.lock:
+            if token not in self.tokens:
+                return Reply(401)
+            if self.allowed(token, "arm", target, action):
+                return None
+            self.denied.append(f"{method} {target}")
         code = "AuthorizationFailed"
         return Reply(403, {"error": {"code": code, "message": f"no {action} on {target}"}})
 
