@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,40 @@ def test_azure_without_root_says_so_and_touches_nothing(not_root: Path) -> None:
     assert result.exit_code == ExitCode.FAILED
     assert "error: swarmstack local up --cloud azure needs root" in result.stderr
     assert list(not_root.iterdir()) == []
+
+
+def test_azure_up_prints_the_endpoint_the_client_and_the_instances(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `local up --cloud azure` shows once the machines booted (the simulation itself
+    is stubbed here; the integration tests run it)."""
+    from swarmstack.provisioners.local.sim.azure import local as azure_sim
+    from swarmstack.provisioners.local.sim.azure.control import AzureUrls
+
+    urls = AzureUrls(
+        "https://198.18.0.1:8443", "http://198.18.0.1:8180", "http://198.18.0.1:8169", "/ca.pem"
+    )
+    result = azure_sim.AzureSimResult("tryaz", "tryaz", "swarmstack", urls, {})
+    row = {
+        "instance_id": "tryaz-managers_0",
+        "role": "manager",
+        "vm_state": "Succeeded",
+        "hostname": "tryaz-m000000",
+        "machine": "running",
+        "address": "198.18.0.2",
+    }
+    monkeypatch.setattr(azure_sim, "up", lambda spec, name, progress: result)
+    monkeypatch.setattr(azure_sim, "wait_for_instances", lambda name, progress: None)
+    monkeypatch.setattr(azure_sim, "status", lambda name: {"instances": [row]})
+    text = _up("--cloud", "azure", "--managers", "1", "--workers", "0", "--name", "tryaz")
+    assert text.exit_code == 0, text.output
+    assert "https://198.18.0.1:8443" in text.stdout
+    assert "REQUESTS_CA_BUNDLE=/ca.pem" in text.stdout
+    assert "tryaz-m000000" in text.stdout
+    data = json.loads(
+        CliRunner()
+        .invoke(cli, ["-o", "json", "local", "up", "--cloud", "azure", "--name", "tryaz"])
+        .stdout
+    )
+    assert data["arm_endpoint"] == "https://198.18.0.1:8443"
+    assert data["instances"] == [row]
