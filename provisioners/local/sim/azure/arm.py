@@ -157,6 +157,7 @@ class TemplateDeployment:
         self._current_loop: str | None = None
         self._planning = True
         self._deployed: set[str] = set()
+        self._loop_names: set[str] = set()
         self._evaluator = Evaluator(self._functions())
         definitions: Mapping[str, Any] = template.get("parameters") or {}
         check_supplied(definitions, parameters)
@@ -234,6 +235,7 @@ class TemplateDeployment:
                 planned.append(self._planned(position, definition, None, None))
                 continue
             loop_name = str(loop.get("name", ""))
+            self._loop_names.add(loop_name.lower())
             count = self._walk(loop.get("count"), f"resources[{position}].copy.count")
             if not loop_name or not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise ArmError(
@@ -299,7 +301,7 @@ class TemplateDeployment:
         for entry in entries:
             target = self._text(entry, f"{resource.label} dependsOn")
             found = _find(target, planned, by_id)
-            if not found:
+            if not found and target.lower() not in self._loop_names:  # a loop may be empty
                 raise ArmError(
                     "InvalidTemplate",
                     f"The resource '{target}' is not defined in the template (dependsOn of "

@@ -88,7 +88,8 @@ class _Parser:
     def _take(self, text: str | None = None) -> tuple[str, str, int]:
         token = self._peek()
         if token is None:
-            raise self._error(f"expected {text!r} but the expression ended" if text else "ended")
+            wanted = f"expected {text!r}" if text else "a ')' or ']' missing?"
+            raise self._error(f"the expression ended early ({wanted})")
         if text is not None and token[1] != text:
             raise self._error(f"expected {text!r} at position {token[2]}, found {token[1]!r}")
         self.next += 1
