@@ -87,6 +87,9 @@ class FakeAzure:
         self.refusals: dict[tuple[str, str], tuple[int, str, str]] = {}
         self.held: set[str] = set()
         self._ips = itertools.count(4)
+        # Template deployments (Microsoft.Resources/deployments), when attached:
+        # tests/service/fake_arm_deployments.py.
+        self.deployments: Any = None
 
     # --- test controls -------------------------------------------------------------------
 
@@ -166,6 +169,10 @@ class FakeAzure:
                     "ResourceGroupNotFound",
                     f"Resource group '{segments[3]}' could not be found.",
                 )
+            if self.deployments is not None and self.deployments.matches(path):
+                api_version = next(iter(query.get("api-version", [])), None)
+                reply = self.deployments.handle(method, path, api_version, payload, self.base_url)
+                return Reply(reply.status, reply.body, reply.headers)
             if lower[4:] == ["resources"]:
                 return self._list_group(group)
             if len(lower) == 8 and lower[4] == "providers":
@@ -315,7 +322,13 @@ class FakeAzure:
         profile = body.get("properties", {}).get("virtualMachineProfile", {})
         if "customData" in profile.get("osProfile", {}):
             self.custom_data[resource_id] = profile["osProfile"].pop("customData")  # write-only
-        body.update({"id": path, "name": segments[-1], "type": f"{segments[6]}/{segments[7]}"})
+        body.update({"id": path, "name": segments[-1], "type": resource_type(path)})
+        identity = body.get("identity")
+        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type")):
+            # Azure gives a system-assigned identity its principal on creation and keeps it.
+            kept = (self.resources.get(resource_id) or {}).get("identity") or {}
+            identity["principalId"] = kept.get("principalId") or str(uuid.uuid4())
+            identity["tenantId"] = self.tenant_id
         body.setdefault("properties", {})["provisioningState"] = (
             "Creating" if created else "Updating"
         )
@@ -558,6 +571,13 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+def resource_type(path: str) -> str:
+    """'NS/type[/child...]' of an id, also of a child or an extension resource (the part
+    after the last /providers/)."""
+    namespace, *rest = path.rsplit("/providers/", 1)[-1].split("/")
+    return "/".join([namespace, *rest[0::2]])
 
 
 def group_id(path: str) -> str:
