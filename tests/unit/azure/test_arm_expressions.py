@@ -93,6 +93,12 @@ def test_malformed_expressions_name_the_expression(expression: str, problem: str
     assert expression in message
 
 
+def test_a_quote_left_single_gets_a_hint() -> None:
+    message = failure("[guid('a', 'the swarm's state (claim, leases)')]")
+    assert "a quote inside a string literal is written twice: ''" in message
+    assert evaluate("[guid('a', 'the swarm''s state')]") != evaluate("[guid('a', 'the swarm')]")
+
+
 def test_unknown_functions_are_named() -> None:
     message = failure("[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'x'), '1')]")
     assert "'listKeys' is not known" in message
