@@ -122,6 +122,14 @@ def test_secure_values_stay_out_of_messages() -> None:
     assert "(secure value)" in error.message
 
 
+def test_outputs_are_checked_against_their_type() -> None:
+    template = {"outputs": {"count": {"type": "string", "value": "[add(1, 2)]"}}}
+    error = refused(template)
+    assert "output 'count' is not valid: expected a value of type 'String'" in error.message
+    template["outputs"]["count"]["type"] = "int"
+    assert deploy(template)[1] == {"count": {"type": "Int", "value": 3}}
+
+
 def test_secure_outputs_are_left_out() -> None:
     template = with_parameters(shown="[parameters('where')]")
     template["outputs"]["hidden"] = {"type": "securestring", "value": "[parameters('secret')]"}

@@ -183,6 +183,8 @@ def test_routes_answer_like_resource_manager(endpoint: DeploymentsEndpoint) -> N
     assert delete.status == 200
     assert get(endpoint, f"{DEPLOYMENTS}/d4").status == 404
     assert not DeploymentsEndpoint.matches(f"/subscriptions/{SUB}/resourceGroups/rg")
+    bad_name = put(endpoint, "no spaces", body())
+    assert bad_name.body["error"]["code"] == "InvalidDeploymentName"
 
 
 def test_validate_applies_nothing(endpoint: DeploymentsEndpoint, store: Store) -> None:

@@ -28,9 +28,10 @@ GROUP = f"/subscriptions/{SCOPE.subscription_id}/resourceGroups/rg-swarm"
 
 
 def evaluate(expression: str, **template: Any) -> Any:
-    """The value of one expression, as a template output (outputs see everything)."""
+    """The value of one expression, as a template output (outputs see everything; no type,
+    so no output type check)."""
     parameters = template.pop("supplied", {})
-    document = {"outputs": {"x": {"type": "object", "value": expression}}, **template}
+    document = {"outputs": {"x": {"value": expression}}, **template}
     return TemplateDeployment(document, parameters, SCOPE, lambda *_: None).outputs()["x"]["value"]
 
 
@@ -116,6 +117,12 @@ def test_concat_joins_strings_or_arrays_but_not_both() -> None:
     assert evaluate("[concat('a', 1, 'b')]") == "a1b"
     assert evaluate("[concat(createArray(1, 2), createArray('x'))]") == [1, 2, "x"]
     assert "all strings or all arrays" in failure("[concat('a', createArray(1))]")
+
+
+def test_argument_counts_are_checked() -> None:
+    assert "expects at least 1 arguments, got 0" in failure("[concat()]")
+    assert "expects 2 to 3 arguments, got 1" in failure("[substring('a')]")
+    assert "expects 2 arguments, got 3" in failure("[equals(1, 2, 3)]")
 
 
 def test_format_fills_numbered_items_and_keeps_escaped_braces() -> None:

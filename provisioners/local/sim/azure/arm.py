@@ -25,7 +25,14 @@ from . import ids
 from .errors import ArmError
 from .expressions import Evaluator, Function, FunctionError, is_expression, unescape
 from .functions import PURE_FUNCTIONS
-from .parameters import SECURE_TYPES, check_supplied, check_value, declared_type, missing
+from .parameters import (
+    SECURE_TYPES,
+    check_output,
+    check_supplied,
+    check_value,
+    declared_type,
+    missing,
+)
 
 ReferenceLookup = Callable[[str, str | None], Mapping[str, Any] | None]
 
@@ -211,6 +218,7 @@ class TemplateDeployment:
             if kind in SECURE_TYPES:
                 continue
             value = self._walk(output.get("value"), where)
+            check_output(name, kind, value)
             result[name] = {"type": _TYPE_NAMES.get(kind, output.get("type")), "value": value}
         return result
 

@@ -19,6 +19,8 @@ has succeeded (or raises ArmError). Secure parameters never appear in a reply.
 
 from __future__ import annotations
 
+import copy
+import re
 import threading
 import uuid
 from collections.abc import Mapping
@@ -31,6 +33,7 @@ from .errors import ArmError
 from .parameters import SECURE_TYPES
 
 DEPLOYMENTS = ("providers", "microsoft.resources", "deployments")
+DEPLOYMENT_NAME = re.compile(r"[-\w._()]{1,64}")
 FAILED_MESSAGE = (
     "At least one resource deployment operation failed. Please list deployment operations "
     "for details."
@@ -81,11 +84,12 @@ class _Record:
         return str(self.properties["provisioningState"])
 
     def body(self) -> dict[str, Any]:
+        """A copy, taken under the endpoint's lock (the runner thread updates the record)."""
         return {
             "id": self.id,
             "name": self.name,
             "type": "Microsoft.Resources/deployments",
-            "properties": dict(self.properties),
+            "properties": copy.deepcopy(self.properties),
         }
 
 
@@ -135,13 +139,21 @@ class DeploymentsEndpoint:
         deployment_id = "/".join(["", *segments[:8]])
         name = segments[7]
         if len(rest) == 1 and method == "PUT":
+            if not DEPLOYMENT_NAME.fullmatch(name):
+                return _error(
+                    400,
+                    "InvalidDeploymentName",
+                    f"The deployment name '{name}' is not valid: 1 to 64 letters, digits, "
+                    "'-', '_', '.', '(' or ')'.",
+                )
             scope = self._scope(subscription_id, group, group_body, name)
             return self._create(deployment_id, scope, payload, api_version, base_url)
         if len(rest) == 1 and method == "GET":
             record = self._record(deployment_id)
             if record is None:
                 return _error(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
-            return Reply(200, record.body())
+            with self.lock:
+                return Reply(200, record.body())
         if len(rest) == 1 and method == "DELETE":
             return self._delete(deployment_id)
         if rest[1:] == ["validate"] and method == "POST":
@@ -153,7 +165,7 @@ class DeploymentsEndpoint:
                 return _error(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
             if rest[1] == "operations":
                 with self.lock:
-                    return Reply(200, {"value": [dict(o) for o in record.operations]})
+                    return Reply(200, {"value": copy.deepcopy(record.operations)})
             if rest[2:] != [record.operation_id.lower()]:
                 return _error(404, "NotFound", f"no operation {'/'.join(rest[2:])}")
             return Reply(200, self._status(record))

@@ -24,9 +24,11 @@ GUID_NAMESPACE = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
 
 
 def _count(args: list[Any], low: int, high: int | None = None) -> None:
+    """low..high arguments (high None: exactly low; high -1: no upper bound)."""
     high = low if high is None else high
-    if not low <= len(args) <= (high if high >= 0 else len(args)):
-        wanted = str(low) if low == high else f"{low}..{'' if high < 0 else high}"
+    if len(args) < low or 0 <= high < len(args):
+        ranges = {low: str(low), -1: f"at least {low}"}
+        wanted = ranges.get(high, f"{low} to {high}")
         raise FunctionError(f"expects {wanted} arguments, got {len(args)}")
 
 
