@@ -281,6 +281,19 @@ def test_reference_is_refused_where_arm_evaluates_before_deploying() -> None:
     assert "resources[0].name" in error.message
 
 
+def test_reference_is_refused_in_variables_even_when_first_read_by_a_body() -> None:
+    template = {
+        "variables": {"address": f"[reference(resourceId('{IP}', 'ip')).ipAddress]"},
+        "resources": [
+            resource(IP, "ip"),
+            resource(NSG, "nsg", dependsOn=["ip"], properties={"a": "[variables('address')]"}),
+        ],
+    }
+    error = refused(template)
+    assert "reference() cannot be used" in error.message
+    assert "variables.address" in error.message
+
+
 def test_extension_resources_get_ids_under_their_scope() -> None:
     role = "Microsoft.Authorization/roleAssignments"
     template = {

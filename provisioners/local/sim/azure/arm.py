@@ -177,9 +177,7 @@ class TemplateDeployment:
         variables: Mapping[str, Any] = template.get("variables") or {}
         if "copy" in variables:
             raise ArmError("InvalidTemplate", "variable copy loops are not supported here")
-        self._variables = _Lazy(
-            "variable", variables, lambda name: self._walk(variables[name], f"variables.{name}")
-        )
+        self._variables = _Lazy("variable", variables, self._variable)
         self.parameter_values = {name: self._parameters.get(name) for name in definitions}
         self.parameter_types = {name: declared_type(name, d) for name, d in definitions.items()}
         self.resources = self._plan(template.get("resources") or [])
@@ -347,6 +345,15 @@ class TemplateDeployment:
             raise missing(name)
         check_value(name, definition, value)
         return value
+
+    def _variable(self, name: str) -> Any:
+        # Evaluated on first use, maybe while a body is, but never with reference(): ARM
+        # evaluates variables before deploying anything.
+        planning, self._planning = self._planning, True
+        try:
+            return self._walk(self.template["variables"][name], f"variables.{name}")
+        finally:
+            self._planning = planning
 
     def _text(self, value: Any, where: str) -> str:
         result = self._walk(value, where)
