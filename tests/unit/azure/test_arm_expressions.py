@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from swarmstack.provisioners.local.sim.azure import ArmError, DeploymentScope, TemplateDeployment
 from swarmstack.provisioners.local.sim.azure.expressions import (
@@ -63,6 +65,16 @@ def test_parse_builds_calls_properties_and_indexes() -> None:
             "b",
         ),
         Literal("c"),
+    )
+
+
+@given(st.text(), st.text())
+def test_any_text_survives_a_string_literal(first: str, second: str) -> None:
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    assert parse(f"[concat({quoted(first)}, {quoted(second)})]") == Call(
+        "concat", (Literal(first), Literal(second))
     )
 
 
