@@ -157,6 +157,9 @@ def test_guid_is_a_deterministic_name_based_uuid() -> None:
     assert first not in others
     assert len(others) == 3
     assert "expects strings" in failure("[guid(1)]")
+    # ARM's recipe: UUID v5 in its namespace over the arguments joined with '-'.
+    namespace = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
+    assert evaluate("[guid('a', 'b', 'c')]") == str(uuid.uuid5(namespace, "a-b-c"))
 
 
 def test_unique_string_is_13_base32_characters_and_deterministic() -> None:

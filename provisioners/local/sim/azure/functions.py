@@ -1,10 +1,10 @@
 """Template functions that need no deployment state: strings, logic, numbers, arrays, ids.
 
 Each takes the evaluated arguments as a list and raises FunctionError with a short problem;
-the evaluator names the function and the expression. guid() and uniqueString() are
-deterministic hashes of their arguments like Resource Manager's (guid: a name-based UUID v5
-over the arguments joined with '-'; uniqueString: 13 base-32 characters) but are not claimed
-to give Azure's exact values.
+the evaluator names the function and the expression. guid() follows Resource Manager's recipe
+as public reimplementations give it (a name-based UUID v5 in ARM's namespace over the arguments
+joined with '-'), so role assignment names match Azure's. uniqueString() is deterministic, 13
+base-32 characters like Azure's, but a different hash (Azure uses its own MurmurHash64 variant).
 """
 
 from __future__ import annotations
