@@ -93,10 +93,11 @@ def deployment_body(template: dict[str, Any], **parameters: Any) -> dict[str, An
     }
 
 
+@pytest.mark.parametrize("storage", [[], ["--shared-storage"]], ids=["3+2", "3+2 shared storage"])
 def test_a_plain_rest_deployment_creates_every_resource_and_returns_outputs(
-    rest: Rest, fake_azure: FakeAzure, tmp_path: Path
+    rest: Rest, fake_azure: FakeAzure, tmp_path: Path, storage: list[str]
 ) -> None:
-    template = rendered_template(tmp_path, "--manager-size", "3", "--cluster-size", "2")
+    template = rendered_template(tmp_path, "--manager-size", "3", "--cluster-size", "2", *storage)
     reply = rest.call("PUT", f"{DEPLOYMENTS}/by-hand", deployment_body(template, sshPublicKey=KEY))
     assert reply.status_code == 201, reply.text
     assert reply.json()["properties"]["provisioningState"] == "Accepted"
@@ -133,6 +134,9 @@ def test_a_plain_rest_deployment_creates_every_resource_and_returns_outputs(
     for data in fake_azure.custom_data.values():
         assert "SWMTKN" not in data
     assert "SWMTKN" not in json.dumps(deployment)
+    if storage:
+        share = outputs["volumesNfsServer"]["value"]
+        assert share == f"{outputs['volumesStorageAccount']['value']}.file.core.windows.net"
 
     operations = rest.call("GET", f"{DEPLOYMENTS}/by-hand/operations").json()["value"]
     assert len(operations) == len(template["resources"])
