@@ -94,7 +94,12 @@ def deploy(servers: Servers, managers: int, workers: int) -> dict[str, Any]:
     url = f"{base}/providers/Microsoft.Resources/deployments/swarm?{ARM_API}"
     status, answer = _call(url, "PUT", world.rm.token, body)
     assert status == 201, answer
-    assert answer["properties"]["provisioningState"] == "Succeeded"
+    deadline = time.monotonic() + 30
+    while answer["properties"]["provisioningState"] not in ("Succeeded", "Failed"):
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.1)
+        status, answer = _call(url, "GET", world.rm.token)
+    assert answer["properties"]["provisioningState"] == "Succeeded", answer
     return dict(answer)
 
 

@@ -13,13 +13,17 @@ assignments).
 from __future__ import annotations
 
 from .arm import AZURE_CLOUD, DeploymentScope, ReferenceLookup, ResourcePut, TemplateDeployment
+from .deployments import DeploymentsEndpoint, Reply, ResourceStore
 from .errors import ArmError
 
 __all__ = [
     "AZURE_CLOUD",
     "ArmError",
     "DeploymentScope",
+    "DeploymentsEndpoint",
     "ReferenceLookup",
+    "Reply",
     "ResourcePut",
+    "ResourceStore",
     "TemplateDeployment",
 ]

@@ -25,7 +25,14 @@ from . import ids
 from .errors import ArmError
 from .expressions import Evaluator, Function, FunctionError, is_expression, unescape
 from .functions import PURE_FUNCTIONS
-from .parameters import SECURE_TYPES, check_supplied, check_value, declared_type, missing
+from .parameters import (
+    SECURE_TYPES,
+    check_output,
+    check_supplied,
+    check_value,
+    declared_type,
+    missing,
+)
 
 ReferenceLookup = Callable[[str, str | None], Mapping[str, Any] | None]
 
@@ -157,6 +164,7 @@ class TemplateDeployment:
         self._current_loop: str | None = None
         self._planning = True
         self._deployed: set[str] = set()
+        self._loop_names: set[str] = set()
         self._evaluator = Evaluator(self._functions())
         definitions: Mapping[str, Any] = template.get("parameters") or {}
         check_supplied(definitions, parameters)
@@ -169,9 +177,7 @@ class TemplateDeployment:
         variables: Mapping[str, Any] = template.get("variables") or {}
         if "copy" in variables:
             raise ArmError("InvalidTemplate", "variable copy loops are not supported here")
-        self._variables = _Lazy(
-            "variable", variables, lambda name: self._walk(variables[name], f"variables.{name}")
-        )
+        self._variables = _Lazy("variable", variables, self._variable)
         self.parameter_values = {name: self._parameters.get(name) for name in definitions}
         self.parameter_types = {name: declared_type(name, d) for name, d in definitions.items()}
         self.resources = self._plan(template.get("resources") or [])
@@ -210,6 +216,7 @@ class TemplateDeployment:
             if kind in SECURE_TYPES:
                 continue
             value = self._walk(output.get("value"), where)
+            check_output(name, kind, value)
             result[name] = {"type": _TYPE_NAMES.get(kind, output.get("type")), "value": value}
         return result
 
@@ -234,6 +241,7 @@ class TemplateDeployment:
                 planned.append(self._planned(position, definition, None, None))
                 continue
             loop_name = str(loop.get("name", ""))
+            self._loop_names.add(loop_name.lower())
             count = self._walk(loop.get("count"), f"resources[{position}].copy.count")
             if not loop_name or not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise ArmError(
@@ -299,7 +307,7 @@ class TemplateDeployment:
         for entry in entries:
             target = self._text(entry, f"{resource.label} dependsOn")
             found = _find(target, planned, by_id)
-            if not found:
+            if not found and target.lower() not in self._loop_names:  # a loop may be empty
                 raise ArmError(
                     "InvalidTemplate",
                     f"The resource '{target}' is not defined in the template (dependsOn of "
@@ -337,6 +345,15 @@ class TemplateDeployment:
             raise missing(name)
         check_value(name, definition, value)
         return value
+
+    def _variable(self, name: str) -> Any:
+        # Evaluated on first use, maybe while a body is, but never with reference(): ARM
+        # evaluates variables before deploying anything.
+        planning, self._planning = self._planning, True
+        try:
+            return self._walk(self.template["variables"][name], f"variables.{name}")
+        finally:
+            self._planning = planning
 
     def _text(self, value: Any, where: str) -> str:
         result = self._walk(value, where)

@@ -80,7 +80,16 @@ class _Parser:
         self.next = 0
 
     def _error(self, problem: str) -> ArmError:
-        return ArmError("InvalidTemplate", f"{problem} in expression '[{self.source}]'")
+        return ArmError(
+            "InvalidTemplate", f"{problem}{self._hint()} in expression '[{self.source}]'"
+        )
+
+    def _hint(self) -> str:
+        """A string literal followed at once by a name is most often a quote left single."""
+        pairs = zip(self.tokens, self.tokens[1:], strict=False)
+        if any(a[0] == "string" and b[0] == "name" for a, b in pairs):
+            return " (a quote inside a string literal is written twice: '')"
+        return ""
 
     def _peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.next] if self.next < len(self.tokens) else None
@@ -88,7 +97,8 @@ class _Parser:
     def _take(self, text: str | None = None) -> tuple[str, str, int]:
         token = self._peek()
         if token is None:
-            raise self._error(f"expected {text!r} but the expression ended" if text else "ended")
+            wanted = f"expected {text!r}" if text else "a ')' or ']' missing?"
+            raise self._error(f"the expression ended early ({wanted})")
         if text is not None and token[1] != text:
             raise self._error(f"expected {text!r} at position {token[2]}, found {token[1]!r}")
         self.next += 1

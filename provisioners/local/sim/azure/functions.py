@@ -1,10 +1,10 @@
 """Template functions that need no deployment state: strings, logic, numbers, arrays, ids.
 
 Each takes the evaluated arguments as a list and raises FunctionError with a short problem;
-the evaluator names the function and the expression. guid() and uniqueString() are
-deterministic hashes of their arguments like Resource Manager's (guid: a name-based UUID v5
-over the arguments joined with '-'; uniqueString: 13 base-32 characters) but are not claimed
-to give Azure's exact values.
+the evaluator names the function and the expression. guid() follows Resource Manager's recipe
+as public reimplementations give it (a name-based UUID v5 in ARM's namespace over the arguments
+joined with '-'), so role assignment names match Azure's. uniqueString() is deterministic, 13
+base-32 characters like Azure's, but a different hash (Azure uses its own MurmurHash64 variant).
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ GUID_NAMESPACE = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
 
 
 def _count(args: list[Any], low: int, high: int | None = None) -> None:
+    """low..high arguments (high None: exactly low; high -1: no upper bound)."""
     high = low if high is None else high
-    if not low <= len(args) <= (high if high >= 0 else len(args)):
-        wanted = str(low) if low == high else f"{low}..{'' if high < 0 else high}"
+    if len(args) < low or 0 <= high < len(args):
+        ranges = {low: str(low), -1: f"at least {low}"}
+        wanted = ranges.get(high, f"{low} to {high}")
         raise FunctionError(f"expects {wanted} arguments, got {len(args)}")
 
 

@@ -32,6 +32,17 @@ def declared_type(name: str, definition: Mapping[str, Any]) -> str:
     return kind
 
 
+def check_output(name: str, kind: str, value: Any) -> None:
+    """An output's value against its declared type, as Resource Manager checks it."""
+    label, matches = _TYPES.get(kind.lower(), ("", lambda _v: True))
+    if label and not matches(value):
+        raise ArmError(
+            "InvalidTemplate",
+            f"The template output '{name}' is not valid: expected a value of type '{label}', "
+            f"but received a value of type '{type_name(value)}'",
+        )
+
+
 def check_supplied(definitions: Mapping[str, Any], supplied: Mapping[str, Any]) -> None:
     known = {name.lower() for name in definitions}
     unknown = sorted(name for name in supplied if name.lower() not in known)

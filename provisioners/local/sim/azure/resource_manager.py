@@ -99,6 +99,9 @@ class FakeAzure:
         self.on_leaving: OnLeaving | None = None
         self.secret_values: dict[str, str] = {}  # lower-case secret id -> value (write-only)
         self._next_instance: dict[str, int] = {}
+        # Template deployments (Microsoft.Resources/deployments), when attached:
+        # tests/service/fake_arm_deployments.py, sim/azure/world.py.
+        self.deployments: Any = None
 
     # --- test controls -------------------------------------------------------------------
 
@@ -189,6 +192,10 @@ class FakeAzure:
                     "ResourceGroupNotFound",
                     f"Resource group '{segments[3]}' could not be found.",
                 )
+            if self.deployments is not None and self.deployments.matches(path):
+                api_version = next(iter(query.get("api-version", [])), None)
+                reply = self.deployments.handle(method, path, api_version, payload, self.base_url)
+                return Reply(reply.status, reply.body, reply.headers)
             if lower[4:] == ["resources"]:
                 return self._list_group(group)
             if len(lower) == 8 and lower[4] == "providers":
@@ -349,7 +356,7 @@ class FakeAzure:
         profile = body.get("properties", {}).get("virtualMachineProfile", {})
         if "customData" in profile.get("osProfile", {}):
             self.custom_data[resource_id] = profile["osProfile"].pop("customData")  # write-only
-        body.update({"id": path, "name": segments[-1], "type": f"{segments[6]}/{segments[7]}"})
+        body.update({"id": path, "name": segments[-1], "type": resource_type(path)})
         self._identity(resource_id, body)
         body.setdefault("properties", {})["provisioningState"] = (
             "Creating" if created else "Updating"
@@ -706,6 +713,13 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+def resource_type(path: str) -> str:
+    """'NS/type[/child...]' of an id, also of a child or an extension resource (the part
+    after the last /providers/)."""
+    namespace, *rest = path.rsplit("/providers/", 1)[-1].split("/")
+    return "/".join([namespace, *rest[0::2]])
 
 
 def group_id(path: str) -> str:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .deployments import handle_deployment, is_deployment_path
 from .resource_manager import Reply
 from .world import World
 
@@ -79,26 +78,9 @@ class ServicesHandler(_Handler):
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             headers = {k.lower(): v for k, v in self.headers.items()}
             reply = world.handle_blob(token, account, self.command, rest, query, headers, body)
-        elif is_deployment_path([s.lower() for s in url.path.split("/") if s]):
-            reply = self._deployment(world, url.path, body)
         else:
             reply = world.rm.handle(self.command, self.path, self.headers, body)
         _send(self, reply)
-
-    def _deployment(self, world: World, path: str, body: bytes) -> Reply:
-        """Only the client's own token deploys (the instances' identities have no role on
-        deployments)."""
-        if self.headers.get("Authorization") != f"Bearer {world.rm.token}":
-            code = "InvalidAuthenticationToken"
-            return Reply(401, {"error": {"code": code, "message": "not the client's token"}})
-        if "api-version=" not in (urlsplit(self.path).query or ""):
-            code = "MissingApiVersionParameter"
-            return Reply(400, {"error": {"code": code, "message": "api-version is required"}})
-        try:
-            payload = json.loads(body) if body else None
-        except ValueError:
-            return Reply(400, {"error": {"code": "InvalidRequestContent", "message": "not JSON"}})
-        return handle_deployment(world, self.command, path, payload)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
 

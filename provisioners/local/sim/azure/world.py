@@ -20,15 +20,19 @@ on its own.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 from xml.sax.saxutils import escape
 
+from .arm import ResourcePut
+from .deployments import DeploymentsEndpoint
 from .node_cloud import ALLOWS, ROLE_NAMES
 from .resource_manager import FakeAzure, Reply
 
@@ -72,13 +76,14 @@ class World:
     leaving: dict[tuple[str, str], Leaving] = field(default_factory=dict)
     places: dict[str, Place] = field(default_factory=dict)  # machine address -> place
     denied: list[str] = field(default_factory=list)
-    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-case id -> body
 
     def __post_init__(self) -> None:
         self.rm.instant = True
         self.rm.authorize = self.authorize_arm
         self.rm.on_leaving = self.on_leaving
         self.lock = self.rm.lock
+        # Template deployments: their PUTs applied at once, each under the lock.
+        self.rm.deployments = DeploymentsEndpoint(WorldStore(self), TENANT)
 
     # --- scale sets and instances ---------------------------------------------------------
 
@@ -409,6 +414,27 @@ class World:
                 self.blobs[key] = body
                 return Reply(201, None)
             return Reply(405, None)
+
+
+class WorldStore:
+    """The deployments endpoint's resource store: the world's Resource Manager."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def resource_group(self, subscription_id: str, name: str) -> Mapping[str, Any] | None:
+        with self.world.lock:
+            group = self.world.rm.groups.get(name.lower())
+            return copy.deepcopy(group) if group else None
+
+    def get_resource(self, resource_id: str) -> Mapping[str, Any] | None:
+        with self.world.lock:
+            body = self.world.rm.resources.get(resource_id.lower())
+            return copy.deepcopy(body) if body else None
+
+    def put_resource(self, put: ResourcePut) -> None:
+        with self.world.lock:
+            self.world.rm.apply(put.resource_id, copy.deepcopy(put.body))
 
 
 def _type(resource_id: str) -> str:
