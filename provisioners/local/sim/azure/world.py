@@ -246,14 +246,13 @@ class World:
         }
 
     def handle_imds(self, address: str, method: str, path: str, body: bytes) -> Reply:
+        """Instance metadata and Scheduled Events (tokens: handle_token)."""
         with self.lock:
             place = self.place_of(address)
             if place is None:
                 return Reply(404, {"error": "not_found", "error_description": address})
             if path == "/metadata/instance" and method == "GET":
                 return Reply(200, self.instance_document(place))
-            if path == "/metadata/identity/oauth2/token" and method == "GET":
-                return Reply(404, {"error": "invalid_request"})  # answered with its query
             if path == "/metadata/scheduledevents" and method == "GET":
                 events = self.events_for(place.scale_set)
                 return Reply(200, {"DocumentIncarnation": len(events), "Events": events})
