@@ -197,7 +197,8 @@ def stop(name: str) -> bool:
 def down(name: str, *, progress: Progress = _quiet) -> None:
     """Stop the simulation process, then remove the machines, network and state."""
     require_root("swarmstack local down")
+    cloud = "Azure" if is_simulation(name) and cloud_of(name) == "azure" else "AWS"
     if stop(name):
-        progress(f"stopped the simulated AWS of cluster {name}")
+        progress(f"stopped the simulated {cloud} of cluster {name}")
     if LocalCluster.exists(name):
         LocalCluster.open(name, progress=progress).down()

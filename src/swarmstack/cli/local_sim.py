@@ -94,8 +94,11 @@ def emit_simulation_status(output: Output, cluster: LocalCluster) -> None:
 
 def stop_simulation(output: Output, name: str) -> None:
     """Before `local down` removes the machines: the process that would boot them again."""
-    if sim.is_simulation(name) and sim.stop(name):
-        output.info(f"stopped the simulated AWS of cluster {name}")
+    if not sim.is_simulation(name):
+        return
+    cloud = "Azure" if sim.cloud_of(name) == "azure" else "AWS"
+    if sim.stop(name):
+        output.info(f"stopped the simulated {cloud} of cluster {name}")
 
 
 def _swarm_nodes(cluster: LocalCluster) -> list[dict[str, Any]]:
