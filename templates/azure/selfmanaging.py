@@ -94,6 +94,11 @@ def _principal(scale_set: str) -> str:
     )
 
 
+def _quoted(text: str) -> str:
+    """Text inside an ARM string literal: a quote is written twice ("the swarm''s state")."""
+    return text.replace("'", "''")
+
+
 def _assignment(
     purpose: str, role: str, scope: str, scale_set: str, depends_on: list[str]
 ) -> dict[str, Any]:
@@ -101,7 +106,7 @@ def _assignment(
     return {
         "type": ROLE_ASSIGNMENT,
         "apiVersion": AUTHORIZATION_API_VERSION,
-        "name": f"[guid(resourceGroup().id, '{scale_set}', '{purpose}')]",
+        "name": f"[guid(resourceGroup().id, '{scale_set}', '{_quoted(purpose)}')]",
         "scope": f"[{scope}]",
         "dependsOn": [_id(VMSS, f"'{scale_set}'"), *depends_on],
         "properties": {

@@ -25,6 +25,7 @@ from swarmstack.provisioners.local import BeforeRemove, LocalCluster, Machine, c
 from swarmstack.provisioners.local.sim.launch import sim_credentials
 
 from .aws_simulation import REGION, AwsSimulation
+from .azure_simulation import AzureSimulation
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
@@ -148,3 +149,15 @@ def aws_simulation() -> Iterator[AwsSimulation]:
             yield simulation
         finally:
             simulation.close()
+
+
+@pytest.fixture(scope="module")
+def azure_simulation() -> Iterator[AzureSimulation]:
+    """Deployments on the Azure simulation (see azure_simulation.py); removed after the module."""
+    require_root()
+    _remove_clusters_of_dead_sessions()
+    simulation = AzureSimulation(session_cluster_name("-az"))
+    try:
+        yield simulation
+    finally:
+        simulation.close()

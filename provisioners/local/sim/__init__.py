@@ -1,4 +1,6 @@
-"""The AWS simulation: the real CloudFormation stack on this machine (`local up --cloud aws`).
+"""The cloud simulations: the real CloudFormation stack (`local up --cloud aws`) or ARM
+template (`local up --cloud azure`, sim/azure/local.py) on this machine. This module is the
+AWS side; the machine handling both share is fleet.py.
 
     result = sim.up(spec, name="sim", progress=print)   # moto + IMDS + controller, the stack
     sim.wait_for_instances(name, timeout=120)           # every instance has a booted machine
@@ -44,7 +46,7 @@ from .control import (
 from .launch import SIM_CREDENTIALS, create_stack
 from .seed import ENDPOINT_URL, METADATA_ENDPOINT, Endpoints
 
-CLOUDS = ("aws",)
+CLOUDS = ("aws", "azure")
 EXTRA_HINT = "pip install 'swarmstack[sim]'"
 Progress = Callable[[str], None]
 
@@ -56,6 +58,7 @@ __all__ = [
     "Endpoints",
     "SimResult",
     "check_cloud",
+    "cloud_of",
     "down",
     "is_simulation",
     "require_sim_extra",
@@ -161,10 +164,19 @@ def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress 
         time.sleep(0.5)
 
 
+def cloud_of(name: str) -> str:
+    """aws or azure: the cloud a simulation cluster simulates."""
+    return str(read_config(SimFiles.of(name)).get("cloud", "aws"))
+
+
 def status(name: str) -> dict[str, Any]:
     """The simulation's endpoints and running state, and every instance with its machine."""
     files = SimFiles.of(name)
     config = read_config(files)
+    if config.get("cloud") == "azure":
+        from .azure.local import status as azure_status
+
+        return azure_status(name)
     endpoints = running_endpoints(files)
     return {
         "cloud": "aws",
@@ -185,7 +197,8 @@ def stop(name: str) -> bool:
 def down(name: str, *, progress: Progress = _quiet) -> None:
     """Stop the simulation process, then remove the machines, network and state."""
     require_root("swarmstack local down")
+    cloud = "Azure" if is_simulation(name) and cloud_of(name) == "azure" else "AWS"
     if stop(name):
-        progress(f"stopped the simulated AWS of cluster {name}")
+        progress(f"stopped the simulated {cloud} of cluster {name}")
     if LocalCluster.exists(name):
         LocalCluster.open(name, progress=progress).down()

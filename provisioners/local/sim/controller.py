@@ -6,31 +6,25 @@ Every second it reads the groups and their instances through the AWS API (the mo
   instance's private IP in moto becomes the machine's address, so describe-instances, IMDS
   local-ipv4 and the machine agree;
 - a machine whose instance is terminated (or gone) is powered off and deleted.
-Boots and removals run in a thread pool, so one slow boot does not hold up the others.
+Boots and removals are the fleet's (fleet.py, the same for every simulated cloud).
 The controller writes what it sees to instances.json for `local status` and `local up`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import os
 import threading
-import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ....contract import ROLE_TAG
 from ..cluster import LocalCluster
-from ..plan import Role
 from . import seed
+from .fleet import MachineFleet
 
-BOOT_PARALLEL = 8
 # Instance states of EC2 whose machine must run.
 RUNNING_STATES = {"pending", "running", "stopping"}
 
@@ -70,15 +64,12 @@ class Controller:
         self.status_file = status_file
         self.log = log
         self.tracked: dict[str, Tracked] = {}
-        self._work: dict[str, Future[None]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=BOOT_PARALLEL, thread_name_prefix="machine")
+        self.fleet = MachineFleet(cluster, endpoints, status_file, log)
         self._lock = threading.Lock()
         # Machines of an earlier run of the simulation: their instances died with its memory,
         # so the first poll removes them.
-        for machine in cluster.machines:
-            self.tracked[machine.name] = Tracked(
-                machine.name, "-", machine.role, "-", "gone", "running", machine.address
-            )
+        for name, role, address in self.fleet.existing():
+            self.tracked[name] = Tracked(name, "-", role, "-", "gone", "running", address)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -89,8 +80,7 @@ class Controller:
             except Exception:  # a failed poll is logged and retried; the loop must live on
                 self.log("poll failed:\n" + traceback.format_exc())
             stop.wait(interval)
-        # A boot in progress is not waited for: `local down` removes half-booted machines.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.fleet.shutdown()
 
     def step(self) -> None:
         in_groups = self._group_instances()
@@ -108,7 +98,7 @@ class Controller:
                     known = self.tracked[instance_id] = Tracked(
                         instance_id, group, role, lifecycle_state, state, "booting"
                     )
-                    self._submit(instance_id, partial(self._boot, instance_id, template))
+                    self._boot(instance_id, template)
                 if known is not None:
                     known.lifecycle_state = lifecycle_state
             for instance_id, known in self.tracked.items():
@@ -118,18 +108,8 @@ class Controller:
                     known.lifecycle_state = "-"
                 if known.ec2_state not in RUNNING_STATES and known.machine != "removing":
                     known.machine = "removing"
-                    self._submit(instance_id, partial(self._remove, instance_id))
+                    self._remove(instance_id)
             self._write_status()
-
-    def _submit(self, instance_id: str, work: Callable[[], None]) -> None:
-        before = self._work.get(instance_id)
-
-        def after_previous() -> None:
-            if before is not None:
-                before.result()  # a removal waits for the boot it undoes
-            work()
-
-        self._work[instance_id] = self._pool.submit(after_previous)
 
     # --- reading the simulated AWS ------------------------------------------------------
 
@@ -177,53 +157,42 @@ class Controller:
         encoded = versions[0]["LaunchTemplateData"].get("UserData", "") if versions else ""
         return base64.b64decode(encoded)
 
-    # --- machines ------------------------------------------------------------------------
+    # --- machines (the fleet's, shared with the Azure simulation) ---------------------------
 
     def _boot(self, instance_id: str, template: dict[str, Any]) -> None:
         known = self.tracked[instance_id]
-        started = time.monotonic()
-        try:
-            user_data = self._user_data(template)
 
-            def before_boot(root: Path) -> None:
-                address = self.cluster.machine(instance_id).address
-                known.address = address
-                self.set_address(instance_id, address)
-                files = seed.nocloud_files(user_data, instance_id, instance_id, self.endpoints)
-                seed.write_seed(root, files)
+        def on_address(address: str) -> None:
+            known.address = address
+            self.set_address(instance_id, address)
 
-            role: Role = "manager" if known.role == "manager" else "worker"
-            self.cluster.boot_machine(
-                role, instance_id, before_boot=before_boot, api_vfs_writable="network"
-            )
-        except Exception as exc:
-            known.machine, known.error = "failed", str(exc)
-            self.log(f"{instance_id}: boot failed: {exc}")
-            return
-        with self._lock:
-            if known.machine == "booting":
-                known.machine = "running"
-        self.log(
-            f"{instance_id} ({known.role}, {known.group}) booted at {known.address} "
-            f"in {time.monotonic() - started:.1f} s"
+        def on_done(error: Exception | None) -> None:
+            with self._lock:
+                if error is not None:
+                    known.machine, known.error = "failed", str(error)
+                elif known.machine == "booting":
+                    known.machine = "running"
+
+        self.fleet.boot(
+            instance_id,
+            known.role,
+            lambda: self._user_data(template),
+            on_address,
+            on_done,
+            label=known.group,
         )
 
     def _remove(self, instance_id: str) -> None:
-        try:
-            if any(m.name == instance_id for m in self.cluster.machines):
-                self.cluster.remove_machine(instance_id)
-        except Exception as exc:
-            self.log(f"{instance_id}: removing its machine failed: {exc}")
-            return
-        with self._lock:
-            self.tracked.pop(instance_id, None)
-        self.log(f"{instance_id} terminated: machine removed")
+        def on_done(error: Exception | None) -> None:
+            if error is None:
+                with self._lock:
+                    self.tracked.pop(instance_id, None)
+
+        self.fleet.remove(instance_id, on_done)
 
     def _write_status(self) -> None:
         rows = [asdict(t) for t in sorted(self.tracked.values(), key=lambda t: t.instance_id)]
-        tmp = self.status_file.with_name(f".{self.status_file.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"time": time.time(), "instances": rows}, indent=2) + "\n")
-        os.replace(tmp, self.status_file)
+        self.fleet.write_status(rows)
 
 
 def _tags(instance: dict[str, Any]) -> dict[str, str]:

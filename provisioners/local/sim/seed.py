@@ -20,6 +20,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 SEED_DIR = "var/lib/cloud/seed/nocloud"
 ENDPOINT_URL = "AWS_ENDPOINT_URL"
@@ -39,11 +40,17 @@ class Endpoints:
         return {ENDPOINT_URL: self.aws, METADATA_ENDPOINT: self.metadata}
 
 
+class EndpointVariables(Protocol):
+    """A cloud's endpoints as the environment variables its SDKs and agents honour."""
+
+    def variables(self) -> dict[str, str]: ...
+
+
 def meta_data(instance_id: str, hostname: str) -> str:
     return f"instance-id: {instance_id}\nlocal-hostname: {hostname}\n"
 
 
-def vendor_data(endpoints: Endpoints) -> str:
+def vendor_data(endpoints: EndpointVariables) -> str:
     """A boothook (shell, run as root at every boot) that installs the endpoint variables."""
     variables = endpoints.variables()
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
@@ -53,8 +60,8 @@ def vendor_data(endpoints: Endpoints) -> str:
     systemd_values = " ".join(f'"{k}={v}"' for k, v in variables.items())
     return f"""#cloud-boothook
 #!/bin/sh
-# swarmstack simulation: the AWS API and the instance metadata service are reached through
-# these endpoints instead of AWS's own; nothing else differs from EC2.
+# swarmstack simulation: the cloud's APIs and its instance metadata service are reached
+# through these endpoints instead of the cloud's own; nothing else differs from the cloud.
 set -e
 systemctl set-environment {assignments}
 mkdir -p {Path(SYSTEMD_DROPIN).parent}
@@ -75,7 +82,7 @@ mv /etc/environment.swarmstack /etc/environment
 
 
 def nocloud_files(
-    user_data: bytes, instance_id: str, hostname: str, endpoints: Endpoints
+    user_data: bytes, instance_id: str, hostname: str, endpoints: EndpointVariables
 ) -> dict[str, bytes]:
     """File name -> content for the seed directory."""
     return {

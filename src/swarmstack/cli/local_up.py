@@ -19,8 +19,9 @@ from .spec_scope import LOCAL_UP
     "--cloud",
     metavar="CLOUD",
     default=None,
-    help="Run this cloud's real stack on simulated infrastructure (aws: moto's server, "
-    "cloud-init, instance metadata); needs `pip install 'swarmstack[sim]'`.",
+    help="Run this cloud's real stack on simulated infrastructure: aws (moto's server, "
+    "cloud-init, instance metadata; needs `pip install 'swarmstack[sim]'`) or azure (the ARM "
+    "template on a simulated Resource Manager, Key Vault, blobs and instance metadata).",
 )
 @click.pass_obj
 def up(output: Output, /, cloud: str | None, **options: Any) -> None:
@@ -39,10 +40,14 @@ def up(output: Output, /, cloud: str | None, **options: Any) -> None:
       sudo swarmstack local up -f examples/cluster.yaml --managers 1 --workers 1
       sudo swarmstack local ssh ss-m1 -- docker node ls
       sudo swarmstack local up --cloud aws --managers 3 --workers 2 --name try
+      sudo swarmstack local up --cloud azure --managers 1 --workers 1 --name tryaz
     \b
     With --cloud aws the stack swarmstack launches on AWS is created on a simulated AWS
     instead, and every instance its groups launch becomes a machine running the stack's
-    real user data; the simulated AWS endpoint is printed for the AWS CLI.
+    real user data; the simulated AWS endpoint is printed for the AWS CLI. With --cloud
+    azure the ARM template of `swarmstack azure template` is deployed on a simulated Azure
+    and every scale-set instance becomes a machine running its custom data; the nodes form
+    their swarm themselves.
     """
     from ..provisioners.local import LocalCluster  # paramiko: only when machines are made
     from ..provisioners.local.formation import LOCAL_DEFAULTS, form_swarm, local_spec
@@ -64,7 +69,7 @@ def up(output: Output, /, cloud: str | None, **options: Any) -> None:
     if cloud is not None:
         from . import local_sim
 
-        local_sim.up_simulation(output, spec)
+        local_sim.up_simulation(output, spec, cloud)
         return
     progress = progress_for(output)
 

@@ -17,8 +17,7 @@ from azure.identity import ClientSecretCredential
 
 from swarmstack.azure.clients import AzureClients, connect
 from swarmstack.azure.credentials import AzureCloud
-
-from ..fake_azure import FakeAzure, serve
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure, serve
 
 TENANT = "72f988bf-0000-4000-8000-000000000001"
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"

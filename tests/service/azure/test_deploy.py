@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from swarmstack.cli.main import cli
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.spec import ClusterSpec, Role
 from swarmstack.templates.azure import ConcreteRefs, build_resources, resolve_settings
 from swarmstack.templates.azure.customdata import custom_data
 from swarmstack.templates.azure.parameters import parameter_values
 
-from ..fake_azure import FakeAzure
 from .conftest import SUBSCRIPTION, secret_credential
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops@example"
@@ -92,7 +92,8 @@ def test_deploy_creates_every_resource_with_the_expected_body(
         profile = vmss["properties"]["virtualMachineProfile"]
         assert vmss["sku"]["capacity"] == capacity
         assert vmss["zones"] == ["1", "2", "3"]
-        assert vmss["identity"] == {"type": "SystemAssigned"}
+        assert vmss["identity"]["type"] == "SystemAssigned"
+        assert vmss["identity"]["principalId"]  # given by Resource Manager, as in Azure
         assert profile["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"] is True
         assert profile["storageProfile"]["dataDisks"][0]["diskSizeGB"] == 20
         assert profile["diagnosticsProfile"]["bootDiagnostics"]["enabled"] is True

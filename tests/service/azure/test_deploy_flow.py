@@ -12,9 +12,8 @@ from swarmstack.azure.engine import Event
 from swarmstack.errors import UsageError
 from swarmstack.handoff import CloudSsh, HandoffProgress
 from swarmstack.provisioners.inventory import Host, SshSettings
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.spec import ClusterSpec
-
-from ..fake_azure import FakeAzure
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops@example"
 GROUP = "flow-rg"

@@ -11,10 +11,10 @@ from swarmstack.azure.clients import AzureClients
 from swarmstack.azure.destroy import destroy, plan_destroy
 from swarmstack.azure.engine import Event
 from swarmstack.errors import AzureInterrupted
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.templates.azure.resources import LAYOUT, resource_names
 from swarmstack.templates.azure.settings import Names
 
-from ..fake_azure import FakeAzure
 from .test_deploy import GROUP, LOCATION, retag_as_legacy, run
 
 

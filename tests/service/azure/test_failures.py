@@ -18,8 +18,8 @@ from swarmstack.errors import (
     AzureOperationFailed,
     AzureQuotaExceeded,
 )
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 
-from ..fake_azure import FakeAzure
 from .conftest import CLIENT_SECRET, SUBSCRIPTION, secret_credential
 from .test_deploy import GROUP, LOCATION, expected_resources, run
 

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from swarmstack.cloudinit import render_user_data
+from swarmstack.provisioners.local.sim.azure.node_cloud import FakeNodeCloud, serve
 from swarmstack.provisioners.nodeagent import decisions as d
 from swarmstack.provisioners.nodeagent.azure import (
     AUTHORITY_ENV,
@@ -40,8 +41,6 @@ from swarmstack.provisioners.nodeagent.engine import Engine
 from swarmstack.provisioners.nodeagent.main import Booter, Healer, Settings, identity
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.azure import arm_template, resolve_settings
-
-from .fake_node_cloud import FakeNodeCloud, serve
 
 CLUSTER = "swarm"
 

@@ -23,14 +23,14 @@ from swarmstack.cli.azure_status import swarm_state
 from swarmstack.errors import NodesSilent
 from swarmstack.handoff import CloudSsh, HandoffProgress
 from swarmstack.provisioners.inventory import Host, SshSettings
+from swarmstack.provisioners.local.sim.azure.node_cloud import FakeNodeCloud, serve
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.provisioners.nodeagent import azure
 from swarmstack.provisioners.nodeagent.azure import CONSOLE_ENV, IMDS_ENV, Cloud, Metadata, run_node
 from swarmstack.provisioners.nodeagent.main import Settings, identity
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.azure import arm_template, resolve_settings
 
-from ..fake_azure import FakeAzure
-from .fake_node_cloud import FakeNodeCloud, serve
 from .test_deploy_flow import GROUP, deployment
 
 CLUSTER = "flow"  # test_deploy_flow's spec

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from swarmstack.cli.main import cli
 from swarmstack.errors import ExitCode
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 
-from ..fake_azure import FakeAzure
 from .conftest import SUBSCRIPTION, secret_credential
 from .test_deploy import GROUP, KEY, LOCATION
 

@@ -18,7 +18,7 @@ import json
 import ssl
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +34,12 @@ LRO_STYLE = {
     "microsoft.compute/virtualmachinescalesets": "async",
 }
 FAKE_PUBLIC_IP = "198.18.0.10"
+# (access token, method, path) -> None when a token that is not the client's may make the call,
+# else the refusal; set by the simulation, which hands out the instances' identity tokens.
+Authorize = Callable[[str, str, str], "Reply | None"]
+# (scale set id, instance ids) leaving the scale set: the simulation holds them for Scheduled
+# Events and calls remove_instances later; without it they go at once.
+OnLeaving = Callable[[str, list[str]], None]
 
 
 @dataclass
@@ -91,6 +97,15 @@ class FakeAzure:
         # served at a SAS-style URL (no bearer token; the signature is the credential).
         self.serial_logs: dict[tuple[str, str], str] = {}
         self.sas_signature = uuid.uuid4().hex
+        # The simulation's additions (the service tests leave them unset).
+        self.instant = False  # operations end at once, as nobody may poll them
+        self.authorize: Authorize | None = None
+        self.on_leaving: OnLeaving | None = None
+        self.secret_values: dict[str, str] = {}  # lower-case secret id -> value (write-only)
+        self._next_instance: dict[str, int] = {}
+        # Template deployments (Microsoft.Resources/deployments), when attached:
+        # tests/service/fake_arm_deployments.py, sim/azure/world.py.
+        self.deployments: Any = None
 
     # --- test controls -------------------------------------------------------------------
 
@@ -145,9 +160,20 @@ class FakeAzure:
         if lower[:1] == ["serial-logs"] and method == "GET":
             return self._serial_log(lower, query)
         if headers.get("Authorization") != f"Bearer {self.token}":
-            return _error(
-                401, "InvalidAuthenticationToken", "The access token is missing or invalid."
+            bearer = str(headers.get("Authorization") or "").removeprefix("Bearer ")
+            refused = (
+                self.authorize(bearer, method, path)
+                if self.authorize is not None and bearer
+                else Reply(401)
             )
+            if refused is not None:
+                return (
+                    refused
+                    if refused.status != 401
+                    else _error(
+                        401, "InvalidAuthenticationToken", "The access token is missing or invalid."
+                    )
+                )
         payload = json.loads(body) if body else None
         with self.lock:
             self.requests.append(
@@ -172,16 +198,29 @@ class FakeAzure:
                     "ResourceGroupNotFound",
                     f"Resource group '{segments[3]}' could not be found.",
                 )
+            if self.deployments is not None and self.deployments.matches(path):
+                api_version = next(iter(query.get("api-version", [])), None)
+                reply = self.deployments.handle(method, path, api_version, payload, self.base_url)
+                return Reply(reply.status, reply.body, reply.headers)
             if lower[4:] == ["resources"]:
                 return self._list_group(group)
             if len(lower) == 8 and lower[4] == "providers":
                 return self._resource(method, path, payload)
+            if len(lower) == 9 and lower[6] == "virtualmachinescalesets" and method == "POST":
+                if lower[8] != "delete":
+                    return _error(404, "NotFound", f"no route {method} {path}")
+                ids = [str(i) for i in (payload or {}).get("instanceIds") or []]
+                return self._delete_instances("/".join(["", *lower[:8]]), ids)
             if len(lower) == 9 and lower[6] == "virtualmachinescalesets":
                 return self._scale_set_children(path, lower[8])
             if len(lower) == 11 and lower[10] == "retrievebootdiagnosticsdata":
                 return self._boot_diagnostics(segments)
+            if len(lower) == 10 and lower[8] == "virtualmachines" and method == "DELETE":
+                return self._delete_instances("/".join(["", *lower[:8]]), [lower[9]])
             if len(lower) == 11 and lower[10] == "queryinboundnatruleportmapping":
                 return self._port_mapping(lower, payload)
+            if len(lower) > 8 and lower[4] == "providers" and len(lower) % 2 == 0:
+                return self._nested(method, path, payload)
             return _error(404, "NotFound", f"no route {method} {path}")
 
     # --- identity ------------------------------------------------------------------------
@@ -229,6 +268,8 @@ class FakeAzure:
         refused = self.refusals.get((method, group))
         if refused:
             return _error(*refused)
+        if method == "HEAD":  # check_existence
+            return Reply(204 if group in self.groups else 404)
         if method == "GET":
             if group not in self.groups:
                 return _error(
@@ -323,7 +364,8 @@ class FakeAzure:
         profile = body.get("properties", {}).get("virtualMachineProfile", {})
         if "customData" in profile.get("osProfile", {}):
             self.custom_data[resource_id] = profile["osProfile"].pop("customData")  # write-only
-        body.update({"id": path, "name": segments[-1], "type": f"{segments[6]}/{segments[7]}"})
+        body.update({"id": path, "name": segments[-1], "type": resource_type(path)})
+        self._identity(resource_id, body)
         body.setdefault("properties", {})["provisioningState"] = (
             "Creating" if created else "Updating"
         )
@@ -339,6 +381,9 @@ class FakeAzure:
     def _start(self, resource_id: str, kind: str, name: str) -> Reply:
         operation = Operation(uuid.uuid4().hex, resource_id, kind, self.failures.pop(name, None))
         self.operations[operation.id] = operation
+        if self.instant:
+            operation.polls_left = 0
+            self._advance(operation)
         style = "location" if kind == "delete" else LRO_STYLE.get(self._type(resource_id), "async")
         if kind == "delete":
             return Reply(
@@ -421,9 +466,19 @@ class FakeAzure:
         prefix = ipaddress.ip_network(
             vnet["properties"]["subnets"][0]["properties"]["addressPrefix"]
         )
-        instances = existing[: body["sku"]["capacity"]]
-        while len(instances) < body["sku"]["capacity"]:
-            index = len(instances)
+        key = body["id"].lower()
+        capacity = body["sku"]["capacity"]
+        staying = [i for i in existing if not i.get("leaving")]
+        instances = list(existing)
+        if len(staying) > capacity:  # scale-in: the highest instance ids go, as Azure's default
+            surplus = [i["instanceId"] for i in staying[capacity:]]
+            if self.on_leaving is None:
+                instances = [i for i in instances if i["instanceId"] not in surplus]
+            else:
+                self.on_leaving(key, surplus)
+        while len([i for i in instances if not i.get("leaving")]) < capacity:
+            index = self._next_instance.get(key, len(existing))
+            self._next_instance[key] = index + 1
             instances.append(
                 {
                     "instanceId": str(index),
@@ -431,7 +486,104 @@ class FakeAzure:
                     "ip": str(prefix[next(self._ips)]),
                 }
             )
-        self.instances[body["id"].lower()] = instances
+        self.instances[key] = instances
+
+    def _delete_instances(self, scale_set_id: str, instance_ids: list[str]) -> Reply:
+        """Instance deletion (the capacity drops by as many): with the simulation's Scheduled
+        Events the instances leave after their event; otherwise at once."""
+        body = self.resources.get(scale_set_id)
+        if body is None:
+            return _error(404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found.")
+        if not instance_ids:
+            return _error(400, "InvalidParameter", "instanceIds: at least one instance id")
+        known = {i["instanceId"] for i in self.instances.get(scale_set_id, [])}
+        unknown = [i for i in instance_ids if i not in known]
+        if unknown:
+            return _error(404, "NotFound", f"instance {unknown[0]} of {body['name']} not found")
+        body["sku"]["capacity"] -= len(instance_ids)
+        if self.on_leaving is not None:
+            self.on_leaving(scale_set_id, instance_ids)
+        else:
+            self.remove_instances(scale_set_id, instance_ids)
+        return Reply(200, None)  # accepted; the instances leave after their events
+
+    def remove_instances(self, scale_set_id: str, instance_ids: list[str]) -> None:
+        self.instances[scale_set_id] = [
+            i for i in self.instances.get(scale_set_id, []) if i["instanceId"] not in instance_ids
+        ]
+
+    def mark_leaving(self, scale_set_id: str, instance_ids: list[str]) -> None:
+        for instance in self.instances.get(scale_set_id, []):
+            if instance["instanceId"] in instance_ids:
+                instance["leaving"] = True
+
+    # --- nested and extension resources (secrets, containers, role assignments, rules) -------
+
+    def _nested(self, method: str, path: str, payload: Any) -> Reply:
+        """Child and extension resources: stored as they are PUT, done at once."""
+        resource_id = path.lower()
+        if method == "GET":
+            found = self.resources.get(resource_id)
+            if found is None:
+                return _error(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
+            return Reply(200, found)
+        if method == "PUT":
+            created = resource_id not in self.resources
+            return Reply(201 if created else 200, self.apply(path, payload or {}))
+        if method == "DELETE":
+            parent = self._parent_rule_list(resource_id)
+            if parent is not None:
+                parent[:] = [r for r in parent if r["id"].lower() != resource_id]
+            return Reply(200 if self.resources.pop(resource_id, None) is not None else 204)
+        return _error(405, "MethodNotAllowed", method)
+
+    def apply(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A PUT done at once (a template deployment's, or a nested resource's): the body as
+        a GET returns it, write-only values kept aside."""
+        resource_id = path.lower()
+        segments = path.split("/")
+        body = copy.deepcopy(payload)
+        properties = body.setdefault("properties", {})
+        tail = path.rsplit("/providers/", 1)[1].split("/")
+        kind = "/".join([tail[0], *tail[1::2]])
+        if kind.lower() == "microsoft.keyvault/vaults/secrets" and "value" in properties:
+            self.secret_values[resource_id] = str(properties.pop("value"))
+        profile = properties.get("virtualMachineProfile", {})
+        if "customData" in profile.get("osProfile", {}):
+            self.custom_data[resource_id] = profile["osProfile"].pop("customData")
+        self._identity(resource_id, body)
+        body.update({"id": path, "name": segments[-1], "type": kind})
+        self._add_child_ids(path, body)
+        properties["provisioningState"] = "Succeeded"
+        self.resources[resource_id] = body
+        parent = self._parent_rule_list(resource_id)
+        if parent is not None:
+            parent[:] = [r for r in parent if r["id"].lower() != resource_id]
+            parent.append({"id": path, "name": segments[-1], "properties": body["properties"]})
+        self.log.append(("put", self._name(resource_id)))
+        if body["type"].lower() == "microsoft.network/publicipaddresses":
+            properties["ipAddress"] = FAKE_PUBLIC_IP
+        if body["type"].lower() == "microsoft.compute/virtualmachinescalesets":
+            self._place_instances(body)
+        return body
+
+    def _identity(self, resource_id: str, body: dict[str, Any]) -> None:
+        """A system-assigned identity gets its principal once and keeps it across PUTs."""
+        identity = body.get("identity")
+        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+            previous = (self.resources.get(resource_id) or {}).get("identity") or {}
+            identity["principalId"] = previous.get("principalId") or str(uuid.uuid4())
+            identity["tenantId"] = self.tenant_id
+
+    def _parent_rule_list(self, resource_id: str) -> list[dict[str, Any]] | None:
+        """A security group's own list of rules, for a rule PUT or deleted on its own."""
+        parent, _, kind = resource_id.rpartition("/")[0].rpartition("/")
+        if kind != "securityrules" or parent not in self.resources:
+            return None
+        rules: list[dict[str, Any]] = self.resources[parent]["properties"].setdefault(
+            "securityRules", []
+        )
+        return rules
 
     def _scale_set_children(self, path: str, child: str) -> Reply:
         scale_set_id = path.lower().rsplit("/", 1)[0]
@@ -451,7 +603,10 @@ class FakeAzure:
                         "instanceId": instance["instanceId"],
                         "zones": [instance["zone"]] if instance["zone"] else [],
                         "properties": {
-                            "provisioningState": "Succeeded",
+                            # Held by its Terminate event (the simulation's Scheduled Events)
+                            "provisioningState": (
+                                "Deleting" if instance.get("leaving") else "Succeeded"
+                            ),
                             "osProfile": {
                                 "computerName": f"{prefix}{int(instance['instanceId']):06d}"
                             },
@@ -592,6 +747,13 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+def resource_type(path: str) -> str:
+    """'NS/type[/child...]' of an id, also of a child or an extension resource (the part
+    after the last /providers/)."""
+    namespace, *rest = path.rsplit("/providers/", 1)[-1].split("/")
+    return "/".join([namespace, *rest[0::2]])
 
 
 def group_id(path: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from swarmstack.templates.azure.selfmanaging import ROLES
+from .....templates.azure.selfmanaging import ROLES
 
 ROLE_NAMES = {role_id: name for name, role_id in ROLES.items()}
 # Built-in roles reduced to what the agent does: (resource kind, action).

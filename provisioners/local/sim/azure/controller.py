@@ -1,0 +1,177 @@
+"""The controller that makes the local machines follow the simulated scale sets.
+
+Every second, under the world's lock:
+- an instance of a scale set that has no machine gets one, booted with the scale set's custom
+  data (base64-decoded, as Azure hands it to cloud-init) and the endpoint variables; before
+  the boot the instance's private IP becomes the machine's address;
+- instances whose Terminate event was approved or timed out leave their scale set;
+- a machine whose instance is gone is powered off and deleted.
+The machines themselves are the fleet's (sim/fleet.py, shared with the AWS simulation).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ...cluster import LocalCluster
+from ..fleet import MachineFleet
+from .servers import BLOB_PREFIX, VAULT_PREFIX
+from .world import World
+
+MANAGERS_SUFFIX = "-managers"
+
+
+@dataclass
+class Tracked:
+    """One scale-set instance and its machine (a row of `local status`)."""
+
+    instance_id: str  # the VM's name: SCALESET_N
+    scale_set: str
+    role: str
+    vm_state: str  # Succeeded, Deleting (held by its Terminate event), gone
+    machine: str  # booting, running, failed, removing
+    hostname: str  # the machine's name: the VM's computer name, as Azure makes it
+    address: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AzureEndpoints:
+    """What the node agent reads to find the simulated services (azure.py's variables)."""
+
+    imds: str
+    services: str
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "NODE_AGENT_AZURE_IMDS_ENDPOINT": self.imds,
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds,
+            "NODE_AGENT_AZURE_MANAGEMENT_ENDPOINT": self.services,
+        }
+
+
+@dataclass(frozen=True)
+class InstanceEndpoints:
+    """One instance's variables: the cluster's, plus its vault's and storage's base URLs."""
+
+    cluster: AzureEndpoints
+    vault: str
+    storage: str
+
+    def variables(self) -> dict[str, str]:
+        found = self.cluster.variables()
+        base = self.cluster.services
+        if self.vault:
+            found["NODE_AGENT_AZURE_VAULT_ENDPOINT"] = f"{base}{VAULT_PREFIX}{self.vault}"
+        if self.storage:
+            found["NODE_AGENT_AZURE_BLOB_ENDPOINT"] = f"{base}{BLOB_PREFIX}{self.storage}"
+        return found
+
+
+class Controller:
+    def __init__(
+        self,
+        world: World,
+        cluster: LocalCluster,
+        endpoints: AzureEndpoints,
+        status_file: Path,
+        log: Callable[[str], None],
+    ) -> None:
+        self.world = world
+        self.endpoints = endpoints
+        self.log = log
+        self.tracked: dict[str, Tracked] = {}
+        self.fleet = MachineFleet(cluster, endpoints, status_file, log)
+        self._lock = threading.Lock()
+        # Machines of an earlier run: their instances died with its memory; removed at once.
+        for name, role, address in self.fleet.existing():
+            self.tracked[name] = Tracked(name, "-", role, "gone", "running", name, address)
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                self.step()
+            except Exception:  # a failed round is logged and retried; the loop must live on
+                self.log("round failed:\n" + traceback.format_exc())
+            stop.wait(interval)
+        self.fleet.shutdown()
+
+    def step(self) -> None:
+        for name in self.world.settle_leaving():
+            self.log(f"{name}: its Terminate event was approved or timed out; deleted")
+        with self.world.lock, self._lock:
+            present: dict[str, tuple[str, str, str]] = {}  # name -> (scale set id, number, state)
+            for body in self.world.scale_sets():
+                scale_set = body["id"].lower()
+                for instance in self.world.rm.instances.get(scale_set, []):
+                    name = f"{body['name']}_{instance['instanceId']}"
+                    state = "Deleting" if instance.get("leaving") else "Succeeded"
+                    present[name] = (scale_set, instance["instanceId"], state)
+            for name, (scale_set, number, state) in present.items():
+                known = self.tracked.get(name)
+                if known is None:
+                    role = "manager" if scale_set.endswith(MANAGERS_SUFFIX) else "worker"
+                    known = self.tracked[name] = Tracked(
+                        name,
+                        scale_set.rsplit("/", 1)[1],
+                        role,
+                        state,
+                        "booting",
+                        self.world.computer_name(scale_set, number),
+                    )
+                    self._boot(known, scale_set, number)
+                known.vm_state = state
+            for name, known in self.tracked.items():
+                if name not in present:
+                    known.vm_state = "gone"
+                    if known.machine != "removing":
+                        known.machine = "removing"
+                        self._remove(known)
+            rows = [asdict(t) for t in sorted(self.tracked.values(), key=lambda t: t.instance_id)]
+        self.fleet.write_status(rows)
+
+    def _boot(self, known: Tracked, scale_set: str, number: str) -> None:
+        body = self.world.rm.resources[scale_set]
+        tags = body.get("tags") or {}
+        custom_data = self.world.rm.custom_data.get(scale_set, "")
+        endpoints = InstanceEndpoints(
+            self.endpoints,
+            str(tags.get("swarmstack-vault", "")),
+            str(tags.get("swarmstack-storage", "")),
+        )
+
+        def on_address(address: str) -> None:
+            known.address = address
+            self.world.set_address(scale_set, number, address)
+
+        def on_done(error: Exception | None) -> None:
+            with self._lock:
+                if error is not None:
+                    known.machine, known.error = "failed", str(error)
+                elif known.machine == "booting":
+                    known.machine = "running"
+
+        self.fleet.boot(
+            known.hostname,
+            known.role,
+            lambda: base64.b64decode(custom_data),
+            on_address,
+            on_done,
+            label=known.scale_set,
+            endpoints=endpoints,
+        )
+
+    def _remove(self, known: Tracked) -> None:
+        def on_done(error: Exception | None) -> None:
+            if error is None:
+                with self._lock:
+                    self.tracked.pop(known.instance_id, None)
+                if known.address:
+                    self.world.forget_address(known.address)
+
+        self.fleet.remove(known.hostname, on_done)

@@ -1,0 +1,240 @@
+"""`swarmstack local up --cloud azure`: the cluster's ARM template deployed on the simulated
+Azure, and a machine per scale-set instance running the template's custom data.
+
+    result = local.up(spec, name="try", progress=print)   # servers + controller, the deployment
+    local.wait_for_instances(name, timeout=300)           # every instance has a booted machine
+    local.status(name)                                    # endpoints, instances, machines
+
+The deployment is a plain one - the resource group, then a template deployment of
+`swarmstack azure template`'s output through the Azure SDK, as a user would make it - so the
+nodes form their swarm themselves; nothing here talks to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .....errors import LocalProviderError, UsageError
+from .....spec import ClusterSpec
+from ... import images, keys
+from ...cluster import LocalCluster, check_name
+from ...run import require_root
+from ..control import SimFiles, instances, is_simulation, read_config, service_pid
+from .control import AzureUrls, running_urls, start_service
+from .world import CLIENT_ID, CLIENT_SECRET, LOCATION, SUBSCRIPTION, TENANT
+
+Progress = Callable[[str], None]
+DEPLOYMENT = "swarmstack"
+DEPLOYMENTS_API = "2024-03-01"
+TERMINAL = ("Succeeded", "Failed", "Canceled")
+# What to put in the environment to drive the simulation with the SDK or az (not secrets:
+# the simulation's own fake client); also what `local up` prints.
+_CLEARED = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def sim_environment(urls: AzureUrls) -> dict[str, str]:
+    return {
+        "AZURE_TENANT_ID": TENANT,
+        "AZURE_CLIENT_ID": CLIENT_ID,
+        "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+        "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
+        "AZURE_AUTHORITY_HOST": urls.arm,
+        "REQUESTS_CA_BUNDLE": urls.ca_bundle,
+    }
+
+
+@contextlib.contextmanager
+def sim_azure_environment(urls: AzureUrls) -> Iterator[None]:
+    """The simulation's client and CA in this process's environment for the duration, and
+    no proxy between it and the bridge."""
+    values = {**sim_environment(urls), "NO_PROXY": urls.arm.split("//")[1].split(":")[0]}
+    saved = {k: os.environ.get(k) for k in (*values, *_CLEARED)}
+    os.environ.update(values)
+    for name in _CLEARED:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class AzureSimResult:
+    cluster: str
+    resource_group: str
+    deployment: str
+    urls: AzureUrls
+    outputs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "cloud": "azure",
+            "resource_group": self.resource_group,
+            "deployment": self.deployment,
+            "arm_endpoint": self.urls.arm,
+            "ca_bundle": self.urls.ca_bundle,
+            "metadata_endpoint": self.urls.imds,
+            "outputs": {k: v.get("value") for k, v in self.outputs.items()},
+        }
+
+
+def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -> AzureSimResult:
+    """Start the cluster's simulated Azure (once) and deploy the spec's template (once)."""
+    check_name(name)
+    require_root("swarmstack local up --cloud azure")
+    if LocalCluster.exists(name) and not is_simulation(name):
+        raise UsageError(
+            f"--name={name}: a local cluster of plain machines has that name; "
+            "choose another --name or `swarmstack local down` it first"
+        )
+    files = SimFiles.of(name)
+    if files.config.exists() and read_config(files).get("cloud", "aws") != "azure":
+        raise UsageError(
+            f"--name={name}: that cluster simulates AWS; `swarmstack local down --name {name}` "
+            "it first or choose another --name"
+        )
+    image = images.ensure_cloud_image(progress)
+    cluster = LocalCluster.open_or_create(name, image, progress=progress)
+    progress(f"starting the simulated Azure on {cluster.gateway}")
+    urls = start_service(name, cluster.gateway)
+    key_text = keys.ensure_key_pair(cluster.ssh_key_path, f"swarmstack-local-{name}")
+    outputs = deploy_template(spec, urls, spec.name, key_text, progress)
+    return AzureSimResult(name, spec.name, DEPLOYMENT, urls, outputs)
+
+
+def deploy_template(
+    spec: ClusterSpec, urls: AzureUrls, group: str, ssh_key: str, progress: Progress
+) -> dict[str, Any]:
+    """`az group create` + `az deployment group create` of the spec's template, through the
+    SDK (the same REST calls); returns the deployment's outputs."""
+    from azure.identity import ClientSecretCredential
+
+    from .....azure.clients import connect
+    from .....azure.credentials import AzureCloud
+    from .....templates.azure import resolve_settings
+    from .....templates.azure.arm import arm_template
+
+    settings = resolve_settings(spec, require_ssh_key=False)
+    template = arm_template(settings)
+    parameters: dict[str, Any] = {}
+    if ssh_key and "sshPublicKey" in template["parameters"]:
+        parameters["sshPublicKey"] = {"value": ssh_key}
+    with sim_azure_environment(urls):
+        credential = ClientSecretCredential(
+            TENANT, CLIENT_ID, CLIENT_SECRET, authority=urls.arm, disable_instance_discovery=True
+        )
+        clients = connect(credential, SUBSCRIPTION, AzureCloud(urls.arm), poll_seconds=0)
+        try:
+            resources = clients.resources
+            if resources.resource_groups.check_existence(group):
+                existing = _deployment(clients.resources, "GET", group, None)
+                progress(f"resource group {group} exists; deployment {DEPLOYMENT} kept")
+                return dict(existing["properties"].get("outputs") or {})
+            resources.resource_groups.create_or_update(group, {"location": LOCATION})
+            progress(f"deploying the ARM template of {spec.name} into resource group {group}")
+            body = {
+                "properties": {
+                    "mode": "Incremental",
+                    "template": template,
+                    "parameters": parameters,
+                }
+            }
+            deployment = _deployment(clients.resources, "PUT", group, body)
+            while deployment["properties"]["provisioningState"] not in TERMINAL:
+                time.sleep(1)
+                deployment = _deployment(clients.resources, "GET", group, None)
+        finally:
+            clients.close()
+    state = deployment["properties"]["provisioningState"]
+    if state != "Succeeded":
+        error = deployment["properties"].get("error") or {}
+        raise LocalProviderError(
+            f"deployment {DEPLOYMENT} on the simulated Azure is {state}: "
+            f"{error.get('code', '')} {error.get('message', '')}".strip()
+        )
+    progress(f"deployment {DEPLOYMENT}: {state}")
+    return dict(deployment["properties"].get("outputs") or {})
+
+
+def _deployment(resources: Any, method: str, group: str, body: Any) -> dict[str, Any]:
+    """A template deployment's REST call through the SDK's pipeline (azure-mgmt-resource
+    keeps deployments in a separate package since 24; the REST API is what az sends)."""
+    from azure.core.rest import HttpRequest
+
+    url = (
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{group}/providers/"
+        f"Microsoft.Resources/deployments/{DEPLOYMENT}?api-version={DEPLOYMENTS_API}"
+    )
+    response = resources.send_request(HttpRequest(method, url, json=body))
+    if response.status_code not in (200, 201):
+        try:
+            error = response.json().get("error") or {}
+        except ValueError:
+            error = {}
+        raise LocalProviderError(
+            f"{method} deployment {DEPLOYMENT} on the simulated Azure: {response.status_code} "
+            f"{error.get('code', '')}: {error.get('message', '')}"
+        )
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:
+    """Until every instance of the scale sets has a booted machine (SSH answers)."""
+    files = SimFiles.of(name)
+    deadline = time.monotonic() + timeout
+    reported = -1
+    while True:
+        rows = instances(files)
+        failed = [r for r in rows if r["machine"] == "failed"]
+        if failed:
+            raise LocalProviderError(
+                *(f"{r['instance_id']}: {r['error']}" for r in failed),
+                hint=f"the simulation's log: {files.log}",
+            )
+        wanted = [r for r in rows if r["vm_state"] != "gone"]
+        booted = [r for r in wanted if r["machine"] == "running"]
+        if len(booted) != reported:
+            reported = len(booted)
+            progress(f"machines booted: {len(booted)}/{len(wanted)}")
+        if wanted and len(booted) == len(wanted):
+            return
+        if service_pid(files) is None:
+            raise LocalProviderError(
+                f"the Azure simulation of cluster {name} is not running",
+                hint=f"its log: {files.log}",
+            )
+        if time.monotonic() > deadline:
+            raise LocalProviderError(
+                f"{len(booted)} of {len(wanted)} machines booted after {timeout:.0f} s",
+                hint=f"the simulation's log: {files.log}",
+            )
+        time.sleep(0.5)
+
+
+def status(name: str) -> dict[str, Any]:
+    files = SimFiles.of(name)
+    urls = running_urls(files)
+    return {
+        "cloud": "azure",
+        "running": urls is not None,
+        "arm_endpoint": urls.arm if urls else None,
+        "ca_bundle": urls.ca_bundle if urls else None,
+        "metadata_endpoint": urls.imds if urls else None,
+        "log": str(files.log),
+        "instances": instances(files),
+    }

@@ -1,0 +1,179 @@
+"""The ARM template forms and heals its own swarm on the Azure simulation: the real template
+deployed without swarmstack's deploy command, real cloud-init with the real custom data, the
+node agent on real machines (issue 13's "done when").
+
+The `azure_simulation` fixture (azure_simulation.py) deploys through the Azure SDK as a user
+would (`az deployment group create`), scales and deletes instances through the SDK, and runs
+commands on the instances' machines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .azure_simulation import AzureSimulation, SimDeployment
+
+FORM_TIMEOUT = 180.0
+
+
+def _nodes(simulation: AzureSimulation, manager: str) -> list[dict[str, Any]]:
+    out = simulation.run(manager, "docker node ls --format '{{json .}}'")
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _nodes_or_none(simulation: AzureSimulation, manager: str) -> list[dict[str, Any]] | None:
+    try:
+        return _nodes(simulation, manager)
+    except Exception:  # not a manager (yet), or docker not up yet
+        return None
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _formed(
+    simulation: AzureSimulation, deployment: SimDeployment, managers: int, total: int
+) -> str:
+    """Waits until a manager sees ``total`` Ready nodes with ``managers`` reachable managers;
+    returns that manager's host name."""
+    found: dict[str, str] = {}
+
+    def formed() -> bool:
+        for manager in deployment.instances("manager"):
+            nodes = _nodes_or_none(simulation, manager)
+            if nodes is None:
+                continue
+            ready = [n for n in nodes if n["Status"] == "Ready"]
+            reachable = [n for n in nodes if n["ManagerStatus"] in ("Leader", "Reachable")]
+            if len(nodes) == total and len(ready) == total and len(reachable) == managers:
+                found["manager"] = manager
+                return True
+        return False
+
+    try:
+        _wait(formed, FORM_TIMEOUT, f"{total} Ready nodes, {managers} reachable managers")
+    except AssertionError as error:
+        notes = "".join(simulation.diagnose(h) for h in deployment.instances()[:2])
+        raise AssertionError(f"{error}{notes}") from None
+    return found["manager"]
+
+
+@pytest.mark.parametrize(("manager_count", "worker_count"), [(1, 1), (3, 2)])
+def test_a_plain_deployment_forms_its_swarm_without_swarmstack(
+    azure_simulation: AzureSimulation, manager_count: int, worker_count: int
+) -> None:
+    """A template deployment only: M managers + W workers Ready, M reachable managers, and
+    every node labelled with its instance by the leader."""
+    deployment = azure_simulation.deploy(manager_count, worker_count)
+    total = manager_count + worker_count
+    manager = _formed(azure_simulation, deployment, manager_count, total)
+    labelled = "docker node ls -q --filter node.label=swarmstack.instance-id"
+    _wait(
+        lambda: len(azure_simulation.run(manager, labelled).split()) == total,
+        60,
+        "every node labelled with its instance",
+    )
+    hosts = {n["Hostname"] for n in _nodes(azure_simulation, manager)}
+    assert hosts == set(deployment.instances())
+
+
+def test_no_join_token_in_custom_data_outputs_or_command_lines(
+    azure_simulation: AzureSimulation,
+) -> None:
+    """The tokens live only in the Key Vault: not in the custom data as cloud-init got it,
+    the deployment's outputs, or any process's argv or environment."""
+    deployment = azure_simulation.deploy(1, 1)
+    manager = _formed(azure_simulation, deployment, 1, 2)
+    tokens = {
+        role: azure_simulation.run(manager, f"docker swarm join-token -q {role}").strip()
+        for role in ("worker", "manager")
+    }
+    assert all(t.startswith("SWMTKN-") for t in tokens.values())
+    for host in deployment.instances():
+        seen = azure_simulation.run(
+            host,
+            "zcat -f /var/lib/cloud/instance/user-data.txt; "
+            "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'",
+        )
+        assert "SWMTKN" not in seen, f"a join token on {host}"
+    assert "SWMTKN" not in json.dumps(deployment.outputs)
+
+
+def test_two_more_workers_join_by_themselves(azure_simulation: AzureSimulation) -> None:
+    deployment = azure_simulation.deploy(1, 1)
+    manager = _formed(azure_simulation, deployment, 1, 2)
+    azure_simulation.set_capacity("worker", 3)
+    _wait(lambda: len(deployment.instances("worker")) == 3, 300, "two more worker machines")
+    _formed(azure_simulation, deployment, 1, 4)
+    assert manager in deployment.instances("manager")
+
+
+def test_scale_in_and_a_deleted_manager_leave_no_down_node(
+    azure_simulation: AzureSimulation,
+) -> None:
+    """Scale-in by one worker and deleting one manager instance: their Terminate events let
+    the leader drain, demote and remove them first; quorum holds; the scale set's replacement
+    manager (capacity is kept by a re-PUT, as autoscale would) joins."""
+    deployment = azure_simulation.deploy(3, 2)
+    manager = _formed(azure_simulation, deployment, 3, 5)
+    workers = deployment.instances("worker")
+    azure_simulation.set_capacity("worker", 1)
+    _wait(
+        lambda: (
+            workers[-1] not in deployment.instances("worker")
+            and len(_nodes(azure_simulation, manager)) == 4
+        ),
+        120,
+        "the scaled-in worker's node to go",
+    )
+    assert all(n["Status"] == "Ready" for n in _nodes(azure_simulation, manager))
+    managers = deployment.instances("manager")
+    victim = next(m for m in managers if m != manager)
+    started = time.monotonic()
+    azure_simulation.delete_instance(victim)
+    _wait(
+        lambda: victim not in {n["Hostname"] for n in _nodes(azure_simulation, manager)},
+        120,
+        "the deleted manager's node to go",
+    )
+    print(f"manager {victim}: Terminate event to node gone in {time.monotonic() - started:.0f} s")
+    nodes = _nodes(azure_simulation, manager)
+    assert all(n["Status"] == "Ready" for n in nodes), nodes
+    assert sum(n["ManagerStatus"] in ("Leader", "Reachable") for n in nodes) == 2
+    azure_simulation.set_capacity("manager", 3)
+    _formed(azure_simulation, deployment, 3, 4)  # 3 managers and the one worker left
+
+
+def test_a_published_port_gets_a_rule_and_probe_and_loses_them(
+    azure_simulation: AzureSimulation,
+) -> None:
+    deployment = azure_simulation.deploy(1, 1)
+    manager = _formed(azure_simulation, deployment, 1, 2)
+
+    def rules() -> set[str]:
+        balancer = azure_simulation.load_balancer()["properties"]
+        return {r["name"] for r in balancer.get("loadBalancingRules") or []} | {
+            p["name"] for p in balancer.get("probes") or []
+        }
+
+    # The published port is the service's, whether or not its image can be pulled (the
+    # machines have no registry): the agent follows the services' endpoints.
+    azure_simulation.run(
+        manager,
+        "docker service create -d --no-resolve-image --name web -p 8080:80 "
+        "swarmstack/offline:latest",
+    )
+    _wait(lambda: "svc-8080" in rules(), 60, "a rule and probe for 8080")
+    azure_simulation.run(manager, "docker service rm web")
+    _wait(lambda: "svc-8080" not in rules(), 60, "the rule and probe of 8080 to go")
