@@ -15,6 +15,7 @@ on the machine of an instance, returning its stdout).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from typing import Any
@@ -105,3 +106,26 @@ def test_no_join_token_in_user_data_outputs_or_command_lines(aws_simulation: Any
     kept = {p["Value"]: p["Type"] for p in stored["Parameters"] if p["Value"] in tokens.values()}
     assert sorted(kept) == sorted(tokens.values()), "both tokens kept in the parameter store"
     assert set(kept.values()) == {"SecureString"}
+
+
+def test_docker_networks_on_the_machines_stay_in_the_benchmark_range(aws_simulation: Any) -> None:
+    """The network rule: every address and docker subnet on a simulated instance (docker0,
+    docker_gwbridge, ingress, overlays) lies in 198.18.0.0/15, whatever the user data's
+    daemon.json chose for a cloud host."""
+    stack = aws_simulation.create_stack(managers=1, workers=1)
+    allowed = ipaddress.IPv4Network("198.18.0.0/15")
+    for instance in stack.instances():
+        addresses = aws_simulation.run(instance, "ip -o -4 addr show | awk '{print $4}'").split()
+        subnets = aws_simulation.run(
+            instance,
+            "docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "
+            "$(docker network ls -q)",
+        ).split()
+        assert "docker0" in aws_simulation.run(instance, "ip -o link show")
+        assert subnets, f"no docker network on {instance}"
+        for network in [*addresses, *subnets]:
+            if network.startswith("127."):
+                continue
+            assert ipaddress.IPv4Interface(network).network.subnet_of(allowed), (
+                f"{instance}: {network} is outside {allowed}"
+            )

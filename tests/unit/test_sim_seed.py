@@ -4,13 +4,21 @@ as a vendor boothook that every later process sees."""
 from __future__ import annotations
 
 import gzip
+import ipaddress
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from swarmstack.provisioners.local.sim.seed import Endpoints, nocloud_files, write_seed
+from swarmstack.provisioners.local.plan import SWARM_POOL_RANGE
+from swarmstack.provisioners.local.sim.seed import (
+    POOL_SCRIPT,
+    Endpoints,
+    nocloud_files,
+    write_seed,
+)
 
 ENDPOINTS = Endpoints(aws="http://198.18.3.1:5000", metadata="http://198.18.3.1:8169/")
 
@@ -43,3 +51,31 @@ def test_the_boothook_is_valid_shell() -> None:
     vendor = nocloud_files(b"", "i-1", "i-1", ENDPOINTS)["vendor-data"].decode()
     script = vendor.split("\n", 1)[1]
     subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+
+
+def _pool_script() -> str:
+    vendor = nocloud_files(b"", "i-1", "i-1", ENDPOINTS)["vendor-data"].decode()
+    return vendor.split(f"cat >{POOL_SCRIPT} <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+
+
+def test_docker_runs_the_pool_correction_before_every_start() -> None:
+    vendor = nocloud_files(b"", "i-1", "i-1", ENDPOINTS)["vendor-data"].decode()
+    assert f"ExecStartPre={POOL_SCRIPT}" in vendor
+    assert vendor.rstrip().endswith("systemctl daemon-reload")
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="needs python3")
+def test_the_user_datas_cloud_pool_is_put_back_in_the_benchmark_range(tmp_path: Path) -> None:
+    """The cloud's daemon.json (172.17.0.0/16 pool) keeps every other setting."""
+    daemon_json = tmp_path / "daemon.json"
+    cloud = {"default-address-pools": [{"base": "172.17.0.0/16", "size": 24}], "icc": False}
+    daemon_json.write_text(json.dumps(cloud))
+    script = tmp_path / "pools"
+    script.write_text(_pool_script())
+    subprocess.run(["python3", str(script), str(daemon_json)], check=True)
+    config = json.loads(daemon_json.read_text())
+    assert config["icc"] is False
+    (pool,) = config["default-address-pools"]
+    base = ipaddress.IPv4Network(pool["base"])
+    assert base.subnet_of(ipaddress.IPv4Network("198.18.0.0/15"))
+    assert not base.overlaps(SWARM_POOL_RANGE)  # the overlays' pools stay clear of it

@@ -37,6 +37,7 @@ from .control import (
     SimFiles,
     instances,
     is_simulation,
+    machine_spec,
     read_config,
     running_endpoints,
     service_pid,
@@ -112,6 +113,7 @@ def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -
     wait_for_instances). Bad input and a missing extra fail before anything is made.
     """
     check_name(name)
+    spec = machine_spec(spec, progress)
     require_sim_extra()
     require_root("swarmstack local up --cloud aws")
     if LocalCluster.exists(name) and not is_simulation(name):

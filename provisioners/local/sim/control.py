@@ -16,11 +16,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ....errors import LocalProviderError
+from ....spec import ClusterSpec
 from .. import paths
 from .seed import Endpoints
 
@@ -171,3 +173,11 @@ def _tail(log: Path, lines: int = 5) -> list[str]:
     except OSError:
         return []
     return text[-lines:]
+
+
+def machine_spec(spec: ClusterSpec, progress: Callable[[str], None]) -> ClusterSpec:
+    """The spec with swarm overlay pools the machines may use (the network rule): a spec
+    written for a cloud gets the local machines' pool instead, with a warning."""
+    from ..formation import local_spec  # the SSH bootstrap's modules: loaded only here
+
+    return local_spec(spec, pool_from_flag=False, warn=progress)

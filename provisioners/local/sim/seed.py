@@ -5,8 +5,12 @@ Written into the machine's root before it boots, at var/lib/cloud/seed/nocloud/:
 - user-data: the launch template's user data exactly as EC2 hands it (base64-decoded, still
   gzip-compressed when it was; cloud-init recognises gzip by its magic bytes);
 - meta-data: instance-id and local-hostname;
-- vendor-data: a boothook that sets AWS_ENDPOINT_URL and AWS_EC2_METADATA_SERVICE_ENDPOINT for
-  everything on the machine. These are the only differences from EC2.
+- vendor-data: a boothook that sets the cloud's endpoint variables (AWS_ENDPOINT_URL and
+  AWS_EC2_METADATA_SERVICE_ENDPOINT, or Azure's) for everything on the machine. These are the
+  only differences from the cloud but one, which the network rule needs: docker networks
+  inside the machines stay in the benchmark range. The user data's daemon.json takes its
+  host-local pool from 172.16.0.0/12 (right on a cloud host); a docker.service drop-in puts
+  the local machines' pool in its place each time dockerd starts, before dockerd reads it.
 
 Why a boothook: vendor cloud-config would be merged under the user data's, and the user data's
 own `write_files`/`bootcmd` would replace it. A boothook runs early in every boot (cloud-init's
@@ -17,16 +21,23 @@ systemd drop-in keeps them for later boots, /etc/environment and profile.d give 
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from ....cloudinit.tuning import LOCAL_MACHINE_POOL_CANDIDATES, LOCAL_POOL_SUBNET_PREFIX
 
 SEED_DIR = "var/lib/cloud/seed/nocloud"
 ENDPOINT_URL = "AWS_ENDPOINT_URL"
 METADATA_ENDPOINT = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
 SYSTEMD_DROPIN = "/etc/systemd/system.conf.d/50-swarmstack-sim.conf"
 PROFILE_SCRIPT = "/etc/profile.d/swarmstack-sim.sh"
+DOCKER_DROPIN = "/etc/systemd/system/docker.service.d/50-swarmstack-sim-pools.conf"
+POOL_SCRIPT = "/usr/local/sbin/swarmstack-sim-docker-pools"
+# Never overlaps the swarm's overlay pools, which the simulation keeps in 198.19.0.0/17.
+DOCKER_POOL = LOCAL_MACHINE_POOL_CANDIDATES[0]
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,35 @@ cat >>/etc/environment.swarmstack <<'EOF'
 {environment_lines}
 EOF
 mv /etc/environment.swarmstack /etc/environment
+{docker_pool_correction()}"""
+
+
+def docker_pool_correction() -> str:
+    """Boothook lines: dockerd's host-local pool back in the benchmark range at every start."""
+    pools = json.dumps([{"base": str(DOCKER_POOL), "size": LOCAL_POOL_SUBNET_PREFIX}])
+    return f"""cat >{POOL_SCRIPT} <<'EOF'
+#!/usr/bin/python3
+# swarmstack simulation: docker networks on this machine stay in the benchmark range.
+import json, os, sys
+path = sys.argv[1] if len(sys.argv) > 1 else "/etc/docker/daemon.json"
+pools = json.loads('{pools}')
+config = {{}}
+if os.path.exists(path):
+    with open(path, encoding="utf-8") as file:
+        config = json.load(file)
+if config.get("default-address-pools") != pools:
+    config["default-address-pools"] = pools
+    with open(path + ".sim", "w", encoding="utf-8") as file:
+        json.dump(config, file, indent=2)
+    os.replace(path + ".sim", path)
+EOF
+chmod 0755 {POOL_SCRIPT}
+mkdir -p {Path(DOCKER_DROPIN).parent}
+cat >{DOCKER_DROPIN} <<'EOF'
+[Service]
+ExecStartPre={POOL_SCRIPT}
+EOF
+systemctl daemon-reload
 """
 
 

@@ -24,7 +24,14 @@ from .....spec import ClusterSpec
 from ... import images, keys
 from ...cluster import LocalCluster, check_name
 from ...run import require_root
-from ..control import SimFiles, instances, is_simulation, read_config, service_pid
+from ..control import (
+    SimFiles,
+    instances,
+    is_simulation,
+    machine_spec,
+    read_config,
+    service_pid,
+)
 from .control import AzureUrls, running_urls, start_service
 from .world import CLIENT_ID, CLIENT_SECRET, LOCATION, SUBSCRIPTION, TENANT
 
@@ -95,6 +102,7 @@ class AzureSimResult:
 def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -> AzureSimResult:
     """Start the cluster's simulated Azure (once) and deploy the spec's template (once)."""
     check_name(name)
+    spec = machine_spec(spec, progress)
     require_root("swarmstack local up --cloud azure")
     if LocalCluster.exists(name) and not is_simulation(name):
         raise UsageError(
