@@ -81,6 +81,242 @@ def test_a_worker_terminated_through_the_group_leaves_no_down_node(aws_simulatio
     assert time.monotonic() - started < 30
 
 
+# --- healing: the tests below reuse the 3+2 stack above, whatever its worker count now ----
+
+
+def _settled(simulation: Any, stack: Any, timeout: float = 180) -> str:
+    """Until every running instance has a Ready node, labelled with its instance, and no
+    other node is listed (no Down node); returns a manager to run commands on."""
+    expected: set[str] = set()
+
+    def settled() -> bool:
+        nonlocal expected
+        expected = set(stack.instances())
+        nodes = _nodes_with_instances(simulation, stack.instances("manager")[0])
+        return len(nodes) == len(expected) and all(
+            state == "ready" and instance in expected for instance, state in nodes
+        )
+
+    _wait(settled, timeout, "every instance's node Ready and labelled, no other node")
+    return str(stack.instances("manager")[0])
+
+
+def _nodes_with_instances(simulation: Any, manager: str) -> list[tuple[str, str]]:
+    """(instance-id label, state) of every node, in the managers' view."""
+    out = simulation.run(
+        manager,
+        "docker node inspect --format "
+        "'{{index .Spec.Labels \"swarmstack.instance-id\"}} {{.Status.State}}' "
+        "$(docker node ls -q)",
+    )
+    rows = [line.rpartition(" ") for line in out.splitlines() if line.strip()]
+    return [(instance, state) for instance, _, state in rows]
+
+
+def _group_name(simulation: Any, stack: Any, role: str) -> str:
+    resource = simulation.client("cloudformation").describe_stack_resource(
+        StackName=stack.name, LogicalResourceId=f"{role.capitalize()}AutoScalingGroup"
+    )
+    return str(resource["StackResourceDetail"]["PhysicalResourceId"])
+
+
+def test_two_more_workers_through_the_group_join_ready_and_labelled(aws_simulation: Any) -> None:
+    """set-desired-capacity +2 on the workers' group: two more Ready nodes, labelled."""
+    stack = aws_simulation.create_stack(managers=3, workers=2, resized_ok=True)
+    manager = _settled(aws_simulation, stack)
+    before = set(stack.instances())
+    autoscaling = aws_simulation.client("autoscaling")
+    group = _group_name(aws_simulation, stack, "worker")
+    [described] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+        "AutoScalingGroups"
+    ]
+    started = time.monotonic()
+    autoscaling.set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=described["DesiredCapacity"] + 2
+    )
+    _wait(lambda: len(set(stack.instances()) - before) == 2, 60, "two new instances")
+    new = set(stack.instances()) - before
+    _settled(aws_simulation, stack, timeout=240)
+    took = time.monotonic() - started
+    print(f"two workers added: Ready and labelled {took:.0f} s after set-desired-capacity")
+    labelled = dict(_nodes_with_instances(aws_simulation, manager))
+    assert new <= set(labelled), f"new instances {sorted(new)} not labelled: {labelled}"
+    roles = aws_simulation.run(
+        manager,
+        "docker node ls --filter role=worker -q | xargs docker node inspect "
+        "--format '{{index .Spec.Labels \"swarmstack.instance-id\"}}'",
+    ).split()
+    assert new <= set(roles), "the new nodes are workers"
+
+
+# Runs on a surviving manager, once a second: `docker node ls` (answers only while raft has a
+# quorum and a leader) and a GET through the routing mesh to the replicated service.
+PROBE = """
+import subprocess, time, urllib.request
+from pathlib import Path
+while not Path("/tmp/probe.stop").exists():
+    nodes = subprocess.run(["docker", "node", "ls", "-q"], capture_output=True, timeout=10)
+    try:
+        urllib.request.urlopen("http://127.0.0.1:PORT/", timeout=3).read()
+        web = "ok"
+    except OSError:
+        web = "fail"
+    print(int(time.time()), "nodes=" + ("ok" if nodes.returncode == 0 else "fail"), "web=" + web,
+          flush=True)
+    time.sleep(1)
+"""
+
+
+def _start_probe(simulation: Any, manager: str, port: int) -> None:
+    script = PROBE.replace("PORT", str(port))
+    simulation.run(
+        manager,
+        f"rm -f /tmp/probe.stop; cat > /tmp/probe.py <<'EOF'\n{script}EOF\n"
+        "setsid python3 /tmp/probe.py </dev/null >/tmp/probe.log 2>&1 &",
+    )
+
+
+def _answers(simulation: Any, manager: str, port: int) -> bool:
+    get = f"urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=3).read().decode()"
+    try:
+        return "up" in simulation.run(manager, f'python3 -c "import urllib.request; print({get})"')
+    except Exception:
+        return False
+
+
+def _start_web(simulation: Any, stack: Any, manager: str, name: str, port: int) -> None:
+    """Two busybox httpd tasks on the workers, published through the routing mesh."""
+    for worker in stack.instances("worker"):
+        simulation.load_busybox(worker)
+    simulation.run(
+        manager,
+        f"docker service create --detach --name {name} --replicas 2 "
+        f"--constraint node.role==worker --publish {port}:80 swarmstack/busybox:latest "
+        "sh -c 'echo up > /index.html && httpd -f -p 80 -h /'",
+    )
+    _wait(lambda: _answers(simulation, manager, port), 90, f"{name} answering on {port}")
+
+
+def test_a_manager_terminated_through_the_group_is_replaced_and_quorum_holds(
+    aws_simulation: Any,
+) -> None:
+    """The leader's instance terminated through the group: its node is drained, demoted and
+    removed, a replacement instance joins as manager; on a surviving manager `docker node ls`
+    (needs raft quorum) and a replicated service answer every second throughout."""
+    stack = aws_simulation.create_stack(managers=3, workers=2, resized_ok=True)
+    manager = _settled(aws_simulation, stack)
+    _start_web(aws_simulation, stack, manager, "web", 8081)
+    leader = aws_simulation.run(
+        manager,
+        "docker node inspect --format '{{index .Spec.Labels \"swarmstack.instance-id\"}}' "
+        "$(docker node ls -q --filter role=manager | xargs docker node inspect "
+        "--format '{{.ID}} {{.ManagerStatus.Leader}}' | awk '$2==\"true\"{print $1}')",
+    ).strip()
+    assert leader in stack.instances("manager")
+    survivor = next(m for m in stack.instances("manager") if m != leader)
+    managers_before = set(stack.instances("manager"))
+    _start_probe(aws_simulation, survivor, 8081)
+    time.sleep(3)
+    started = time.monotonic()
+    aws_simulation.client("autoscaling").terminate_instance_in_auto_scaling_group(
+        InstanceId=leader, ShouldDecrementDesiredCapacity=False
+    )
+
+    def replaced() -> bool:
+        managers = set(stack.instances("manager"))
+        if leader in managers or len(managers) != 3:
+            return False
+        view = aws_simulation.run(
+            survivor,
+            "docker node ls --filter role=manager --format '{{.Status}} {{.ManagerStatus}}'",
+        ).splitlines()
+        nodes = dict(_nodes_with_instances(aws_simulation, survivor))
+        return (
+            sorted(view) == ["Ready Leader", "Ready Reachable", "Ready Reachable"]
+            and leader not in nodes
+            and set(nodes) == set(stack.instances())
+        )
+
+    _wait(replaced, 300, "a replacement manager Ready and Reachable, the old node gone")
+    took = time.monotonic() - started
+    aws_simulation.run(survivor, "touch /tmp/probe.stop; sleep 3")
+    probes = aws_simulation.run(survivor, "cat /tmp/probe.log").splitlines()
+    print(f"leader {leader} replaced in {took:.0f} s; {len(probes)} probes")
+    assert set(stack.instances("manager")) - managers_before, "a new manager instance"
+    assert len(probes) >= took / 3, f"too few probes: {probes}"
+    failed = [p for p in probes if "fail" in p]
+    assert failed == [], f"quorum or service lost during the replacement: {failed}"
+    _settled(aws_simulation, stack)
+    aws_simulation.run(survivor, "docker service rm web")
+
+
+def test_an_instance_terminated_outside_the_hook_is_swept(aws_simulation: Any) -> None:
+    """EC2 TerminateInstances directly (no lifecycle notice): the leader removes its Down node
+    after the sweep's grace period."""
+    stack = aws_simulation.create_stack(managers=3, workers=2, resized_ok=True)
+    manager = _settled(aws_simulation, stack)
+    victim = stack.instances("worker")[0]
+    started = time.monotonic()
+    aws_simulation.client("ec2").terminate_instances(InstanceIds=[victim])
+
+    def state_of_victim() -> str:
+        return dict(_nodes_with_instances(aws_simulation, manager)).get(victim, "gone")
+
+    _wait(lambda: state_of_victim() == "down", 90, "the terminated instance's node Down")
+    print(f"node of {victim} Down after {time.monotonic() - started:.0f} s")
+    _wait(lambda: state_of_victim() == "gone", 150, "the Down node swept")
+    print(f"node of {victim} swept {time.monotonic() - started:.0f} s after the termination")
+    nodes = _nodes_with_instances(aws_simulation, manager)
+    assert all(state == "ready" for _, state in nodes), nodes
+
+
+def _listeners(simulation: Any, stack: Any) -> dict[int, str]:
+    """Port -> target group ARN of the stack's load balancer's listeners."""
+    elb = simulation.client("elbv2")
+    balancer = simulation.client("cloudformation").describe_stack_resource(
+        StackName=stack.name, LogicalResourceId="LoadBalancer"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    found = {}
+    for listener in elb.describe_listeners(LoadBalancerArn=balancer)["Listeners"]:
+        [action] = listener["DefaultActions"]
+        found[int(listener["Port"])] = str(action.get("TargetGroupArn", ""))
+    return found
+
+
+def _target_group_ports(simulation: Any) -> dict[str, int]:
+    groups = simulation.client("elbv2").describe_target_groups()["TargetGroups"]
+    return {str(g["TargetGroupArn"]): int(g["Port"]) for g in groups}
+
+
+def test_a_published_service_port_gets_a_listener_and_loses_it_with_the_service(
+    aws_simulation: Any,
+) -> None:
+    """`docker service create --publish 8080:80`: within 60 s a listener on 8080 forwarding
+    to a target group of the workers' group; `docker service rm`: both gone within 60 s."""
+    stack = aws_simulation.create_stack(managers=3, workers=2, resized_ok=True)
+    manager = _settled(aws_simulation, stack)
+    assert 8080 not in _listeners(aws_simulation, stack)
+    started = time.monotonic()
+    aws_simulation.run(
+        manager,
+        "docker service create --detach --name published --publish 8080:80 "
+        "swarmstack/busybox:latest httpd -f -p 80",
+    )
+    _wait(lambda: 8080 in _listeners(aws_simulation, stack), 60, "a listener on 8080")
+    print(f"listener on 8080 after {time.monotonic() - started:.0f} s")
+    group = _listeners(aws_simulation, stack)[8080]
+    assert _target_group_ports(aws_simulation).get(group) == 8080
+    attached = aws_simulation.client("autoscaling").describe_load_balancer_target_groups(
+        AutoScalingGroupName=_group_name(aws_simulation, stack, "worker")
+    )["LoadBalancerTargetGroups"]
+    assert group in {a["LoadBalancerTargetGroupARN"] for a in attached}
+    started = time.monotonic()
+    aws_simulation.run(manager, "docker service rm published")
+    _wait(lambda: 8080 not in _listeners(aws_simulation, stack), 60, "the 8080 listener gone")
+    _wait(lambda: group not in _target_group_ports(aws_simulation), 10, "its target group gone")
+    print(f"listener and target group of 8080 gone after {time.monotonic() - started:.0f} s")
+
+
 def test_no_join_token_in_user_data_outputs_or_command_lines(aws_simulation: Any) -> None:
     """The tokens live only in SecureString parameters: not in the user data (gzip, so read
     with `zcat -f`), the stack's outputs, or any process's argv or environment."""
@@ -105,3 +341,23 @@ def test_no_join_token_in_user_data_outputs_or_command_lines(aws_simulation: Any
     kept = {p["Value"]: p["Type"] for p in stored["Parameters"] if p["Value"] in tokens.values()}
     assert sorted(kept) == sorted(tokens.values()), "both tokens kept in the parameter store"
     assert set(kept.values()) == {"SecureString"}
+
+
+def test_console_parameters_take_effect_on_the_nodes(aws_simulation: Any) -> None:
+    """EnableSystemPrune=yes and EnableCloudWatchLogs=no set as a console user would, on a
+    template rendered with prune off and logs on: the nodes read the instance tags at boot
+    (not the user data), so the prune timer is enabled and dockerd logs with `local`."""
+    stack = aws_simulation.create_stack(
+        managers=1,
+        workers=1,
+        enable_system_prune=False,
+        enable_cloudwatch_logs=True,
+        console={"EnableSystemPrune": "yes", "EnableCloudWatchLogs": "no"},
+    )
+    for instance in stack.instances():
+        timer = aws_simulation.run(
+            instance, "systemctl is-enabled swarmstack-docker-prune.timer || true"
+        )
+        assert timer.strip() == "enabled", f"prune timer on {instance}: {timer!r}"
+        driver = aws_simulation.run(instance, "docker info --format '{{.LoggingDriver}}'")
+        assert driver.strip() == "local", f"log driver on {instance}: {driver!r}"
