@@ -75,11 +75,17 @@ def fake_corrections() -> list[Patch]:
             iam_models.Role,
             "create_from_cloudformation_json",
             classmethod(
-                _wrap_role_create(iam_models.Role.create_from_cloudformation_json.__func__)
-            ),  # type: ignore[attr-defined]
+                _wrap_role_create(_function_of(iam_models.Role, "create_from_cloudformation_json"))
+            ),
         ),
         (cfn_models.CloudFormationBackend, "describe_stack_resource", _describe_stack_resource),
     ]
+
+
+def _function_of(owner: Any, name: str) -> Callable[..., Any]:
+    """The function behind a classmethod, to wrap it."""
+    function: Callable[..., Any] = getattr(owner, name).__func__
+    return function
 
 
 def apply_fake_corrections() -> None:
