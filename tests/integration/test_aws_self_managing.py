@@ -1,16 +1,13 @@
 """The AWS stack forms and heals its own swarm: the real template, real cloud-init, the node
 agent on real machines (issue 12's "done when").
 
-These need the AWS simulation (`swarmstack local up --cloud aws`: a moto server on the
+They run on the AWS simulation (`swarmstack local up --cloud aws`: a moto server on the
 cluster's bridge, a machine per instance running the launch template's user data under
-cloud-init, IMDSv2 emulation, lifecycle notices posted to SQS). Until it lands they are
-skipped with that reason; each test below states what it will check, and the checks that need
-nothing but boto3 against the simulation's endpoint are already written.
-
-The simulation is expected to offer a fixture ``aws_simulation`` with ``endpoint`` (the moto
-URL), ``create_stack(managers, workers, **parameters)`` (through `aws cloudformation
-create-stack` semantics, no swarmstack command) and ``run(instance_id, command)`` (a command
-on the machine of an instance, returning its stdout).
+cloud-init, IMDSv2 emulation, lifecycle notices posted to SQS) through the ``aws_simulation``
+fixture (aws_simulation.py): ``create_stack(managers, workers, console=..., **spec values)``
+(the stack as `aws cloudformation create-stack` makes it, no swarmstack command forms the
+swarm), ``run(instance_id, command)``, ``client(service)`` and ``load_busybox(instance_id)``.
+The healing tests reuse one 3+2 stack, whatever its worker count after the test before.
 """
 
 from __future__ import annotations
