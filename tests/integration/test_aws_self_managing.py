@@ -142,7 +142,7 @@ def test_two_more_workers_through_the_group_join_ready_and_labelled(aws_simulati
     assert new <= set(labelled), f"new instances {sorted(new)} not labelled: {labelled}"
     roles = aws_simulation.run(
         manager,
-        "docker node ls --filter role=worker -q | xargs docker node inspect "
+        "docker node ls --filter role=worker -q | xargs -r docker node inspect "
         "--format '{{index .Spec.Labels \"swarmstack.instance-id\"}}'",
     ).split()
     assert new <= set(roles), "the new nodes are workers"
@@ -202,7 +202,7 @@ def _start_web(simulation: Any, stack: Any, manager: str, name: str, port: int) 
         nonlocal urls
         tasks = simulation.run(
             manager,
-            f"docker service ps {name} -q --filter desired-state=running | xargs docker inspect "
+            f"docker service ps {name} -q --filter desired-state=running | xargs -r docker inspect "
             "--format '{{.Status.State}} {{.NodeID}}'",
         ).split("\n")
         nodes = [t.split()[1] for t in tasks if t.startswith("running ")]
@@ -230,7 +230,7 @@ def test_a_manager_terminated_through_the_group_is_replaced_and_quorum_holds(
     leader = aws_simulation.run(
         manager,
         "docker node inspect --format '{{index .Spec.Labels \"swarmstack.instance-id\"}}' "
-        "$(docker node ls -q --filter role=manager | xargs docker node inspect "
+        "$(docker node ls -q --filter role=manager | xargs -r docker node inspect "
         "--format '{{.ID}} {{.ManagerStatus.Leader}}' | awk '$2==\"true\"{print $1}')",
     ).strip()
     assert leader in stack.instances("manager")
