@@ -23,6 +23,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -68,14 +69,12 @@ def _running(role: str | None = None) -> list[str]:
 
 def _node_states(cluster: LocalCluster, manager: str) -> dict[str, str]:
     """instance id label (or node id) -> node state, in a manager's view; {} if it fails."""
-    result = cluster.ssh(
-        manager,
-        "sudo sh -c \"docker node inspect --format '{{.ID}} "
-        '{{index .Spec.Labels \\"swarmstack.instance-id\\"}} {{.Status.State}}\' '
-        '$(docker node ls -q)"',
-        check=False,
-        timeout=30,
+    command = (
+        "docker node inspect --format "
+        "'{{.ID}} {{index .Spec.Labels \"swarmstack.instance-id\"}} {{.Status.State}}' "
+        "$(docker node ls -q)"
     )
+    result = cluster.ssh(manager, f"sudo sh -c {shlex.quote(command)}", check=False, timeout=30)
     if result.returncode != 0:
         return {}
     states = {}
