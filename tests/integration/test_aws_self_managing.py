@@ -214,7 +214,11 @@ def _start_web(simulation: Any, stack: Any, manager: str, name: str, port: int) 
         urls = [f"http://{address}:{port}/" for address in addresses]
         return _answering(simulation, manager, urls)
 
-    _wait(running, 120, f"both replicas of {name} answering on {port}")
+    try:
+        _wait(running, 120, f"both replicas of {name} answering on {port}")
+    except AssertionError as error:
+        tasks = simulation.run(manager, f"docker service ps --no-trunc {name}")
+        raise AssertionError(f"{error}; urls {urls}; tasks:\n{tasks}") from None
     return urls
 
 
