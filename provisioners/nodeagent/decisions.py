@@ -16,8 +16,10 @@ from ...contract import LABEL_INSTANCE, LABEL_ROLE, LABEL_ZONE, quorum
 # A lease not renewed for LEASE_STALE seconds belongs to a dead holder and may be taken over;
 # holders renew it at each step and hold it at most a join plus two minutes to become Ready.
 LEASE_STALE = 300.0
-# A Down node whose instance is gone is removed after this long (instances stop and start).
-SWEEP_GRACE = 300.0
+# A Down node whose instance is gone (terminated, shutting down or unknown to EC2) is removed
+# after this long. Stopped instances are never swept, so the grace only has to outlast
+# DescribeInstances' eventual consistency and a notice the lifecycle hook is still handling.
+SWEEP_GRACE = 60.0
 
 
 # --- leases: one writer at a time, on a store that only offers "create if absent" ----------

@@ -326,7 +326,14 @@ class Healer:
                 self.engine.update_node(node.id, Availability="drain")
                 self.wait_drained(node.id)
             elif step == "demote":
+                myself = node.id == self.engine.local_swarm().node_id
                 self.engine.update_node(node.id, Role="worker")
+                if myself:
+                    # The leader's own instance is leaving: demoted, it can no longer act on
+                    # the swarm. The next leader removes the node; hand the notice over now
+                    # rather than after the queue's visibility timeout.
+                    self.cloud.retry_later(queue, notice, 0)
+                    return
                 time.sleep(2)  # raft removes the member; the node then reports as a worker
             elif step == "remove":
                 self.engine.remove_node(node.id)

@@ -6,13 +6,14 @@ no swarmstack command forms the swarm - the node agents do), and commands on the
 from __future__ import annotations
 
 import shlex
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from swarmstack.provisioners.local import LocalCluster, sim
+from swarmstack.provisioners.local import LocalCluster, busybox_image, sim
 from swarmstack.provisioners.local.sim.launch import sim_credentials
 from swarmstack.spec import ClusterSpec
 
@@ -28,7 +29,7 @@ class SimStack:
     name: str
     managers: int
     workers: int
-    parameters: tuple[tuple[str, Any], ...]
+    parameters: tuple[tuple[str, Any], ...]  # spec values and console parameter values
 
     def instances(self, role: str | None = None) -> list[str]:
         """Running instances of the stack (of one role), in a stable order."""
@@ -53,17 +54,34 @@ class AwsSimulation:
         with sim_credentials():
             return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)  # type: ignore[call-overload]
 
-    def create_stack(self, managers: int, workers: int, **parameters: Any) -> SimStack:
-        wanted = tuple(sorted(parameters.items()))
+    def create_stack(
+        self,
+        managers: int,
+        workers: int,
+        *,
+        console: dict[str, str] | None = None,
+        resized_ok: bool = False,
+        **parameters: Any,
+    ) -> SimStack:
+        """A stack of ``managers`` + ``workers`` with these spec values (``parameters``) and
+        template parameter values set over them as in the console (``console``).
+
+        The current stack is reused while it is as created; with ``resized_ok`` also when an
+        earlier test changed its worker count (callers then read the counts from the stack)."""
+        wanted = tuple(
+            sorted({**parameters, "console": tuple(sorted((console or {}).items()))}.items())
+        )
         current = self.stack
         if (
             current is not None
-            and (current.managers, current.workers, current.parameters)
-            == (managers, workers, wanted)
+            and (current.managers, current.parameters) == (managers, wanted)
             and len(current.instances("manager")) == managers
-            and len(current.instances("worker")) == workers
+            and (
+                resized_ok
+                or (len(current.instances("worker")) == workers and current.workers == workers)
+            )
         ):
-            return current  # still as created: reuse its machines
+            return current  # reuse its machines
         self.close()
         self.count += 1
         cluster = f"{self.prefix}{self.count}"
@@ -77,7 +95,7 @@ class AwsSimulation:
             }
         )
         started = time.monotonic()
-        result = sim.up(spec, name=cluster, progress=print)
+        result = sim.up(spec, name=cluster, progress=print, parameters=console)
         self.endpoint = result.endpoints.aws
         self.stack = SimStack(cluster, spec.name, managers, workers, wanted)
         sim.wait_for_instances(cluster, timeout=BOOT_TIMEOUT, progress=print)
@@ -117,6 +135,20 @@ class AwsSimulation:
             check=False,
         )
         return f"\n--- {instance_id}:\n{out.stdout}{out.stderr}"
+
+    def load_busybox(self, instance_id: str) -> None:
+        """The test image (swarmstack/busybox) into the instance's dockerd: machines have no
+        registry to pull from."""
+        assert self.stack is not None
+        cluster = LocalCluster.open(self.stack.cluster)
+        with busybox_image().open("rb") as image:
+            subprocess.run(
+                cluster.ssh_command(instance_id, ["sudo docker load"]),
+                stdin=image,
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
 
     def run(self, instance_id: str, command: str) -> str:
         """A command as root on the instance's machine; its stdout (fails on a failure)."""

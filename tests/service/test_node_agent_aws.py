@@ -253,6 +253,53 @@ def test_a_manager_whose_removal_would_break_quorum_is_kept_and_heartbeated(
     assert [call["Action"] for call in lifecycle_actions] == ["RecordLifecycleActionHeartbeat"]
 
 
+class LeaderEngine(FakeEngine):
+    """The Engine API of the manager ``me`` (the leader)."""
+
+    def __init__(self, me: str, nodes: list[d.SwarmNode]) -> None:
+        super().__init__(nodes)
+        self.me = me
+
+    def local_swarm(self) -> d.LocalSwarm:
+        is_manager = self.swarm_nodes[self.me].role == "manager"
+        return d.LocalSwarm("active", self.me, is_manager, "cluster-1")
+
+
+def test_a_leader_leaving_demotes_itself_and_hands_the_notice_to_the_next_leader(
+    aws_endpoint: str, lifecycle_actions: list[dict[str, Any]]
+) -> None:
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
+    queue = sqs.create_queue(QueueName="prod-lifecycle", Attributes={"VisibilityTimeout": "120"})[
+        "QueueUrl"
+    ]
+    sqs.send_message(QueueUrl=queue, MessageBody=termination_notice("i-leader"))
+    me = d.SwarmNode(
+        "m0", 5, "manager", "ready", "active", "10.0.1.5",
+        {"swarmstack.instance-id": "i-leader"}, "reachable", True,
+    )  # fmt: skip
+    others = [
+        d.SwarmNode("m1", 5, "manager", "ready", "active", "10.0.1.8", {}, "reachable"),
+        d.SwarmNode("m2", 5, "manager", "ready", "active", "10.0.1.9", {}, "reachable"),
+    ]
+    engine = LeaderEngine("m0", [me, *others])
+    healer = Healer(
+        identity("i-leader"),
+        cast(Engine, engine),
+        Cloud(STACK, REGION),
+        Settings(),
+        resources=StackResources(queue_url=queue),
+    )
+    healer.handle_notices([])
+    assert engine.calls == [
+        "update m0 {'Availability': 'drain'}",
+        "update m0 {'Role': 'worker'}",
+    ]
+    assert lifecycle_actions == []  # the next leader removes the node, then completes
+    # ... and can read the notice at once, not after the queue's 120 s visibility timeout.
+    again = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(again[0]["Body"])["EC2InstanceId"] == "i-leader"
+
+
 # --- listeners that follow services ----------------------------------------------------
 
 

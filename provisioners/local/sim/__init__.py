@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +106,17 @@ class SimResult:
         }
 
 
-def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -> SimResult:
+def up(
+    spec: ClusterSpec,
+    *,
+    name: str = "local",
+    progress: Progress = _quiet,
+    parameters: Mapping[str, str] | None = None,
+) -> SimResult:
     """Start the cluster's simulation (once) and create the spec's stack on it (once).
+
+    ``parameters`` override template parameter values the way a console user sets them (the
+    template itself stays the spec's).
 
     Returns when the stack is created; its instances' machines boot in the background (see
     wait_for_instances). Bad input and a missing extra fail before anything is made.
@@ -129,7 +138,7 @@ def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -
         region = str(read_config(files).get("region", region))
     progress(f"starting the simulated AWS ({region}) on {cluster.gateway}")
     endpoints = start_service(name, cluster.gateway, region)
-    stack_status = create_stack(spec, endpoints.aws, region, progress)
+    stack_status = create_stack(spec, endpoints.aws, region, progress, parameters)
     return SimResult(name, spec.name, region, stack_status, endpoints)
 
 

@@ -23,6 +23,11 @@ Console output (where the CLI reads the host keys cloud-init printed at boot):
 - AWS returns each instance's own console (GetConsoleOutput); moto returns one canned Xen boot
   log for every instance. Here an instance's console is what INSTANCE_CONSOLES holds for it
   (the simulation or a test writes it), else moto's canned log.
+IAM and stack resources (what people inspecting the stack rely on):
+- AWS keeps a role's inline policies (AWS::IAM::Role Policies) as JSON documents, as
+  PutRolePolicy does; moto keeps the template's dict and GetRolePolicy returns its Python repr.
+- AWS's DescribeStackResource finds a resource of the stack by logical id; moto fails with an
+  internal error when the stack has a resource whose condition is false (a None in its map).
 
 Resource signals (what the node agent sends once its node is Ready):
 - AWS accepts SignalResource for a resource of the stack and records the stack event
@@ -33,6 +38,7 @@ Resource signals (what the node agent sends once its node is Ready):
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +58,7 @@ from moto.core.utils import utcnow
 from moto.ec2.models import EC2Backend
 from moto.ec2.responses import general as ec2_general
 from moto.elbv2 import models as elbv2_models
+from moto.iam import models as iam_models
 from moto.sqs.models import sqs_backends
 from moto.ssm.models import Parameter, ssm_backends
 
@@ -73,7 +80,21 @@ def fake_corrections() -> list[Patch]:
         *_lifecycle_patches(),
         (cfn_responses.CloudFormationResponse, "signal_resource", _signal_resource),
         (ec2_general.General, "get_console_output", _console_output),
+        (
+            iam_models.Role,
+            "create_from_cloudformation_json",
+            classmethod(
+                _wrap_role_create(_function_of(iam_models.Role, "create_from_cloudformation_json"))
+            ),
+        ),
+        (cfn_models.CloudFormationBackend, "describe_stack_resource", _describe_stack_resource),
     ]
+
+
+def _function_of(owner: Any, name: str) -> Callable[..., Any]:
+    """The function behind a classmethod, to wrap it."""
+    function: Callable[..., Any] = getattr(owner, name).__func__
+    return function
 
 
 def apply_fake_corrections() -> None:
@@ -116,6 +137,40 @@ def _load_balancer_from_cloudformation(
         properties.get("Subnets"),
         scheme=properties.get("Scheme", "internet-facing"),
         loadbalancer_type=properties.get("Type", "application"),
+    )
+
+
+# --- IAM roles and stack resources ----------------------------------------------------------
+
+
+def _wrap_role_create(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        """AWS stores the role's inline policies as JSON, as PutRolePolicy would."""
+        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for name, document in list(role.policies.items()):
+            if not isinstance(document, str):
+                role.policies[name] = json.dumps(document)
+        return role
+
+    return create
+
+
+def _describe_stack_resource(self: Any, stack_name: str, logical_resource_id: str) -> Any:
+    """AWS: the resource of that logical id; resources whose condition is false do not exist."""
+    stack = self.get_stack(stack_name)
+    for resource in stack.stack_resources:
+        if getattr(resource, "logical_resource_id", None) == logical_resource_id:
+            return stack, resource
+    raise StackValidationError(
+        stack_name, f"Resource {logical_resource_id} does not exist for stack {stack_name}"
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from ....aws import stack_template
 from ....aws.changesets import create_change_set, execute_change_set
@@ -16,7 +16,7 @@ from ....aws.parameters import parameter_values
 from ....aws.session import AwsConnection, AwsSettings
 from ....aws.stacks import describe_stack, stack_tags
 from ....aws.template_upload import template_source
-from ....errors import StackOperationFailed
+from ....errors import StackOperationFailed, UsageError
 from ....spec import ClusterSpec
 from ....templates.aws import parameters as p
 
@@ -49,9 +49,16 @@ def sim_credentials() -> Iterator[None]:
 
 
 def create_stack(
-    spec: ClusterSpec, endpoint: str, region: str, progress: Callable[[str], None]
+    spec: ClusterSpec,
+    endpoint: str,
+    region: str,
+    progress: Callable[[str], None],
+    overrides: Mapping[str, str] | None = None,
 ) -> str:
-    """Create the stack unless it exists; returns its status once settled."""
+    """Create the stack unless it exists; returns its status once settled.
+
+    ``overrides`` are template parameter values set over the spec's defaults, as a console
+    user types them (e.g. EnableSystemPrune=yes on a template rendered with prune off)."""
     with sim_credentials():
         connection = AwsConnection(AwsSettings(region=region, endpoint_url=endpoint))
         cfn = connection.cloudformation()
@@ -69,6 +76,13 @@ def create_stack(
             spec = spec.model_copy(update={"key_name": SIM_KEY_NAME})
         body = stack_template.render_body(spec)
         parameters = parameter_values(body)
+        unknown = sorted(set(overrides or {}) - set(parameters))
+        if unknown:
+            raise UsageError(
+                f"parameter {unknown[0]}: not a parameter of the stack's template "
+                f"(it has {', '.join(sorted(parameters))})"
+            )
+        parameters.update(overrides or {})
         zones = ec2.describe_availability_zones()["AvailabilityZones"]
         for parameter, zone in zip(p.AVAILABILITY_ZONES, zones, strict=False):
             if not parameters.get(parameter):
