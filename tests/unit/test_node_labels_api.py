@@ -61,7 +61,7 @@ if not m:
     answer('{"message":"page not found"}', 404)
 path, node = find(m.group(1))
 if node is None:
-    answer(json.dumps({"message": "No such node: " + m.group(1)}), 404)
+    answer(json.dumps({"message": "node " + m.group(1) + " not found"}), 404)
 if m.group(2) is None:  # GET
     shown = {
         "ID": node["ID"],
@@ -221,9 +221,9 @@ def test_a_spec_the_shell_cannot_cut_is_not_written(tmp_path: Path) -> None:
 def test_any_other_error_fails_with_the_daemons_message(tmp_path: Path) -> None:
     env = stand_in_daemon(tmp_path, [node("id1", "w1")])
     failed = run(update_many([worker_labels("nope")]), env)
-    # "No such node" is retried (50 reads), then the daemon's message is shown.
+    # A node not found is retried (50 reads), then the daemon's message is shown.
     assert failed.returncode == 1
-    assert failed.stderr.strip() == '{"message": "No such node: nope"}'
+    assert failed.stderr.strip() == '{"message": "node nope not found"}'
 
 
 def test_removing_a_label_keeps_the_clis_read_modify_write() -> None:
