@@ -91,6 +91,7 @@ class Round:
     floor_parts: dict[str, float] = field(default_factory=dict)
     ansible: float = 0.0  # the Ansible playbook's wall time; 0.0 without --ansible
     ansible_error: str = ""  # the playbook failed (the round's swarmstack figures stand)
+    stale_entries: int = 0  # node entries left not Ready (a worker that joined again)
     error: str = ""  # the round failed: the error's first line
 
     @property
@@ -193,8 +194,12 @@ def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measur
     result = converge(SPEC, inventory, apply_host_tuning=False, local_machine=True)
     record.wall, record.cpu = time.monotonic() - wall0, time.process_time() - cpu0
     record.phases = dict(result.timings)
-    if not all(n.state == "ready" for n in result.nodes):
-        raise RuntimeError(f"not every node is ready: {result.nodes}")
+    ready = {n.address for n in result.nodes if n.state == "ready" and n.address}
+    missing = [h.address for h in inventory.hosts if h.address not in ready]
+    if missing:
+        raise RuntimeError(f"not Ready: {', '.join(missing)}")
+    # A worker that left and joined again leaves its old entry (down) until the next run.
+    record.stale_entries = sum(1 for n in result.nodes if n.state != "ready")
     if measure.floor:
         reset(conns)
         record.floor, record.floor_parts = docker_floor(inventory, conns)
