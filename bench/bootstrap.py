@@ -7,7 +7,10 @@ For each size (managers+workers) it boots local machines once, then repeatedly:
 - resets again and measures docker's floor the way swarmstack runs formation: `docker swarm
   init`, then the manager joins one after another while every worker joins at once, each
   command timed on the host itself; the floor is
-  init + max(the manager joins in sequence, the slowest worker join).
+  init + max(the manager joins in sequence, the slowest worker join);
+- with --ansible TOOLS (a virtualenv with ansible-core), resets again and times an Ansible
+  playbook forming the same swarm on the same machines (bench/bootstrap_ansible.py says what
+  it runs: `raw` tasks, the machines have no python3 for docker_swarm).
 
 Every round is appended as one JSON line to bench/results/bootstrap-<UTC time>.jsonl with the
 machine's core count and load average. Host tuning is excluded (it is first-boot work, not swarm
@@ -16,6 +19,7 @@ formation). A round that fails is recorded and counted, and the bench goes on. N
     sudo .venv/bin/python bench/bootstrap.py                 # 3+2, 3+9, 3+17, 3 rounds each
     sudo .venv/bin/python bench/bootstrap.py --sizes 3+2 --rounds 5 --keep
     sudo .venv/bin/python bench/bootstrap.py --sizes 3+17 --rounds 20 --no-floor  # reliability
+    sudo .venv/bin/python bench/bootstrap.py --sizes 3+9 --rounds 5 --ansible /tmp/fanout-tools
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ import datetime
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bootstrap_ansible import run_playbook
+
 from swarmstack.contract import SWARM_PORT
-from swarmstack.errors import RemoteCommandFailed
+from swarmstack.errors import RemoteCommandFailed, SshError
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -82,6 +89,9 @@ class Round:
     phases: dict[str, float] = field(default_factory=dict)
     floor: float = 0.0  # 0.0 with --no-floor
     floor_parts: dict[str, float] = field(default_factory=dict)
+    ansible: float = 0.0  # the Ansible playbook's wall time; 0.0 without --ansible
+    ansible_error: str = ""  # the playbook failed (the round's swarmstack figures stand)
+    stale_entries: int = 0  # node entries left not Ready (a worker that joined again)
     error: str = ""  # the round failed: the error's first line
 
     @property
@@ -94,29 +104,52 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(managers), int(workers)
 
 
-def connections(inventory: Inventory) -> dict[str, Connection]:
-    connector = Connector(inventory.ssh)
-    with cf.ThreadPoolExecutor(32) as pool:
-        conns = list(pool.map(lambda h: connector.connect(h.address), inventory.hosts))
-    return {c.address: c for c in conns}
+class Hosts:
+    """The bench's own SSH connections (for resets and the floor), one per host; a
+    connection that broke is opened again."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.connector = Connector(inventory.ssh)
+        with cf.ThreadPoolExecutor(16) as pool:
+            conns = list(pool.map(lambda h: self.connector.connect(h.address), inventory.hosts))
+        self.conns = {c.address: c for c in conns}
+
+    def __getitem__(self, address: str) -> Connection:
+        return self.conns[address]
+
+    def reconnect(self, address: str) -> Connection:
+        self.conns[address].close()
+        self.conns[address] = self.connector.connect(address)
+        return self.conns[address]
+
+    def close(self) -> None:
+        for conn in self.conns.values():
+            conn.close()
+        self.connector.close()
 
 
-def reset(conns: dict[str, Connection]) -> None:
-    """Every node leaves its swarm (a clean slate for the next round); a host whose SSH
-    channel could not be opened under load is tried again (this is the bench, not swarmstack)."""
+RESET_PARALLEL = 8  # leaves at once: more only queue on a loaded 2-core box (and time out)
+RESET_TRIES = 6
 
-    def leave(conn: Connection) -> None:
-        for attempt in range(3):
+
+def reset(hosts: Hosts) -> None:
+    """Every node leaves its swarm (a clean slate for the next round). On a loaded machine an
+    SSH channel may not open in time or a connection may break: the host is tried again with
+    backoff (1, 2, 4, 8, 8 s) on a fresh connection. This is the bench's, not swarmstack's."""
+
+    def leave(address: str) -> None:
+        for attempt in range(RESET_TRIES):
             try:
+                conn = hosts[address] if attempt == 0 else hosts.reconnect(address)
                 conn.run(LEAVE)
                 return
-            except RemoteCommandFailed:
-                if attempt == 2:
+            except (RemoteCommandFailed, SshError):
+                if attempt == RESET_TRIES - 1:
                     raise
-                time.sleep(2)
+                time.sleep(min(8, 2**attempt))
 
-    with cf.ThreadPoolExecutor(32) as pool:
-        list(pool.map(leave, conns.values()))
+    with cf.ThreadPoolExecutor(RESET_PARALLEL) as pool:
+        list(pool.map(leave, list(hosts.conns)))
 
 
 def timed(conn: Connection, command: str, stdin: str | None = None) -> float:
@@ -124,9 +157,7 @@ def timed(conn: Connection, command: str, stdin: str | None = None) -> float:
     return int(out.strip().splitlines()[-1]) / 1e6
 
 
-def docker_floor(
-    inventory: Inventory, conns: dict[str, Connection]
-) -> tuple[float, dict[str, float]]:
+def docker_floor(inventory: Inventory, conns: Hosts) -> tuple[float, dict[str, float]]:
     """Docker's own commands in swarmstack's order: init; then managers one at a time while
     all workers join at once. Each command is timed on its host (no SSH in the figure)."""
     managers = [conns[h.address] for h in inventory.managers]
@@ -149,19 +180,37 @@ def docker_floor(
     return init + max(serial, slowest), parts
 
 
-def one_round(
-    inventory: Inventory, conns: dict[str, Connection], record: Round, floor: bool
-) -> Round:
+@dataclass(frozen=True)
+class Measure:
+    floor: bool
+    ansible: Path | None  # the virtualenv with ansible-playbook
+    folder: Path  # the cluster's folder (the Ansible run's files go below it)
+    hostnames: dict[str, str]
+
+
+def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measure) -> Round:
     reset(conns)
     cpu0, wall0 = time.process_time(), time.monotonic()
     result = converge(SPEC, inventory, apply_host_tuning=False, local_machine=True)
     record.wall, record.cpu = time.monotonic() - wall0, time.process_time() - cpu0
     record.phases = dict(result.timings)
-    if not all(n.state == "ready" for n in result.nodes):
-        raise RuntimeError(f"not every node is ready: {result.nodes}")
-    if floor:
+    ready = {n.address for n in result.nodes if n.state == "ready" and n.address}
+    missing = [h.address for h in inventory.hosts if h.address not in ready]
+    if missing:
+        raise RuntimeError(f"not Ready: {', '.join(missing)}")
+    # A worker that left and joined again leaves its old entry (down) until the next run.
+    record.stale_entries = sum(1 for n in result.nodes if n.state != "ready")
+    if measure.floor:
         reset(conns)
         record.floor, record.floor_parts = docker_floor(inventory, conns)
+    if measure.ansible is not None:
+        reset(conns)
+        try:
+            record.ansible = run_playbook(
+                measure.ansible, measure.folder / "ansible", inventory, measure.hostnames
+            )
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            record.ansible_error = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
     return record
 
 
@@ -173,6 +222,10 @@ def describe(record: Round) -> str:
     if record.floor:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in record.floor_parts.items())
         text += f"; floor {record.floor:.2f}s [{parts}]; ratio {record.ratio:.2f}x"
+    if record.ansible:
+        text += f"; ansible {record.ansible:.2f}s"
+    elif record.ansible_error:
+        text += f"; ansible FAILED: {record.ansible_error}"
     return text + f"; load {record.load[0]:.1f}"
 
 
@@ -184,6 +237,10 @@ def main() -> int:
     parser.add_argument("--no-floor", action="store_true", help="time swarmstack only")
     parser.add_argument("--name", default="bench", help="local cluster name")
     parser.add_argument("--keep", action="store_true", help="leave the machines running")
+    parser.add_argument(
+        "--ansible", type=Path, metavar="VENV",
+        help="also time an Ansible playbook each round (a virtualenv with ansible-core)",
+    )  # fmt: skip
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -196,13 +253,19 @@ def main() -> int:
             print(f"== {managers}+{workers}: booting machines", file=sys.stderr, flush=True)
             cluster = LocalCluster.up(managers, workers, name=args.name)
             inventory = inventory_from_data(cluster.inventory(), base=cluster.dir)
-            conns = connections(inventory)
+            conns = Hosts(inventory)
+            measure = Measure(
+                floor=not args.no_floor,
+                ansible=args.ansible,
+                folder=cluster.dir,
+                hostnames={h["address"]: h["hostname"] for h in cluster.inventory()["hosts"]},
+            )
             rounds = []
             # Freshly booted machines are still starting services: warm-up rounds not counted.
             for index in range(-args.warmup + 1, args.rounds + 1):
                 record = Round(size, max(index, 0), os.getloadavg(), os.cpu_count() or 0)
                 try:
-                    one_round(inventory, conns, record, floor=not args.no_floor)
+                    one_round(inventory, conns, record, measure)
                 except Exception as exc:  # recorded and counted; the next round goes on
                     record.error = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
                     traceback.print_exc(file=sys.stderr)
@@ -213,8 +276,7 @@ def main() -> int:
                 if index > 0:
                     rounds.append(record)
             reset(conns)
-            for conn in conns.values():
-                conn.close()
+            conns.close()
             rows.append((size, rounds))
             if not args.keep:
                 cluster.down()
@@ -232,8 +294,8 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
         return statistics.median(values) if values else float("nan")
 
     header = (
-        "size", "ok", "swarmstack s", "docker floor s", "ratio", "best ratio", *PHASES,
-        "controller CPU s", "load",
+        "size", "ok", "swarmstack s", "docker floor s", "ratio", "best ratio", "ansible s",
+        "ansible ok", *PHASES, "controller CPU s", "load",
     )  # fmt: skip
     lines: list[tuple[str, ...]] = [header]
     for size, all_rounds in rows:
@@ -247,6 +309,8 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
                 f"{med([r.floor for r in measured]):.2f}" if measured else "-",
                 f"{med([r.ratio for r in measured]):.2f}x" if measured else "-",
                 f"{min(r.ratio for r in measured):.2f}x" if measured else "-",
+                f"{med([r.ansible for r in all_rounds if r.ansible]):.2f}",
+                f"{sum(1 for r in all_rounds if r.ansible)}/{len(all_rounds)}",
                 *(f"{med([r.phases.get(p, 0.0) for r in rounds]):.2f}" for p in PHASES),
                 f"{med([r.cpu for r in rounds]):.2f}",
                 f"{med([r.load[0] for r in all_rounds]):.1f}",

@@ -47,7 +47,13 @@ OUTPUT_MANAGER_STATE = "manager state"  # "reachable", or what the node is inste
 MANAGER_SETTLE_TIMEOUT = 30.0  # seconds a promoted node may take to join raft
 
 DRAIN_TIMEOUT = 60.0  # seconds a drained node's tasks may take to stop
-JOIN_WAIT = 120.0  # seconds a join docker timed out on may take to finish in the background
+# A join docker timed out on ("Timeout was reached before node joined", on a busy swarm) goes
+# on in the background. A manager's is waited for (it may already be a raft member: leaving
+# would leave a dead member behind); a worker's is waited for briefly, then the worker leaves
+# and joins again (a background attempt can stall for good on a loaded swarm).
+MANAGER_JOIN_WAIT = 120.0  # seconds
+WORKER_JOIN_WAIT = 30.0  # seconds per attempt
+WORKER_JOIN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -145,9 +151,8 @@ def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
 
 
 def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    body = join_body(
-        str(args["advertise_addr"]), [str(args["remote"][0])], JOIN_TOKENS[_role(args["role"])]
-    )
+    role = _role(args["role"])
+    body = join_body(str(args["advertise_addr"]), [str(args["remote"][0])], JOIN_TOKENS[role])
     if "then_update" in args:  # a new manager labels itself in the same round trip
         then, output = f" && {_update_command(args['then_update'])}", ""
     else:  # the new node's id, so that its labels need no wait for its hostname
@@ -160,7 +165,7 @@ def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
         output = OUTPUT_NODE_ID
     return (
         HostCommand(
-            _engine_api("/swarm/join") + then,
+            _engine_join(role) + then,
             stdin=json.dumps(body, sort_keys=True) + "\n",
             mutating=True,
             output=output,
@@ -201,11 +206,13 @@ def _update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCom
 
 def _update_many(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
     # In parallel on the anchor, in one round trip; fails if any update fails.
-    lines = [f'{_update_command(_by_id(u, joined))} & pids="$pids $!"' for u in args["updates"]]
+    updates = [_by_id(u, joined) for u in args["updates"]]
+    lines = [f'{_update_call(u)} & pids="$pids $!"' for u in updates]
+    define = _NODE_UPDATE_FUNCTION + "; " if any(_through_api(u) for u in updates) else ""
     return (
         HostCommand(
-            "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do wait $p || rc=1; "
-            "done; exit $rc",
+            define + "pids=''; " + "; ".join(lines) + "; rc=0; for p in $pids; do "
+            "wait $p || rc=1; done; exit $rc",
             mutating=True,
         ),
     )
@@ -323,30 +330,64 @@ _BUILDERS = {
 _ECHO_UNLOCK_KEY = 'k=$(docker swarm unlock-key -q) && echo "unlock-key $k"'
 
 
+_NEEDS_CURL = (
+    "command -v curl >/dev/null || { echo 'curl is not installed: swarmstack needs it to "
+    "join through the Docker API (tokens stay off command lines)' >&2; exit 1; }; "
+)
+# POST stdin to the Engine API; the HTTP status is appended to the body (" 200").
+_CURL_POST = (
+    f"curl -sS --unix-socket {DOCKER_SOCKET} -H 'Content-Type: application/json' "
+    "--data-binary @- -w ' %{http_code}'"
+)
+_FAIL_WITH_BODY = "printf '%s\\n' \"${r% *}\" >&2; exit 1"
+
+
 def _engine_api(path: str) -> str:
     """POST stdin (a JSON body) to the Docker Engine API; fail with the daemon's message.
 
     The unversioned path is served at the daemon's own API version. curl's -w appends the
     HTTP status after the body; anything but 200 prints the body (the error) and fails.
-    A join the daemon gave up waiting for ("Timeout was reached before node joined", on a
-    busy swarm) goes on in the background: it is waited for (JOIN_WAIT) instead.
     """
-    fail = "printf '%s\\n' \"${r% *}\" >&2; exit 1"
-    if path == "/swarm/join":
-        fail = (
-            'case "$r" in *"Timeout was reached before node joined"*) n=0; '
-            f"until i=$({_engine_get('/info')}) && "
-            'case "$i" in *\'"LocalNodeState":"active"\'*) true;; *) false;; esac; do '
-            f"n=$((n + 1)); [ $n -lt {int(JOIN_WAIT * 5)} ] || {{ echo 'the node did not "
-            f"join within {JOIN_WAIT:.0f} s (docker timed out and went on in the background)' "
-            f">&2; exit 1; }}; sleep 0.2; done;; *) {fail};; esac"
-        )
     return (
-        "command -v curl >/dev/null || { echo 'curl is not installed: swarmstack needs it to "
-        "join through the Docker API (tokens stay off command lines)' >&2; exit 1; }; "
-        f"r=$(curl -sS --unix-socket {DOCKER_SOCKET} -H 'Content-Type: application/json' "
-        f"--data-binary @- -w ' %{{http_code}}' http://localhost{path}) && "
-        '{ [ "${r##* }" = 200 ] || { ' + fail + "; }; }"
+        _NEEDS_CURL + f"r=$({_CURL_POST} http://localhost{path}) && "
+        '{ [ "${r##* }" = 200 ] || { ' + _FAIL_WITH_BODY + "; }; }"
+    )
+
+
+def _engine_join(role: str) -> str:
+    """POST /swarm/join with the body read from stdin (it holds the token: kept in a shell
+    variable and sent with the builtin printf, so no process has it in its argv).
+
+    "Timeout was reached before node joined" means the daemon goes on in the background: the
+    node is waited for until it is active. A manager waits MANAGER_JOIN_WAIT; a worker waits
+    WORKER_JOIN_WAIT, then leaves (POST /swarm/leave?force=1) and joins afresh, at most
+    WORKER_JOIN_ATTEMPTS times. Any other error fails at once with the daemon's message.
+    """
+    manager = role == "manager"
+    wait = MANAGER_JOIN_WAIT if manager else WORKER_JOIN_WAIT
+    attempts = 1 if manager else WORKER_JOIN_ATTEMPTS
+    active = (
+        f"i=$({_engine_get('/info')}) && "
+        'case "$i" in *\'"LocalNodeState":"active"\'*) true;; *) false;; esac'
+    )
+    gave_up = (
+        f"the node did not join within {wait:.0f} s (docker timed out and went on in the "
+        "background)"
+        if manager
+        else f"the node did not join in {attempts} attempts (docker timed out each time; "
+        f"waited {wait:.0f} s, then left and joined again)"
+    )
+    return (
+        _NEEDS_CURL + "b=$(cat); a=0; while :; do a=$((a + 1)); "
+        f"r=$(printf '%s\\n' \"$b\" | {_CURL_POST} http://localhost/swarm/join) || exit 1; "
+        '[ "${r##* }" = 200 ] && break; '
+        'case "$r" in *"Timeout was reached before node joined"*) ;; '
+        f"*) {_FAIL_WITH_BODY};; esac; "
+        f"ok=; n=0; while [ $n -lt {int(wait * 5)} ]; do if {active}; then ok=1; break; fi; "
+        'n=$((n + 1)); sleep 0.2; done; [ -n "$ok" ] && break; '
+        f"[ $a -lt {attempts} ] || {{ echo '{gave_up}' >&2; exit 1; }}; "
+        f"curl -sS -X POST --unix-socket {DOCKER_SOCKET} "
+        "'http://localhost/swarm/leave?force=1' >/dev/null 2>&1; done"
     )
 
 
@@ -369,6 +410,28 @@ def _by_id(update: Mapping[str, Any], joined: Mapping[str, str]) -> dict[str, An
 
 
 def _update_command(args: Mapping[str, Any]) -> str:
+    """One node's labels and availability, as a command of its own."""
+    call = _update_call(args)
+    return f"{{ {_NODE_UPDATE_FUNCTION}; {call}; }}" if _through_api(args) else call
+
+
+def _through_api(args: Mapping[str, Any]) -> bool:
+    # Removing a label cannot be written as "the node's labels plus these" (the API's
+    # update replaces the whole spec): that rare change keeps the CLI's read-modify-write.
+    return not args.get("labels_rm")
+
+
+def _update_call(args: Mapping[str, Any]) -> str:
+    """A call of _NODE_UPDATE_FUNCTION (labels to add as JSON members, availability), or the
+    docker CLI for a change that removes labels."""
+    if _through_api(args):
+        members = json.dumps(dict(sorted(args.get("labels_add", {}).items())))[1:-1]
+        members = members.replace('": "', '":"').replace('", "', '","')
+        availability = args.get("availability") or ""
+        return (
+            f"{_NODE_UPDATE} {shlex.quote(args['node'])} {shlex.quote(members)} "
+            f"{shlex.quote(availability)}"
+        )
     parts = ["docker node update"]
     for key, value in sorted(args.get("labels_add", {}).items()):
         parts.append(f"--label-add {shlex.quote(f'{key}={value}')}")
@@ -380,6 +443,43 @@ def _update_command(args: Mapping[str, Any]) -> str:
     # A node that just joined has no hostname in the swarm until its agent reports in (a
     # fraction of a second): "No such node" is retried too.
     return _node_change(" ".join(parts), unknown_node_too=True)
+
+
+_NODE_UPDATE = "swarmstack_node_update"
+# swarmstack_node_update NODE LABELS AVAILABILITY: through the Engine API, two curl calls
+# (a fraction of a docker CLI process each): GET /nodes/NODE (its id, Version.Index and Spec),
+# then POST /nodes/ID/update?version=N with the spec whose Labels are the node's own followed
+# by LABELS (JSON members: a later member wins in the daemon's JSON decoding) and, if given,
+# its Availability replaced. The version makes the write fail ("update out of sequence") if
+# the managers changed the node in between (its status, right after a join): it is read and
+# written again, as is a node not known yet by its hostname (404 "node NAME not found"; the
+# CLI says "No such node"). The spec is cut
+# from the JSON by the shell (no jq or python on every image): Labels, then Role, in the
+# order the daemon writes them; anything else fails rather than write a wrong spec.
+_NODE_UPDATE_FUNCTION = (
+    _NODE_UPDATE + "() { n=0; while :; do "
+    f"j=$(curl -sS --unix-socket {DOCKER_SOCKET} -w ' %{{http_code}}' "
+    '"http://localhost/nodes/$1") || return 1; '
+    'if [ "${j##* }" = 200 ]; then j=${j% *}; '
+    'i=${j#*\\"ID\\":\\"}; i=${i%%\\"*}; '
+    'v=${j#*\\"Version\\":\\{\\"Index\\":}; v=${v%%\\}*}; '
+    's=${j#*\\"Spec\\":}; s=${s%%,\\"Description\\":*}; '
+    'case "$s" in *\\"Labels\\":null*) p=${s%%\\"Labels\\":null*}; o=; '
+    't=${s#*\\"Labels\\":null};; '
+    '*) p=${s%%\\"Labels\\":\\{*}; o=${s#*\\"Labels\\":\\{}; t=${o#*\\}}; o=${o%%\\}*};; esac; '
+    'case "$t" in ,\\"Role\\":*) ;; *) echo "node $1: its spec could not be read from '
+    'the Docker API" >&2; return 1;; esac; '
+    '[ -n "$2" ] && o="$o${o:+,}$2"; '
+    '[ -n "$3" ] && t="${t%%,\\"Availability\\":*},\\"Availability\\":\\"$3\\"}"; '
+    'j=$(printf \'%s\' "$p\\"Labels\\":{$o}$t" | '
+    f"curl -sS --unix-socket {DOCKER_SOCKET} -H 'Content-Type: application/json' "
+    "--data-binary @- -w ' %{http_code}' "
+    '"http://localhost/nodes/$i/update?version=$v") || return 1; '
+    '[ "${j##* }" = 200 ] && return 0; fi; '
+    'case "$j" in *"update out of sequence"*|*" 404") n=$((n + 1)); '
+    "[ $n -lt 50 ] && sleep 0.2 && continue;; esac; "
+    "printf '%s\\n' \"${j% *}\" >&2; return 1; done; }"
+)
 
 
 def _node_change(command: str, *, unknown_node_too: bool = False, done_when: str = "") -> str:

@@ -3,7 +3,11 @@
 Every machine runs its own systemd, dockerd and containerd, and each of them takes inotify
 instances from one host-wide per-user pool (fs.inotify.max_user_instances, 128 by default).
 A few machines exhaust it and the next one dies at boot with "Failed to allocate manager
-object: Too many open files". So `up` raises the limits - never lowers them - and says so.
+object: Too many open files". Likewise the kernel's neighbour (ARP) table is one for all
+network namespaces: every machine's neighbours (and docker's, in a swarm every node talks to
+every other) count against net.ipv4.neigh.default.gc_thresh3 (1024 by default); past it the
+kernel logs "neighbor table overflow" and connections fail with "no route to host" - a
+50-node swarm's joins time out. So `up` raises the limits - never lowers them - and says so.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from ...errors import LocalProviderError
 MINIMUMS = {
     "fs.inotify.max_user_instances": 8192,
     "fs.inotify.max_user_watches": 524288,
+    # Keep entries up to thresh1 without garbage collection; thresh3 is the hard cap.
+    "net.ipv4.neigh.default.gc_thresh1": 4096,
+    "net.ipv4.neigh.default.gc_thresh2": 16384,
+    "net.ipv4.neigh.default.gc_thresh3": 32768,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from swarmstack.errors import RemoteCommandFailed
-from swarmstack.provisioners import bootstrap
+from swarmstack.provisioners import bootstrap, commands
 from swarmstack.provisioners.commands import step_commands
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.progress import NullProgress
@@ -158,8 +158,17 @@ def calls(tmp_path: Path) -> dict[str, int]:
     }
 
 
+def cli_labels_plan() -> Plan:
+    """Updates that remove a label: those go through the docker CLI (labels added go through
+    the Engine API: test_node_labels_api.py)."""
+    (step,) = labels_plan().steps
+    updates = [{**u, "labels_rm": ["swarmstack.zone"]} for u in step.args["updates"]]
+    return Plan((Step(step.id, step.action, step.host, step.target, {"updates": updates}),),
+                ANCHOR, "cluster", ())  # fmt: skip
+
+
 def test_update_many_retries_out_of_sequence_on_a_fresh_read(tmp_path: Path) -> None:
-    (command,) = step_commands(labels_plan().steps[0])
+    (command,) = step_commands(cli_labels_plan().steps[0])
     done = run_shell(command.run, stand_in_docker(tmp_path, 2, OUT_OF_SEQUENCE))
     assert done.returncode == 0, done.stderr
     # Every node was read and written again (the CLI re-reads the node's version each time).
@@ -167,7 +176,7 @@ def test_update_many_retries_out_of_sequence_on_a_fresh_read(tmp_path: Path) -> 
 
 
 def test_update_many_fails_at_once_on_any_other_error(tmp_path: Path) -> None:
-    (command,) = step_commands(labels_plan().steps[0])
+    (command,) = step_commands(cli_labels_plan().steps[0])
     failed = run_shell(command.run, stand_in_docker(tmp_path, 99, "Error: permission denied"))
     assert failed.returncode == 1
     assert "Error: permission denied" in failed.stderr
@@ -264,3 +273,77 @@ def test_any_other_join_error_fails_at_once_with_the_daemons_message(tmp_path: P
     failed = run_shell(command.run, bin_dir)
     assert failed.returncode == 1
     assert failed.stderr.strip() == '{"message":"invalid join token"}'
+
+
+def timed_out_join_daemon(tmp_path: Path, active_after_leave: bool) -> Path:
+    """A daemon whose first join times out and never finishes in the background; after a
+    leave, a join succeeds (``active_after_leave``) or times out again. `sleep` costs nothing."""
+    bin_dir = stand_in_curl(tmp_path)
+    pending = INFO_JSON.replace('"active"', '"pending"')
+    timeout_body = (
+        '{"message":"Timeout was reached before node joined. The attempt to join the swarm '
+        'will continue in the background."}'
+    )
+    joined = "200" if active_after_leave else "503"
+    (bin_dir / "curl").write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do url=$a; done\n'
+        f'echo "$url" >> {tmp_path}/calls\n'
+        'case "$url" in\n'
+        f"  */swarm/join) cat >/dev/null; if [ -e {tmp_path}/left ]; then "
+        f"touch {tmp_path}/joined; printf '%s {joined}' '{timeout_body}'; "
+        f"else printf '%s 503' '{timeout_body}'; fi;;\n"
+        f"  */swarm/leave*) touch {tmp_path}/left;;\n"
+        f"  */info) if [ -e {tmp_path}/joined ] && [ {joined} = 200 ]; then "
+        f"cat {tmp_path}/info.json; else printf '%s' '{pending}'; fi;;\n"
+        "esac\n"
+    )
+    (bin_dir / "sleep").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "sleep").chmod(0o755)
+    return bin_dir
+
+
+def api_calls(tmp_path: Path) -> list[str]:
+    return [
+        line.removeprefix("http://localhost")
+        for line in (tmp_path / "calls").read_text().splitlines()
+        if not line.endswith("/info")
+    ]
+
+
+def test_a_worker_join_that_never_finishes_leaves_and_joins_again(tmp_path: Path) -> None:
+    """Docker timed out and its background attempt never made the node active: after
+    WORKER_JOIN_WAIT the worker leaves and sends the same join again (body kept by the shell)."""
+    bin_dir = timed_out_join_daemon(tmp_path, active_after_leave=True)
+    (command,) = step_commands(join_plan().steps[0])
+    done = run_shell(command.run, bin_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "node123"
+    assert api_calls(tmp_path) == ["/swarm/join", "/swarm/leave?force=1", "/swarm/join"]
+
+
+def test_a_worker_join_gives_up_after_its_attempts(tmp_path: Path) -> None:
+    bin_dir = timed_out_join_daemon(tmp_path, active_after_leave=False)
+    (command,) = step_commands(join_plan().steps[0])
+    failed = run_shell(command.run, bin_dir)
+    assert failed.returncode == 1
+    attempts = commands.WORKER_JOIN_ATTEMPTS
+    assert failed.stderr.strip() == (
+        f"the node did not join in {attempts} attempts (docker timed out each time; waited "
+        f"{commands.WORKER_JOIN_WAIT:.0f} s, then left and joined again)"
+    )
+    assert api_calls(tmp_path).count("/swarm/join") == attempts
+    assert api_calls(tmp_path).count("/swarm/leave?force=1") == attempts - 1
+
+
+def test_a_manager_join_docker_timed_out_on_is_waited_for_never_left(tmp_path: Path) -> None:
+    """A manager may already be a raft member: leaving would leave a dead member behind."""
+    bin_dir = timed_out_join_daemon(tmp_path, active_after_leave=True)
+    (worker,) = join_plan().steps
+    args = {**worker.args, "role": "manager"}
+    manager = Step(worker.id, "join", worker.host, worker.target, args)
+    (command,) = step_commands(manager)
+    failed = run_shell(command.run, bin_dir)
+    assert failed.returncode == 1
+    assert "did not join within 120 s" in failed.stderr
+    assert api_calls(tmp_path) == ["/swarm/join"]

@@ -123,5 +123,7 @@ def test_an_update_names_a_node_joined_in_this_run_by_its_new_id() -> None:
     case = json.loads((Path(__file__).parent / "swarm_plans" / "new_swarm_3_2.json").read_text())
     update = next(s for s in plan_case(case).steps if s.action == "update-many")
     (command,) = step_commands(update, {"198.18.0.14": "nodeid14"})
-    assert "--label-add swarmstack.role=worker nodeid14 2>&1" in command.run
-    assert "--label-add swarmstack.role=worker w2 2>&1" in command.run  # not joined now
+    assert "swarmstack_node_update nodeid14 '\"swarmstack.role\":\"worker\"' ''" in command.run
+    assert (
+        "swarmstack_node_update w2 '\"swarmstack.role\":\"worker\"' ''" in command.run
+    )  # not joined
