@@ -48,7 +48,7 @@ class Index:
 Node = Literal | Call | Property | Index
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<int>-?\d+)|(?P<name>[A-Za-z_$][\w$]*)"
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<int>-?\d+)|(?P<name>[A-Za-z_]\w*)"
     r"|(?P<punct>[(),.\[\]]))"
 )
 _KEYWORDS = {"true": True, "false": False, "null": None}
