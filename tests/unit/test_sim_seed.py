@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from swarmstack.provisioners.local.plan import SWARM_POOL_RANGE
 from swarmstack.provisioners.local.sim.seed import (
-    POOL_SCRIPT,
+    DAEMON_SCRIPT,
     Endpoints,
     nocloud_files,
     write_seed,
@@ -55,20 +56,24 @@ def test_the_boothook_is_valid_shell() -> None:
 
 def _pool_script() -> str:
     vendor = nocloud_files(b"", "i-1", "i-1", ENDPOINTS)["vendor-data"].decode()
-    return vendor.split(f"cat >{POOL_SCRIPT} <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    return vendor.split(f"cat >{DAEMON_SCRIPT} <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
 
 
 def test_docker_runs_the_pool_correction_before_every_start() -> None:
     vendor = nocloud_files(b"", "i-1", "i-1", ENDPOINTS)["vendor-data"].decode()
-    assert f"ExecStartPre={POOL_SCRIPT}" in vendor
+    assert f"ExecStartPre={DAEMON_SCRIPT}" in vendor
     assert vendor.rstrip().endswith("systemctl daemon-reload")
 
 
 @pytest.mark.skipif(shutil.which("python3") is None, reason="needs python3")
-def test_the_user_datas_cloud_pool_is_put_back_in_the_benchmark_range(tmp_path: Path) -> None:
-    """The cloud's daemon.json (172.17.0.0/16 pool) keeps every other setting."""
+def test_the_user_datas_pool_and_file_limit_are_fitted_to_the_machine(tmp_path: Path) -> None:
+    """The cloud's daemon.json: pool in the benchmark range, nofile capped, the rest kept."""
     daemon_json = tmp_path / "daemon.json"
-    cloud = {"default-address-pools": [{"base": "172.17.0.0/16", "size": 24}], "icc": False}
+    cloud = {
+        "default-address-pools": [{"base": "172.17.0.0/16", "size": 24}],
+        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 2**40, "Soft": 2**40}},
+        "icc": False,
+    }
     daemon_json.write_text(json.dumps(cloud))
     script = tmp_path / "pools"
     script.write_text(_pool_script())
@@ -79,3 +84,8 @@ def test_the_user_datas_cloud_pool_is_put_back_in_the_benchmark_range(tmp_path: 
     base = ipaddress.IPv4Network(pool["base"])
     assert base.subnet_of(ipaddress.IPv4Network("198.18.0.0/15"))
     assert not base.overlaps(SWARM_POOL_RANGE)  # the overlays' pools stay clear of it
+    # No process may be granted more open files than its own hard limit allows it to give.
+    allowed = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = config["default-ulimits"]["nofile"]
+    assert nofile["Hard"] == (2**40 if allowed == resource.RLIM_INFINITY else allowed)
+    assert nofile["Soft"] == nofile["Hard"]

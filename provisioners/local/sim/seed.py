@@ -7,10 +7,13 @@ Written into the machine's root before it boots, at var/lib/cloud/seed/nocloud/:
 - meta-data: instance-id and local-hostname;
 - vendor-data: a boothook that sets the cloud's endpoint variables (AWS_ENDPOINT_URL and
   AWS_EC2_METADATA_SERVICE_ENDPOINT, or Azure's) for everything on the machine. These are the
-  only differences from the cloud but one, which the network rule needs: docker networks
-  inside the machines stay in the benchmark range. The user data's daemon.json takes its
-  host-local pool from 172.16.0.0/12 (right on a cloud host); a docker.service drop-in puts
-  the local machines' pool in its place each time dockerd starts, before dockerd reads it.
+  only differences from the cloud but two, which this machine needs. The user data's
+  daemon.json takes its host-local pool from 172.16.0.0/12 (right on a cloud host), but the
+  network rule keeps docker networks here in the benchmark range; and it raises containers'
+  open-file limit to 524288, which a VM grants but a machine on this host cannot (its limits
+  are the real host's; local machines' tuning leaves them alone for that reason). A
+  docker.service drop-in runs a script before every dockerd start that puts the local
+  machines' pool in daemon.json and caps the limit at what the machine may grant.
 
 Why a boothook: vendor cloud-config would be merged under the user data's, and the user data's
 own `write_files`/`bootcmd` would replace it. A boothook runs early in every boot (cloud-init's
@@ -34,8 +37,8 @@ ENDPOINT_URL = "AWS_ENDPOINT_URL"
 METADATA_ENDPOINT = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
 SYSTEMD_DROPIN = "/etc/systemd/system.conf.d/50-swarmstack-sim.conf"
 PROFILE_SCRIPT = "/etc/profile.d/swarmstack-sim.sh"
-DOCKER_DROPIN = "/etc/systemd/system/docker.service.d/50-swarmstack-sim-pools.conf"
-POOL_SCRIPT = "/usr/local/sbin/swarmstack-sim-docker-pools"
+DOCKER_DROPIN = "/etc/systemd/system/docker.service.d/50-swarmstack-sim-daemon-json.conf"
+DAEMON_SCRIPT = "/usr/local/sbin/swarmstack-sim-daemon-json"
 # Never overlaps the swarm's overlay pools, which the simulation keeps in 198.19.0.0/17.
 DOCKER_POOL = LOCAL_MACHINE_POOL_CANDIDATES[0]
 
@@ -89,33 +92,39 @@ cat >>/etc/environment.swarmstack <<'EOF'
 {environment_lines}
 EOF
 mv /etc/environment.swarmstack /etc/environment
-{docker_pool_correction()}"""
+{docker_daemon_correction()}"""
 
 
-def docker_pool_correction() -> str:
-    """Boothook lines: dockerd's host-local pool back in the benchmark range at every start."""
+def docker_daemon_correction() -> str:
+    """Boothook lines: a script dockerd runs before every start that fits the user data's
+    daemon.json to this machine (see the module docstring)."""
     pools = json.dumps([{"base": str(DOCKER_POOL), "size": LOCAL_POOL_SUBNET_PREFIX}])
-    return f"""cat >{POOL_SCRIPT} <<'EOF'
+    return f"""cat >{DAEMON_SCRIPT} <<'EOF'
 #!/usr/bin/python3
-# swarmstack simulation: docker networks on this machine stay in the benchmark range.
-import json, os, sys
+# swarmstack simulation: docker networks on this machine stay in the benchmark range, and
+# containers' open-file limits stay within what this machine may grant (the real host's).
+import json, os, resource, sys
 path = sys.argv[1] if len(sys.argv) > 1 else "/etc/docker/daemon.json"
-pools = json.loads('{pools}')
 config = {{}}
 if os.path.exists(path):
     with open(path, encoding="utf-8") as file:
         config = json.load(file)
-if config.get("default-address-pools") != pools:
-    config["default-address-pools"] = pools
+wanted = dict(config, **{{"default-address-pools": json.loads('{pools}')}})
+nofile = wanted.get("default-ulimits", {{}}).get("nofile")
+allowed = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+if nofile and allowed != resource.RLIM_INFINITY:
+    nofile["Hard"] = min(nofile["Hard"], allowed)
+    nofile["Soft"] = min(nofile["Soft"], nofile["Hard"])
+if wanted != config:
     with open(path + ".sim", "w", encoding="utf-8") as file:
-        json.dump(config, file, indent=2)
+        json.dump(wanted, file, indent=2)
     os.replace(path + ".sim", path)
 EOF
-chmod 0755 {POOL_SCRIPT}
+chmod 0755 {DAEMON_SCRIPT}
 mkdir -p {Path(DOCKER_DROPIN).parent}
 cat >{DOCKER_DROPIN} <<'EOF'
 [Service]
-ExecStartPre={POOL_SCRIPT}
+ExecStartPre={DAEMON_SCRIPT}
 EOF
 systemctl daemon-reload
 """
