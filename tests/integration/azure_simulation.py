@@ -11,19 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from azure.identity import ClientSecretCredential
-
-from swarmstack.azure.clients import AzureClients, as_dict, connect
-from swarmstack.azure.credentials import AzureCloud
+from swarmstack.azure.clients import AzureClients, as_dict
 from swarmstack.provisioners.local import LocalCluster, sim
 from swarmstack.provisioners.local.sim.azure import local as azure_sim
 from swarmstack.provisioners.local.sim.azure.control import AzureUrls
-from swarmstack.provisioners.local.sim.azure.world import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    SUBSCRIPTION,
-    TENANT,
-)
 from swarmstack.spec import ClusterSpec
 
 BOOT_TIMEOUT = 300.0
@@ -90,33 +81,10 @@ class AzureSimulation:
         print(f"deployment {spec.name}: {managers}+{workers} machines booted in {took:.0f} s")
         return self.deployment
 
-    def clients(self) -> AzureClients:
-        """The Azure SDK against the simulation (its fake client; the CA of its endpoint)."""
-        assert self.urls is not None
-        with azure_sim.sim_azure_environment(self.urls):
-            credential = ClientSecretCredential(
-                TENANT,
-                CLIENT_ID,
-                CLIENT_SECRET,
-                authority=self.urls.arm,
-                disable_instance_discovery=True,
-                connection_verify=self.urls.ca_bundle,
-            )
-            return connect(
-                credential,
-                SUBSCRIPTION,
-                AzureCloud(self.urls.arm),
-                poll_seconds=0,
-            )
-
     def _compute(self, action: Any) -> Any:
         assert self.urls is not None
-        with azure_sim.sim_azure_environment(self.urls):
-            clients = self.clients()
-            try:
-                return action(clients)
-            finally:
-                clients.close()
+        with azure_sim.sim_clients(self.urls) as clients:
+            return action(clients)
 
     def set_capacity(self, role: str, capacity: int) -> None:
         """PUT the scale set with a new sku.capacity, as `az vmss scale` does."""

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .....errors import LocalProviderError, UsageError
 from .....spec import ClusterSpec
@@ -34,6 +34,9 @@ from ..control import (
 )
 from .control import AzureUrls, running_urls, start_service
 from .world import CLIENT_ID, CLIENT_SECRET, LOCATION, SUBSCRIPTION, TENANT
+
+if TYPE_CHECKING:
+    from .....azure.clients import AzureClients
 
 Progress = Callable[[str], None]
 DEPLOYMENT = "swarmstack"
@@ -76,6 +79,31 @@ def sim_azure_environment(urls: AzureUrls) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def sim_clients(urls: AzureUrls) -> Iterator[AzureClients]:
+    """swarmstack's Azure clients against the simulation (its fake client, the CA of its
+    endpoint), with the simulation's environment set while they are used."""
+    from azure.identity import ClientSecretCredential
+
+    from .....azure.clients import connect
+    from .....azure.credentials import AzureCloud
+
+    with sim_azure_environment(urls):
+        credential = ClientSecretCredential(
+            TENANT,
+            CLIENT_ID,
+            CLIENT_SECRET,
+            authority=urls.arm,
+            disable_instance_discovery=True,
+            connection_verify=urls.ca_bundle,
+        )
+        clients = connect(credential, SUBSCRIPTION, AzureCloud(urls.arm), poll_seconds=0)
+        try:
+            yield clients
+        finally:
+            clients.close()
 
 
 @dataclass(frozen=True)
