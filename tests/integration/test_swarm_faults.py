@@ -112,7 +112,9 @@ def answering(cluster: LocalCluster) -> list[str]:
     return answered
 
 
-def assert_healthy(cluster: LocalCluster, managers: set[str] | None = None) -> None:
+def assert_healthy(
+    cluster: LocalCluster, managers: set[str] | None = None, settle: float = 90
+) -> None:
     """Every listed node Ready, the requested managers Reachable, the service answering."""
     wanted = managers or {m.name for m in cluster.managers}
 
@@ -129,7 +131,19 @@ def assert_healthy(cluster: LocalCluster, managers: set[str] | None = None) -> N
         reachable = {n["Hostname"] for n in nodes if n["ManagerStatus"] in ("Leader", "Reachable")}
         return all(n["Status"] == "Ready" for n in nodes) and reachable == wanted
 
-    wait_for(settled, 90, f"every node Ready and {sorted(wanted)} Reachable managers")
+    try:
+        wait_for(settled, settle, f"every node Ready and {sorted(wanted)} Reachable managers")
+    except AssertionError as error:
+        views = "".join(
+            f"\n--- {m.name}:\n"
+            + cluster.ssh(
+                m.name,
+                "sudo docker node ls 2>&1; sudo docker info 2>&1 | grep -A3 -i raft",
+                check=False,
+            ).stdout
+            for m in cluster.managers
+        )
+        raise AssertionError(f"{error}; the managers' views:{views}") from None
     wait_for(lambda: len(answering(cluster)) == REPLICAS, 90, f"{REPLICAS} replicas answering")
 
 
@@ -237,7 +251,9 @@ def test_a_manager_cut_off_from_the_others_and_healed(swarm: LocalCluster) -> No
         assert "unreachable" in text.lower()
     finally:
         swarm.ssh(isolated, "sudo sh -c " + shlex.quote(HEAL.format(**rules)), check=False)
-    assert_healthy(swarm)
+    # dockerd's gRPC connections back off while the manager is cut off (up to 120 s between
+    # attempts), so the raft peers may take that long to find each other again.
+    assert_healthy(swarm, settle=180)
     result = form(swarm)
     assert result.plan.steps == (), result.plan.steps
     assert_healthy(swarm)
