@@ -79,6 +79,12 @@ T = TypeVar("T")
 HOST_KEYS_TIMEOUT = 900.0
 
 
+SILENT_HINT = (
+    "see the node's console output (cloud-init, swarmstack-agent) in the cloud's console, "
+    "or pass --trust-on-first-use to check keys yourself"
+)
+
+
 def wait_for_each(
     read: Callable[[str], T | None],
     nodes: Sequence[str],
@@ -89,6 +95,7 @@ def wait_for_each(
     info: Callable[[str], None] = _ignore,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    hint: str = SILENT_HINT,
 ) -> dict[str, T]:
     """Read each node until ``read`` gives something for all of them, or NodesSilent after
     ``timeout`` seconds naming those still silent; ``what`` says what is awaited."""
@@ -107,8 +114,7 @@ def wait_for_each(
             raise NodesSilent(
                 f"{len(waiting)} of {len(nodes)} node(s) were not {what} within "
                 f"{timeout:.0f}s: {', '.join(waiting[:10])}",
-                hint="see the node's console output (cloud-init, swarmstack-agent) in the "
-                "cloud's console, or pass --trust-on-first-use to check keys yourself",
+                hint=hint,
             )
         info(f"waiting for {len(waiting)} node(s) {what} ({len(found)}/{len(nodes)})")
         sleep(poll)

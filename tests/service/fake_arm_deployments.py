@@ -12,7 +12,7 @@ from typing import Any
 
 from swarmstack.provisioners.local.sim.azure import ArmError, ResourcePut
 from swarmstack.provisioners.local.sim.azure.deployments import DeploymentsEndpoint
-from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure, Request
 
 # Children that exist with their parent in Azure, never PUT by a template.
 IMPLICIT_CHILDREN = ("/blobservices/default", "/fileservices/default", "/queueservices/default")
@@ -43,6 +43,11 @@ class FakeAzureStore:
                     f"Can not perform requested operation on nested resource. Parent resource "
                     f"'{missing}' not found.",
                 )
+            # Resource Manager PUTs each resource on the deployment's behalf: kept with the
+            # requests, so tests read what a deployment sent as they read the SDK's PUTs.
+            self.fake.requests.append(
+                Request("PUT", put.resource_id, put.api_version, copy.deepcopy(put.body))
+            )
             reply = self.fake._resource("PUT", put.resource_id, copy.deepcopy(put.body))
             if reply.status >= 400:
                 error = reply.body["error"]

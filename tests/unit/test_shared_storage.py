@@ -184,18 +184,6 @@ def test_azure_without_shared_storage_has_no_storage_resources() -> None:
     assert not any("fileServices" in t or "private" in t for t in types)
 
 
-def test_azure_deploy_refuses_shared_storage_before_any_cloud_call() -> None:
-    result = CliRunner().invoke(
-        cli,
-        ["azure", "deploy", "-g", "rg", "--shared-storage", "--ssh-public-key",
-         "ssh-ed25519 AAAAC3Nza ops", "--location", "westeurope"],
-    )  # fmt: skip
-    assert result.exit_code == ExitCode.USAGE
-    assert "shared_storage=true: `azure deploy` does not create the NFS storage yet" in (
-        result.stderr
-    )
-
-
 # --- the --mount value ----------------------------------------------------------------------
 
 EFS = NfsExport("fs-0123abcd.efs.eu-west-1.amazonaws.com", "/", EFS_OPTIONS)

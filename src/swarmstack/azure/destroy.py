@@ -2,7 +2,10 @@
 
 Only resources tagged with the cluster's name (contract.CLUSTER_TAG, or the key earlier builds
 wrote) are deleted; the resource group only when swarmstack created it (same tag)
-and nothing else lives in it.
+and nothing else lives in it. The storage account where the nodes keep the swarm's state goes
+too (a later deployment must not find a record of a swarm that no longer exists); the Key
+Vault stays: with purge protection a deleted vault keeps its name for days, and the next
+deployment of the cluster reuses it (the template resets its token secrets).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from ..contract import tagged_cluster
+from ..provisioners.nodeagent.azure import AZURE_STORAGE_TAG, AZURE_VAULT_TAG
 from ..templates.azure.resources import LAYOUT, resource_names
+from ..templates.azure.selfmanaging import STORAGE, STORAGE_API_VERSION
 from ..templates.azure.settings import Names
 from .clients import AzureClients, as_dict
 from .engine import EventSink, Step, StepContext, run_steps, wait
@@ -28,6 +33,7 @@ class Target:
     type: str
     name: str
     state: str | None = None  # "Deleting": an earlier destroy was interrupted
+    resource_id: str = ""  # set for types outside the layout: deleted by id
 
     @property
     def label(self) -> str:
@@ -41,6 +47,7 @@ class DestroyPlan:
     targets: list[Target] = field(default_factory=list)
     delete_group: bool = False
     keep_group_reason: str = ""
+    kept_vault: str | None = None  # the cluster's Key Vault, kept on purpose
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +55,7 @@ class DestroyPlan:
             "delete": [{"key": t.key, "name": t.name, "type": t.type} for t in self.targets],
             "delete_group": self.delete_group,
             "keep_group_reason": self.keep_group_reason or None,
+            "kept_vault": self.kept_vault,
         }
 
 
@@ -59,6 +67,7 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
             return DestroyPlan(group, group_exists=False)
     plan = DestroyPlan(group, group_exists=True)
     names = resource_names(Names(cluster))
+    node_tags: dict[str, str] = {}  # the scale sets' tags name the vault and state storage
     for key, kind, _ in LAYOUT:
         with azure_errors(f"{key} ({names[key]})"):
             try:
@@ -68,15 +77,26 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
         if tagged_cluster(found.get("tags")) == cluster:
             state = found.get("properties", {}).get("provisioningState")
             plan.targets.append(Target(key, kind, names[key], state))
-    ours = {t.name.lower() for t in plan.targets}
+            node_tags.update(found.get("tags") or {})
     with azure_errors(f"resources of {group}"):
-        others = [
-            r["name"]
-            for r in map(as_dict, clients.resources.resources.list_by_resource_group(group))
-            if r["name"].lower() not in ours
-        ]
+        listed = list(map(as_dict, clients.resources.resources.list_by_resource_group(group)))
+    state_account = node_tags.get(AZURE_STORAGE_TAG, "").lower()
+    for resource in listed:
+        if (
+            resource["name"].lower() == state_account
+            and resource.get("type", "").lower() == STORAGE.lower()
+            and tagged_cluster(resource.get("tags")) == cluster
+        ):
+            plan.targets.append(Target("state", STORAGE, resource["name"], None, resource["id"]))
+    vault = node_tags.get(AZURE_VAULT_TAG)
+    ours = {t.name.lower() for t in plan.targets}
+    others = [r["name"] for r in listed if r["name"].lower() not in ours]
+    if vault and vault.lower() in {name.lower() for name in others}:
+        plan.kept_vault = vault
     if tagged_cluster(group_body.get("tags")) != cluster:
         plan.keep_group_reason = "swarmstack did not create it"
+    elif plan.kept_vault:
+        plan.keep_group_reason = f"it holds the cluster's Key Vault {plan.kept_vault}"
     elif others:
         plan.keep_group_reason = f"it also holds {', '.join(sorted(others)[:5])}"
     else:
@@ -115,6 +135,8 @@ def destroy(
 
 
 def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: float) -> Any:
+    if target.resource_id:
+        return _delete_by_id(clients, target)
     operations = clients.operations(target.type)
 
     def run(context: StepContext) -> None:
@@ -129,6 +151,18 @@ def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: flo
                     return
                 context.sleep(poll_seconds)
         poller = operations.begin_delete(group, target.name)
+        context.emit("deleting")
+        wait(context, poller)
+        context.emit("deleted")
+
+    return run
+
+
+def _delete_by_id(clients: AzureClients, target: Target) -> Any:
+    def run(context: StepContext) -> None:
+        poller = clients.resources.resources.begin_delete_by_id(
+            target.resource_id, api_version=STORAGE_API_VERSION
+        )
         context.emit("deleting")
         wait(context, poller)
         context.emit("deleted")

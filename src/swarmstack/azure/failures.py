@@ -63,7 +63,7 @@ def failure_of(resource: str, exc: BaseException) -> Failure:
         message = (error.message if error is not None and error.message else None) or (
             exc.reason or message
         )
-    return Failure(resource, code, _one_line(redact(message)))
+    return Failure(resource, code, one_line(message))
 
 
 def error_for(failures: list[Failure]) -> SwarmstackError:
@@ -101,7 +101,7 @@ def credential_error(exc: ClientAuthenticationError) -> AzureCredentialsError:
     if "AADSTS" in text and "AADSTS" not in first:
         first += " " + text[text.index("AADSTS") :].split(".")[0]
     return AzureCredentialsError(
-        f"no usable Azure credential: {_one_line(redact(first))}", hint=CREDENTIAL_HINT
+        f"no usable Azure credential: {one_line(first)}", hint=CREDENTIAL_HINT
     )
 
 
@@ -116,19 +116,21 @@ def azure_errors(doing: str) -> Iterator[None]:
         raise error_for([failure_of(doing, exc)]) from None
     except ServiceRequestError as exc:
         raise AzureError(
-            f"{doing}: cannot reach Azure Resource Manager: {_one_line(redact(str(exc)))}"
+            f"{doing}: cannot reach Azure Resource Manager: {one_line(str(exc))}"
         ) from None
     except SdkAzureError as exc:
-        raise AzureError(f"{doing}: {_one_line(redact(str(exc)))}") from None
+        raise AzureError(f"{doing}: {one_line(str(exc))}") from None
 
 
 # urllib3 names the connection object in its errors; the address means nothing to a user.
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 
 
-def _one_line(text: str, limit: int = 400) -> str:
+def one_line(text: str, limit: int = 400) -> str:
+    """An Azure message for one line of an error: secrets redacted, spaces folded, cut."""
     text = " ".join(_OBJECT_REPR.sub("", text).split())
     # Identity errors list every credential tried, at length; the first sentence says enough.
+    text = redact(text)
     if len(text) > limit:
         text = text[: limit - 3].rstrip() + "..."
     return text

@@ -106,6 +106,21 @@ def wait_for_records(
         return record if record is not None and (record.ready is True or not ready) else None
 
     what = "Ready in the swarm" if ready else "publishing their host keys"
+    extra = {"hint": NOT_READY_HINT} if ready else {}
     return wait_for_each(
-        wanted, instances, what, timeout=timeout, poll=poll, info=info, clock=clock, sleep=sleep
+        wanted,
+        instances,
+        what,
+        timeout=timeout,
+        poll=poll,
+        info=info,
+        clock=clock,
+        sleep=sleep,
+        **extra,
     )
+
+
+NOT_READY_HINT = (
+    "the swarm may still be forming: `swarmstack azure status` shows each node's record; a "
+    "node's serial console (boot diagnostics) shows cloud-init and swarmstack-agent"
+)

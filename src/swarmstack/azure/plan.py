@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -57,10 +57,19 @@ class Plan:
     create_group: bool
     group_tags: dict[str, str]
     changes: tuple[Change, ...]
+    # The cluster's last template deployment: missing | running | failed | outdated | current
+    deployment: str = "missing"
 
     @property
     def has_changes(self) -> bool:
-        return self.create_group or any(c.action != "no change" for c in self.changes)
+        return (
+            self.create_group
+            or self.deployment != "current"
+            or any(c.action != "no change" for c in self.changes)
+        )
+
+    def with_deployment(self, state: str) -> Plan:
+        return replace(self, deployment=state)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +78,7 @@ class Plan:
                 "action": "create" if self.create_group else "no change",
             },
             "location": self.location,
+            "deployment": self.deployment,
             "resources": [change.as_dict() for change in self.changes],
         }
 

@@ -55,6 +55,12 @@ def destroy_command(
         return
     for target in reversed(plan.targets):  # roughly the order they go in
         output.info(f"  - delete  {target.label:<34} {target.type}")
+    if plan.kept_vault:
+        output.info(
+            f"  keep Key Vault {plan.kept_vault}: purge protection would hold its name for "
+            "days; the next deployment of the cluster reuses it (delete it with "
+            f"`az keyvault delete --name {plan.kept_vault}` when the cluster is gone for good)"
+        )
     if plan.delete_group:
         output.info(f"  - delete  resource group {group}")
     else:

@@ -105,10 +105,21 @@ def show_plan(output: Output, plan: Plan) -> None:
         symbol = SYMBOLS[change.action]
         output.info(f"  {symbol} {change.action:<10} {change.label}{detail}")
         if change.scales_in:
-            output.warn(
-                f"{change.label} scales in: Azure removes instances without draining them; "
-                "their swarm nodes stay listed as down until removed (docker node rm)"
+            output.info(
+                f"    {change.label} scales in: the node agents drain, demote and remove the "
+                "leaving nodes on their Terminate events"
             )
+    output.info(f"  {_DEPLOYMENT_LINES[plan.deployment]}")
+
+
+# The cluster's template deployment (the Key Vault, storage and role assignments come with it).
+_DEPLOYMENT_LINES = {
+    "missing": "+ deploy     the cluster's ARM template (with its Key Vault, storage, roles)",
+    "running": "> wait       for the template deployment still running, then deploy again",
+    "failed": "~ deploy     the ARM template again (its last deployment did not succeed)",
+    "outdated": "~ deploy     the ARM template again (it changed since its last deployment)",
+    "current": "= no change  template deployment (as last deployed)",
+}
 
 
 def engine_progress(output: Output) -> Callable[[Event], None]:

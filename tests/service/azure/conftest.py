@@ -19,6 +19,8 @@ from swarmstack.azure.clients import AzureClients, connect
 from swarmstack.azure.credentials import AzureCloud
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure, serve
 
+from ..fake_arm_deployments import attach_deployments
+
 TENANT = "72f988bf-0000-4000-8000-000000000001"
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 CLIENT_SECRET = "fake-client-secret-Zq8~not-real"
@@ -55,6 +57,7 @@ def fake_azure(
 ) -> Iterator[FakeAzure]:
     cert, key = tls_files
     fake = FakeAzure(TENANT, CLIENT_ID, CLIENT_SECRET)
+    attach_deployments(fake)  # Resource Manager always has template deployments
     server, _ = serve(fake, cert, key)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     for name in PROXY_VARIABLES:

@@ -22,7 +22,6 @@ from swarmstack.azure.clients import AzureClients
 from swarmstack.cli.main import cli
 from swarmstack.provisioners.local.sim.azure.resource_manager import FAKE_PUBLIC_IP, FakeAzure
 
-from ..fake_arm_deployments import attach_deployments
 from .conftest import CLIENT_ID, CLIENT_SECRET, SUBSCRIPTION, TENANT, secret_credential
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops@example"
@@ -76,7 +75,7 @@ class Rest:
 
 @pytest.fixture
 def rest(fake_azure: FakeAzure) -> Rest:
-    attach_deployments(fake_azure)
+    # (the fixture attached the deployments endpoint)
     client = Rest(fake_azure)
     reply = client.call("PUT", GROUP_PATH, {"location": "westeurope"})
     assert reply.status_code == 201
@@ -213,7 +212,7 @@ def test_the_sdk_deploys_the_template(
     clients: AzureClients, fake_azure: FakeAzure, tmp_path: Path
 ) -> None:
     """azure-mgmt-resource-deployments, as a user's script would call it."""
-    attach_deployments(fake_azure)
+    # (the fixture attached the deployments endpoint)
     clients.resources.resource_groups.create_or_update(GROUP, {"location": "westeurope"})
     template = rendered_template(tmp_path, "--manager-size", "1", "--cluster-size", "0")
     sdk = DeploymentsMgmtClient(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from swarmstack.azure.diff import differences
 from swarmstack.cli.main import cli
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.spec import ClusterSpec, Role
@@ -51,12 +52,12 @@ def expected_resources() -> list[Any]:
 def test_deploy_creates_every_resource_with_the_expected_body(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["applied"] is True
+    assert out["deployment"] == "swarmstack-swarm"
+    assert out["swarm"]["status"] == "not waited for"
     assert fake_azure.groups[GROUP]["tags"] == {"swarmstack-cluster": "swarm"}
     settings = resolve_settings(ClusterSpec.model_validate(SPEC))
     for resource in expected_resources():
@@ -69,7 +70,9 @@ def test_deploy_creates_every_resource_with_the_expected_body(
             assert sent["properties"]["virtualMachineProfile"]["osProfile"]["customData"] == (
                 custom_data(settings, role)
             )
-        assert sent == resource.body
+        # The template deployment sends the builder's bodies (ARM expressions evaluated),
+        # plus what the self-managing nodes need (identities, the vault's and storage's tags).
+        assert differences(resource.body, sent) == [], resource.name
         assert fake_azure.resource(resource.name)["properties"]["provisioningState"] == "Succeeded"
     # What users rely on, read back from the fake rather than from our own builder:
     rules = {
@@ -115,17 +118,16 @@ def test_deploy_creates_every_resource_with_the_expected_body(
 def test_a_second_deploy_plans_no_change(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    first = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert first.exit_code == 0, first.output
     puts_before = len([r for r in fake_azure.requests if r.method == "PUT"])
-    second = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--no-bootstrap")
+    second = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--no-wait")
     assert second.exit_code == 0, second.output  # no --yes needed: nothing to confirm
     out = json.loads(second.stdout)
     assert out["applied"] is False
     assert out["plan"]["resource_group"]["action"] == "no change"
     assert {r["action"] for r in out["plan"]["resources"]} == {"no change"}
+    assert out["plan"]["deployment"] == "current"
     assert len([r for r in fake_azure.requests if r.method == "PUT"]) == puts_before
     assert "no changes" in second.stderr
 
@@ -148,14 +150,10 @@ def retag_as_legacy(fake: FakeAzure) -> None:
 def test_a_deploy_over_a_legacy_tagged_cluster_adopts_it_and_writes_the_new_key(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    first = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert first.exit_code == 0, first.output
     retag_as_legacy(fake_azure)
-    second = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    second = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert second.exit_code == 0, second.output
     changes = json.loads(second.stdout)["plan"]["resources"]
     # Recognised as ours; the only differences are the tag keys, rewritten in the new spelling.
@@ -164,7 +162,8 @@ def test_a_deploy_over_a_legacy_tagged_cluster_adopts_it_and_writes_the_new_key(
         ("tags.swarmstack-cluster",),
         ("tags.swarmstack-cluster", "tags.swarmstack-role", "tags.swarmstack-custom-data-sha256"),
     }
-    for body in fake_azure.resources.values():
+    for resource in expected_resources():
+        body = fake_azure.resource(resource.name)
         assert body["tags"]["swarmstack-cluster"] == "swarm"
         assert not [key for key in body["tags"] if key.startswith("swarmstack:")]
 
@@ -172,12 +171,10 @@ def test_a_deploy_over_a_legacy_tagged_cluster_adopts_it_and_writes_the_new_key(
 def test_a_scale_change_updates_only_the_workers(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    first = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert first.exit_code == 0, first.output
     scaled = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap",
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait",
         "--cluster-size", "4",
     )  # fmt: skip
     assert scaled.exit_code == 0, scaled.output
@@ -189,15 +186,13 @@ def test_a_scale_change_updates_only_the_workers(
     assert len([n for n in out["nodes"] if n["role"] == "worker"]) == 4
 
 
-def test_scaling_in_warns_that_nodes_are_not_drained(
+def test_scaling_in_says_the_node_agents_drain_the_leaving_nodes(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    first = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert first.exit_code == 0, first.output
     smaller = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap",
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait",
         "--cluster-size", "1",
     )  # fmt: skip
     assert smaller.exit_code == 0, smaller.output
@@ -205,7 +200,8 @@ def test_scaling_in_warns_that_nodes_are_not_drained(
         r for r in json.loads(smaller.stdout)["plan"]["resources"] if r["key"] == "workers"
     )
     assert workers["capacity"] == {"from": 2, "to": 1}
-    assert "warning: workers (swarm-workers) scales in: Azure removes instances" in smaller.stderr
+    assert "workers (swarm-workers) scales in: the node agents drain" in smaller.stderr
+    assert "warning" not in smaller.stderr
 
 
 def test_a_dry_run_shows_the_plan_and_changes_nothing(
@@ -218,3 +214,25 @@ def test_a_dry_run_shows_the_plan_and_changes_nothing(
     assert {r["action"] for r in plan["resources"]} == {"create"}
     assert not [r for r in fake_azure.requests if r.method != "GET"]
     assert "+ create     managers (swarm-managers)" in result.stderr
+
+
+def test_deploy_creates_the_shared_storage_the_template_describes(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run(
+        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait",
+        "--shared-storage",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    accounts = [
+        body
+        for body in fake_azure.resources.values()
+        if body.get("type") == "Microsoft.Storage/storageAccounts"
+        and body.get("kind") == "FileStorage"
+    ]
+    assert len(accounts) == 1
+    assert accounts[0]["properties"]["publicNetworkAccess"] == "Disabled"
+    shares = [
+        rid for rid in fake_azure.resources if rid.endswith("/fileservices/default/shares/volumes")
+    ]
+    assert len(shares) == 1

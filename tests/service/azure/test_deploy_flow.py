@@ -1,4 +1,4 @@
-"""AzureDeployment without click: check, plan, apply, discover and hand off, step by step."""
+"""AzureDeployment without click: check, plan, deploy, discover and hand off, step by step."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 
 from swarmstack.azure.clients import AzureClients
 from swarmstack.azure.deploy import AzureDeployment
-from swarmstack.azure.engine import Event
 from swarmstack.errors import UsageError
 from swarmstack.handoff import CloudSsh, HandoffProgress
 from swarmstack.provisioners.inventory import Host, SshSettings
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.spec import ClusterSpec
+from swarmstack.stepgraph import Event
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops@example"
 GROUP = "flow-rg"
@@ -30,7 +30,7 @@ SPEC = {
 def deployment(clients: AzureClients, **changes: Any) -> AzureDeployment:
     spec = ClusterSpec.model_validate({**SPEC, **changes})
     settings, location = AzureDeployment.check_inputs(
-        spec, GROUP, encryption_at_host=False, bootstrap=True
+        spec, GROUP, encryption_at_host=False, ssh_bootstrap=True
     )
     return AzureDeployment(clients, spec, settings, GROUP, location)
 
@@ -41,17 +41,22 @@ def deployment(clients: AzureClients, **changes: Any) -> AzureDeployment:
         ({"region": "eu-west-1"}, GROUP, "--location=eu-west-1: must be an Azure location"),
         ({"region": None}, GROUP, "--location: required"),
         ({}, "bad/group", "--resource-group=bad/group: must be 1-90 letters"),
-        ({"ssh_cidr": None}, GROUP, "ssh_cidr=null: the SSH bootstrap needs SSH"),
+        ({"ssh_cidr": None}, GROUP, "--ssh-bootstrap needs ssh_cidr (--ssh-cidr)"),
     ],
 )
 def test_inputs_are_checked_before_any_call(changes: dict[str, Any], group: str, line: str) -> None:
     spec = ClusterSpec.model_validate({**SPEC, **changes})
     with pytest.raises(UsageError) as error:
-        AzureDeployment.check_inputs(spec, group, encryption_at_host=False, bootstrap=True)
+        AzureDeployment.check_inputs(spec, group, encryption_at_host=False, ssh_bootstrap=True)
     assert error.value.problems[0].startswith(line)
 
 
-def test_plan_apply_discover_and_hand_off(
+def test_without_the_ssh_bootstrap_no_ssh_route_is_needed() -> None:
+    spec = ClusterSpec.model_validate({**SPEC, "ssh_cidr": None})
+    AzureDeployment.check_inputs(spec, GROUP, encryption_at_host=False, ssh_bootstrap=False)
+
+
+def test_plan_deploy_discover_and_hand_off(
     fake_azure: FakeAzure, clients: AzureClients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flow = deployment(clients)
@@ -60,10 +65,13 @@ def test_plan_apply_discover_and_hand_off(
     assert plan.has_changes
     assert {c.action for c in plan.changes} == {"create"}
 
+    assert plan.deployment == "missing"
+
     events: list[Event] = []
-    flow.apply(plan, 0, events.append)
+    outputs = flow.deploy(plan, 0, events.append)
     assert {e.label for e in events} >= {c.label for c in plan.changes}
-    assert not flow.plan().has_changes  # applied: a second plan finds nothing to do
+    assert outputs["keyVaultName"].startswith("swarmkv")
+    assert not flow.plan().has_changes  # deployed: a second plan finds nothing to do
 
     discovery = flow.discover()
     assert sorted(n.role for n in discovery.nodes) == ["manager", "worker"]

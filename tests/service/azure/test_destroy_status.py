@@ -9,9 +9,9 @@ from azure.core.exceptions import HttpResponseError
 
 from swarmstack.azure.clients import AzureClients
 from swarmstack.azure.destroy import destroy, plan_destroy
-from swarmstack.azure.engine import Event
 from swarmstack.errors import AzureInterrupted
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
+from swarmstack.stepgraph import Event
 from swarmstack.templates.azure.resources import LAYOUT, resource_names
 from swarmstack.templates.azure.settings import Names
 
@@ -19,7 +19,7 @@ from .test_deploy import GROUP, LOCATION, retag_as_legacy, run
 
 
 def deployed(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run(fake, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap")
+    result = run(fake, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert result.exit_code == 0, result.output
 
 
@@ -39,10 +39,21 @@ def test_destroy_deletes_in_reverse_dependency_order(
             gone = log.index(("deleted", names[key]))
             asked = log.index(("delete requested", names[dependency]))
             assert gone < asked, (key, dependency, log)
-    # The group was created by swarmstack and is empty: it goes last.
-    assert log[-1] == ("deleted", GROUP)
-    assert not fake_azure.resources
-    assert GROUP not in fake_azure.groups
+    # The nodes' swarm state goes (a redeployment must not find a dead swarm's record); the
+    # Key Vault stays for the next deployment, and with it the group.
+    out = json.loads(result.stdout)
+    vault = out["kept_vault"]
+    assert vault.startswith("swarmkv")
+    assert out["keep_group_reason"] == f"it holds the cluster's Key Vault {vault}"
+    assert f"keep Key Vault {vault}: purge protection" in result.stderr
+    assert only_the_vault_is_left(fake_azure, vault)
+    assert GROUP in fake_azure.groups
+
+
+def only_the_vault_is_left(fake: FakeAzure, vault: str) -> bool:
+    """Nothing of the cluster but its Key Vault and what lives in it (secrets, their roles)."""
+    vault_id = next(rid for rid in fake.resources if rid.endswith(f"/vaults/{vault}"))
+    return all(rid == vault_id or rid.startswith(vault_id + "/") for rid in fake.resources)
 
 
 def test_destroy_recognises_a_cluster_tagged_by_an_earlier_build(
@@ -53,8 +64,7 @@ def test_destroy_recognises_a_cluster_tagged_by_an_earlier_build(
     assert fake_azure.groups[GROUP]["tags"] == {"swarmstack:cluster": "swarm"}
     result = run(fake_azure, monkeypatch, "destroy", "--yes")
     assert result.exit_code == 0, result.output
-    assert not fake_azure.resources
-    assert GROUP not in fake_azure.groups
+    assert only_the_vault_is_left(fake_azure, json.loads(result.stdout)["kept_vault"])
 
 
 def test_destroy_keeps_a_group_it_did_not_create(
@@ -65,7 +75,7 @@ def test_destroy_keeps_a_group_it_did_not_create(
     result = run(fake_azure, monkeypatch, "destroy", "--yes")
     assert result.exit_code == 0, result.output
     assert "keep resource group swarm-rg: swarmstack did not create it" in result.stderr
-    assert not fake_azure.resources
+    assert only_the_vault_is_left(fake_azure, json.loads(result.stdout)["kept_vault"])
     assert GROUP in fake_azure.groups
 
 
@@ -142,4 +152,4 @@ def test_an_interrupted_destroy_resumes(
     assert [e.phase for e in events if e.key == "workers"] == ["resuming", "deleted"]
     deletes = [r for r in fake_azure.requests if r.method == "DELETE" and "swarm-workers" in r.path]
     assert len(deletes) == 1
-    assert not fake_azure.resources
+    assert only_the_vault_is_left(fake_azure, plan.kept_vault or "")

@@ -1,4 +1,5 @@
-"""Failures name the resource, the code and the message; an interrupted deploy resumes."""
+"""Failures name the resource, the code and the message; an interrupted deploy is picked up
+by the next one."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from swarmstack.azure.apply import apply_plan
 from swarmstack.azure.clients import AzureClients
-from swarmstack.azure.engine import Event
-from swarmstack.azure.plan import make_plan
+from swarmstack.azure.deploy import AzureDeployment
 from swarmstack.errors import (
     AzureAuthorizationFailed,
     AzureCredentialsError,
@@ -19,11 +18,21 @@ from swarmstack.errors import (
     AzureQuotaExceeded,
 )
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
+from swarmstack.spec import ClusterSpec
+from swarmstack.stepgraph import Event
 
 from .conftest import CLIENT_SECRET, SUBSCRIPTION, secret_credential
-from .test_deploy import GROUP, LOCATION, expected_resources, run
+from .test_deploy import GROUP, LOCATION, SPEC, run
 
 ACTION = "Microsoft.Compute/virtualMachineScaleSets/write"
+
+
+def flow(clients: AzureClients) -> AzureDeployment:
+    spec = ClusterSpec.model_validate({**SPEC, "region": LOCATION})
+    settings, location = AzureDeployment.check_inputs(
+        spec, GROUP, encryption_at_host=False, ssh_bootstrap=False
+    )
+    return AzureDeployment(clients, spec, settings, GROUP, location)
 
 
 def deploy(
@@ -31,13 +40,13 @@ def deploy(
     events: list[Event] | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> None:
-    """Plan and apply the test cluster, as `azure deploy --yes` does."""
-    plan = make_plan(clients, GROUP, LOCATION, "swarm", {}, expected_resources())
+    """Plan and deploy the test cluster, as `azure deploy --yes` does."""
     sink = on_event or (events.append if events is not None else (lambda event: None))
-    apply_plan(clients, plan, sink, poll_seconds=0)
+    cluster = flow(clients)
+    cluster.deploy(cluster.plan(), 0, sink)
 
 
-def test_a_failed_operation_names_resource_code_and_message(
+def test_a_failed_resource_names_itself_its_code_and_message(
     fake_azure: FakeAzure, clients: AzureClients
 ) -> None:
     fake_azure.fail(
@@ -49,61 +58,66 @@ def test_a_failed_operation_names_resource_code_and_message(
     assert caught.value.problems == (
         "workers (swarm-workers): AllocationFailed: Allocation failed: no capacity in zone 2.",
     )
-    # Independent work finished; the failure was reported live.
+    # What came before it finished; the failure was reported live.
     assert fake_azure.resource("swarm-managers")["properties"]["provisioningState"] == "Succeeded"
-    assert [e.phase for e in events if e.key == "workers"] == ["creating", "failed"]
-    # The next deploy repairs the failed resource with an update.
-    plan = make_plan(clients, GROUP, LOCATION, "swarm", {}, expected_resources())
+    assert [e.phase for e in events if e.label == "workers (swarm-workers)"][-1] == "failed"
+    # The next plan repairs the failed resource, and deploys the template again.
+    plan = flow(clients).plan()
     actions = {change.resource.key: change.action for change in plan.changes}
     assert actions == {
         "nsg": "no change", "publicIp": "no change", "vnet": "no change",
         "loadBalancer": "no change", "managers": "no change", "workers": "update",
     }  # fmt: skip
+    assert plan.deployment == "failed"
+    fake_azure.failures.clear()
+    deploy(clients)
+    assert fake_azure.resource("swarm-workers")["properties"]["provisioningState"] == "Succeeded"
+    assert not flow(clients).plan().has_changes
 
 
-def test_dependents_of_a_failed_resource_are_skipped(
+def test_what_depends_on_a_failed_resource_is_not_created(
     fake_azure: FakeAzure, clients: AzureClients
 ) -> None:
     fake_azure.fail("swarm-lb", "InvalidLoadBalancerConfiguration", "Probe tcp-80 is invalid.")
-    events: list[Event] = []
     with pytest.raises(AzureOperationFailed) as caught:
-        deploy(clients, events)
+        deploy(clients)
     assert caught.value.problems == (
         "loadBalancer (swarm-lb): InvalidLoadBalancerConfiguration: Probe tcp-80 is invalid.",
     )
-    skipped = {e.key for e in events if e.phase == "skipped"}
-    assert skipped == {"managers", "workers"}
     assert not fake_azure.puts("swarm-managers")
+    assert not fake_azure.puts("swarm-workers")
 
 
-def test_an_interrupted_deploy_resumes_without_starting_over(
+def test_an_interrupted_deploy_is_waited_for_by_the_next_one(
     fake_azure: FakeAzure, clients: AzureClients
 ) -> None:
     fake_azure.hold("swarm-workers")
 
     def interrupt_when_workers_start(event: Event) -> None:
-        if event.key == "workers" and event.phase == "creating":
+        if event.label == "workers (swarm-workers)":
             raise KeyboardInterrupt
 
     with pytest.raises(AzureInterrupted) as caught:
         deploy(clients, on_event=interrupt_when_workers_start)
-    assert "workers (swarm-workers)" in caught.value.problems[0]
+    assert caught.value.problems[0] == ("interrupted: deployment swarmstack-swarm goes on in Azure")
     assert fake_azure.resource("swarm-workers")["properties"]["provisioningState"] == "Creating"
 
-    plan = make_plan(clients, GROUP, LOCATION, "swarm", {}, expected_resources())
+    plan = flow(clients).plan()
+    assert plan.deployment == "running"
     assert {c.resource.key: c.action for c in plan.changes}["workers"] == "resume"
 
-    def release_when_resuming(event: Event) -> None:
+    events: list[Event] = []
+
+    def release_when_waiting(event: Event) -> None:
         events.append(event)
-        if event.key == "workers" and event.phase == "resuming":
+        if event.phase == "waiting":
             fake_azure.release("swarm-workers")
 
-    events: list[Event] = []
-    apply_plan(clients, plan, release_when_resuming, poll_seconds=0)
-    assert [e.phase for e in events if e.key == "workers"] == ["resuming", "resumed"]
-    # Waited for the running operation instead of sending the body again (Azure would 409).
-    assert len(fake_azure.puts("swarm-workers")) == 1
+    flow(clients).deploy(plan, 0, release_when_waiting)  # no DeploymentActive refusal
+    phases = [e.phase for e in events if e.label == "deployment swarmstack-swarm"]
+    assert phases == ["waiting", "submitted"]
     assert fake_azure.resource("swarm-workers")["properties"]["provisioningState"] == "Succeeded"
+    assert flow(clients).plan().deployment == "current"
 
 
 def test_authorization_failure_names_the_action(
@@ -172,9 +186,7 @@ def test_the_cli_reports_a_failure_as_one_line(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_azure.fail("swarm-managers", "ZonalAllocationFailed", "No capacity for Standard_D2s_v5.")
-    result = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert result.exit_code == 1
     assert (
         "error: managers (swarm-managers): ZonalAllocationFailed: No capacity for Standard_D2s_v5."
@@ -197,9 +209,7 @@ def test_the_cli_names_the_refused_action_in_one_line(
         f"'{action}' over scope '/subscriptions/{SUBSCRIPTION}/resourcegroups/{GROUP}' or the "
         "scope is invalid. If access was recently granted, please refresh your credentials.",
     )
-    result = run(
-        fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-bootstrap"
-    )
+    result = run(fake_azure, monkeypatch, "deploy", "--location", LOCATION, "--yes", "--no-wait")
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines[-2] == (

@@ -72,7 +72,7 @@ def node_cloud(tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) ->
 
 def deployed(clients: AzureClients) -> tuple[Any, Discovery]:
     flow = deployment(clients)
-    flow.apply(flow.plan(), 0)
+    flow.deploy(flow.plan(), 0)
     return flow, flow.discover()
 
 
@@ -195,3 +195,76 @@ def test_status_lists_each_node_as_its_console_reports_it(
     silent = rows[f"{worker.scale_set}_{worker.instance_id}"]
     assert (silent["recorded"], silent["ready"], silent["host_keys"]) == (False, None, None)
     assert [swarm_state(rows[i]) for i in sorted(rows)] == ["Ready", "no record"]
+
+
+def publish(
+    fake_azure: FakeAzure,
+    node_cloud: FakeNodeCloud,
+    node: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    ready: bool,
+) -> str:
+    """What a self-managing node's agent writes on its console: its record with fresh host
+    keys, first not Ready, then (``ready``) Ready. Returns its ed25519 public key."""
+    name = f"{node.scale_set}_{node.instance_id}"
+    node_cloud.add_instance(node.role, int(node.instance_id), node.private_ip)
+    folder = tmp_path / name
+    folder.mkdir()
+    key = folder / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    monkeypatch.setattr(azure, "HOST_KEY_FILES", (f"{key}.pub",))
+    monkeypatch.setenv(CONSOLE_ENV, str(folder / "console"))
+    metadata = Metadata(node_cloud.imds(name))
+    me = identity(metadata)
+    Cloud(metadata).publish_node(me, ready=False)
+    if ready:
+        Cloud(metadata).publish_node(me, ready=True)
+    fake_azure.serial_logs[(node.scale_set, node.instance_id)] = (folder / "console").read_text()
+    return " ".join(Path(f"{key}.pub").read_text().split()[:2])
+
+
+def test_deploy_waits_for_every_node_ready_and_pins_its_keys_without_ssh(
+    fake_azure: FakeAzure,
+    clients: AzureClients,
+    node_cloud: FakeNodeCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flow, discovery = deployed(clients)
+    keys = {
+        node.private_ip: publish(fake_azure, node_cloud, node, tmp_path, monkeypatch, ready=True)
+        for node in discovery.nodes
+    }
+    handed = recording_bootstrap(monkeypatch)
+    known_hosts = tmp_path / "known_hosts"
+    ssh = CloudSsh(user=None, key=None, known_hosts=known_hosts, trust_on_first_use=False)
+    records = flow.wait_for_swarm(discovery, ssh, HandoffProgress(), timeout=0)
+
+    assert sorted(r.role for r in records.values()) == ["manager", "worker"]
+    assert all(r.ready for r in records.values())
+    pinned = paramiko.HostKeys(str(known_hosts))
+    for address, key in keys.items():
+        entry = pinned.lookup(address)
+        assert entry is not None
+        assert f"ssh-ed25519 {entry['ssh-ed25519'].get_base64()}" == key
+    assert handed == {}  # no SSH
+
+
+def test_deploy_names_the_nodes_not_ready_in_time(
+    fake_azure: FakeAzure,
+    clients: AzureClients,
+    node_cloud: FakeNodeCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flow, discovery = deployed(clients)
+    [manager], [worker] = discovery.managers, discovery.workers
+    publish(fake_azure, node_cloud, manager, tmp_path, monkeypatch, ready=True)
+    publish(fake_azure, node_cloud, worker, tmp_path, monkeypatch, ready=False)  # still joining
+    ssh = CloudSsh(user=None, key=None, known_hosts=tmp_path / "kh", trust_on_first_use=False)
+    silent = f"{worker.scale_set}_{worker.instance_id}"
+    with pytest.raises(NodesSilent, match=f"1 of 2 node.*Ready in the swarm within 0s: {silent}"):
+        flow.wait_for_swarm(discovery, ssh, HandoffProgress(), timeout=0)
+    assert not (tmp_path / "kh").exists()  # nothing pinned from a half-formed swarm

@@ -54,7 +54,7 @@ def test_dry_run_in_text_mode_prints_one_line(
 def test_a_second_destroy_in_text_mode_prints_one_line(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployed = run_text(fake_azure, monkeypatch, "deploy", *DEPLOY_FLAGS, "--yes", "--no-bootstrap")
+    deployed = run_text(fake_azure, monkeypatch, "deploy", *DEPLOY_FLAGS, "--yes", "--no-wait")
     assert deployed.exit_code == ExitCode.OK, deployed.output
     first = run_text(fake_azure, monkeypatch, "destroy", "--yes")
     assert first.exit_code == ExitCode.OK, first.output
@@ -76,7 +76,7 @@ def test_status_of_a_missing_resource_group_exits_1(
 def test_status_of_a_cluster_missing_from_its_group_exits_1(
     fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployed = run_text(fake_azure, monkeypatch, "deploy", *DEPLOY_FLAGS, "--yes", "--no-bootstrap")
+    deployed = run_text(fake_azure, monkeypatch, "deploy", *DEPLOY_FLAGS, "--yes", "--no-wait")
     assert deployed.exit_code == ExitCode.OK, deployed.output
     result = run_text(fake_azure, monkeypatch, "status", "--name", "other")
     assert result.exit_code == ExitCode.FAILED, result.output

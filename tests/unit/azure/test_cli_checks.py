@@ -20,7 +20,7 @@ def deploy(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
 
     monkeypatch.setattr("swarmstack.azure.credentials.default_credential", no_credential)
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
-    result = CliRunner().invoke(cli, ["azure", "deploy", "-g", "rg", "--no-bootstrap", *args])
+    result = CliRunner().invoke(cli, ["azure", "deploy", "-g", "rg", "--no-wait", *args])
     return result.exit_code, result.stderr
 
 
@@ -90,14 +90,14 @@ def test_custom_authorities_turn_instance_discovery_off() -> None:
     assert not cloud_from(None, {}).custom_authority
 
 
-def test_the_bootstrap_needs_ssh_from_somewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ssh_bootstrap_needs_ssh_from_somewhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("swarmstack.azure.credentials.default_credential", print)
     result = CliRunner().invoke(
         cli,
         ["azure", "deploy", "-g", "rg", "--location", "westeurope", "--ssh-public-key", KEY,
-         "--subscription", SUBSCRIPTION],
+         "--subscription", SUBSCRIPTION, "--ssh-bootstrap"],
     )  # fmt: skip
     code, err = result.exit_code, result.stderr
     assert code == 2
-    assert "error: ssh_cidr=null: the SSH bootstrap needs SSH to the managers" in err
-    assert "--no-bootstrap" in err
+    assert "error: --ssh-bootstrap needs ssh_cidr (--ssh-cidr)" in err
+    assert "the nodes form the swarm themselves" in err

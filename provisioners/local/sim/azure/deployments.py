@@ -77,6 +77,7 @@ class _Record:
     operation_id: str
     properties: dict[str, Any]
     operations: list[dict[str, Any]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
     finished: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -89,6 +90,7 @@ class _Record:
             "id": self.id,
             "name": self.name,
             "type": "Microsoft.Resources/deployments",
+            "tags": dict(self.tags),
             "properties": copy.deepcopy(self.properties),
         }
 
@@ -267,6 +269,8 @@ class DeploymentsEndpoint:
                 "correlationId": str(uuid.uuid4()),
                 "parameters": _shown_parameters(deployment),
             },
+            # A deployment's own tags (not its resources'), as Resource Manager keeps them.
+            tags={str(k): str(v) for k, v in (payload.get("tags") or {}).items()},
         )
         accepted = record.body()  # before the thread moves it on to Running
         with self.lock:

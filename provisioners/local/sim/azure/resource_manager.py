@@ -344,10 +344,16 @@ class FakeAzure:
         if method == "DELETE":
             if existing is None:
                 return Reply(204)
+            # What refers to it blocks the delete - except its own child and extension
+            # resources (a role assignment scoped to it), which Azure deletes with it, and the
+            # firewall rules of vaults and storage accounts that name a subnet: Azure does not
+            # count those as uses of the network (the rule is left naming a missing subnet).
             users = [
                 other
                 for other, body in self.resources.items()
                 if resource_id in self._references(body, other)
+                and not other.startswith(resource_id + "/")
+                and self._type(other) not in NETWORK_RULE_HOLDERS
             ]
             if users:
                 return _error(
@@ -438,6 +444,11 @@ class FakeAzure:
         if operation.kind == "delete":
             if operation.status == "Succeeded":
                 self.resources.pop(operation.resource_id, None)
+                # Child and extension resources (role assignments scoped to it) go with it.
+                for other in [
+                    r for r in self.resources if r.startswith(operation.resource_id + "/")
+                ]:
+                    del self.resources[other]
                 if operation.resource_id.count("/") == 4:  # a resource group
                     group = operation.resource_id.split("/")[4]
                     self.groups.pop(group, None)
@@ -736,6 +747,10 @@ class FakeAzure:
     def _type(resource_id: str) -> str:
         parts = resource_id.lower().split("/")
         return f"{parts[6]}/{parts[7]}" if len(parts) > 7 else ""
+
+
+# Resource types whose network rules name subnets without using them (see DELETE).
+NETWORK_RULE_HOLDERS = frozenset({"microsoft.keyvault/vaults", "microsoft.storage/storageaccounts"})
 
 
 def _strings(value: Any) -> Iterator[str]:
