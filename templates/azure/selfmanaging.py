@@ -12,8 +12,8 @@
 - Scheduled Events: a terminate notification on both scale sets, so a leaving instance is
   drained, demoted and removed before Azure deletes it.
 
-Only the ARM template carries these resources: `swarmstack azure deploy` still forms the swarm
-over SSH, and the agent on its nodes (which carry no vault tag) stays out of the way.
+`swarmstack azure deploy` deploys this same template (src/swarmstack/azure/deploy.py), so a
+by-hand deployment and the CLI make the same self-managing cluster.
 """
 
 from __future__ import annotations

@@ -14,9 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from swarmstack.cli.main import cli
+from swarmstack.spec import ClusterSpec
 
 from .azure_simulation import AzureSimulation, SimDeployment
 
@@ -213,3 +220,94 @@ def test_a_published_port_gets_a_rule_and_probe_and_loses_them(
     _wait(lambda: "svc-8080" in rules(), 60, "a rule and probe for 8080")
     azure_simulation.run(manager, "docker service rm web")
     _wait(lambda: "svc-8080" not in rules(), 60, "the rule and probe of 8080 to go")
+
+
+def test_azure_deploy_drives_the_simulation_without_ssh(
+    azure_simulation: AzureSimulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`swarmstack azure deploy` over the by-hand deployment of the same spec: the same
+    template, so no resource changes; it deploys it once more as its own deployment, waits
+    until every node's serial console (boot diagnostics) says Ready, pins their host keys and
+    prints the nodes - no SSH. The machines stay the ones the by-hand deployment booted."""
+    deployment = azure_simulation.deploy(1, 1)
+    _formed(azure_simulation, deployment, 1, 2)
+    machines = deployment.instances()
+    assert azure_simulation.urls is not None
+    result, known_hosts = azure_deploy(azure_simulation, deployment, tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["plan"]["resource_group"]["action"] == "no change"
+    assert {r["action"] for r in out["plan"]["resources"]} == {"no change"}
+    assert out["plan"]["deployment"] == "missing"  # the by-hand one has another name
+    assert out["deployment"] == f"swarmstack-{deployment.group}"
+    assert out["swarm"] == {"status": "ready", "nodes": 2}
+    assert out["bootstrap"]["status"] == "skipped"
+    assert sorted(n["name"] for n in out["nodes"]) == machines
+    pinned = paramiko.HostKeys(str(known_hosts))
+    for node in out["nodes"]:
+        entry = pinned.lookup(node["private_ip"])
+        assert entry is not None, node
+        key = azure_simulation.run(node["name"], "cat /etc/ssh/ssh_host_ed25519_key.pub").split()
+        assert entry["ssh-ed25519"].get_base64() == key[1]
+    assert deployment.instances() == machines
+    # Deployed again, it is up to date: nothing to confirm, nothing sent.
+    again, _ = azure_deploy(azure_simulation, deployment, tmp_path, monkeypatch, "--no-wait")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["applied"] is False
+
+
+def azure_deploy(
+    simulation: AzureSimulation,
+    deployment: SimDeployment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *flags: str,
+) -> tuple[Result, Path]:
+    """The CLI against the simulation, with the spec the fixture deployed (local pools, the
+    cluster's SSH key) and the simulation's client as the credential."""
+    from azure.identity import ClientSecretCredential
+
+    from swarmstack.provisioners.local import LocalCluster, keys
+    from swarmstack.provisioners.local.sim.azure import local as azure_sim
+    from swarmstack.provisioners.local.sim.azure import world
+    from swarmstack.provisioners.local.sim.control import machine_spec
+
+    urls = simulation.urls
+    assert urls is not None
+    cluster = LocalCluster.open(deployment.cluster)
+    key = keys.ensure_key_pair(cluster.ssh_key_path, f"swarmstack-local-{deployment.cluster}")
+    spec = machine_spec(
+        ClusterSpec.model_validate(
+            {
+                "name": deployment.group,
+                "manager_size": deployment.managers,
+                "cluster_size": deployment.workers,
+                "ssh_public_key": key,
+                "region": world.LOCATION,
+            }
+        ),
+        print,
+    )
+    spec_file = tmp_path / "cluster.yaml"
+    spec_file.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True)))
+    known_hosts = tmp_path / "known_hosts"
+    monkeypatch.setattr(
+        "swarmstack.azure.credentials.default_credential",
+        lambda cloud: ClientSecretCredential(
+            world.TENANT,
+            world.CLIENT_ID,
+            world.CLIENT_SECRET,
+            authority=urls.arm,
+            disable_instance_discovery=True,
+            connection_verify=urls.ca_bundle,
+        ),
+    )
+    with azure_sim.sim_azure_environment(urls):
+        result = CliRunner().invoke(
+            cli,
+            ["-o", "json", "azure", "deploy", "-g", deployment.group, "-f", str(spec_file),
+             "--subscription", world.SUBSCRIPTION, "--arm-endpoint", urls.arm,
+             "--poll-interval", "1", "--ready-timeout", "240", "--known-hosts", str(known_hosts),
+             "--yes", *flags],
+        )  # fmt: skip
+    return result, known_hosts

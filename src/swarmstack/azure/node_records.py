@@ -1,8 +1,9 @@
 """What each scale-set instance says about itself on its serial console (boot diagnostics).
 
 The node agent writes one line per event, "swarmstack-node {json}": its instance, role,
-address, whether its node is Ready in the swarm (null where `azure deploy` forms the swarm
-over SSH), and its SSH host keys (nodeagent/azure.py).
+address, whether its node is Ready in the swarm (null on clusters an earlier swarmstack formed
+over SSH), and its SSH host keys (nodeagent/azure.py). `azure deploy` waits for a Ready record
+from every instance; `azure status` lists them.
 Azure keeps the console log as boot diagnostics; Resource Manager hands out a short-lived
 read URL for it (retrieveBootDiagnosticsData), reachable from where the CLI runs - unlike the
 cluster's vault and storage, which accept only the cluster's subnet. Only root on the VM
@@ -33,7 +34,7 @@ class NodeRecord:
     role: str
     address: str
     zone: str
-    ready: bool | None  # None: the agent does not form this swarm (`azure deploy`: SSH does)
+    ready: bool | None  # None: the agent does not form this swarm (no vault: formed over SSH)
     host_keys: str
 
 

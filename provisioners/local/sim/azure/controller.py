@@ -18,12 +18,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .....errors import UsageError
 from ...cluster import LocalCluster
+from ...machine import MachineFiles
 from ..fleet import MachineFleet
 from .servers import BLOB_PREFIX, VAULT_PREFIX
 from .world import World
 
 MANAGERS_SUFFIX = "-managers"
+SERIAL_LOG_BYTES = 1 << 20
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Controller:
         # Machines of an earlier run: their instances died with its memory; removed at once.
         for name, role, address in self.fleet.existing():
             self.tracked[name] = Tracked(name, "-", role, "gone", "running", name, address)
+        world.rm.read_serial_log = self.serial_log
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         while not stop.is_set():
@@ -134,6 +138,24 @@ class Controller:
                         self._remove(known)
             rows = [asdict(t) for t in sorted(self.tracked.values(), key=lambda t: t.instance_id)]
         self.fleet.write_status(rows)
+
+    def serial_log(self, scale_set: str, instance_id: str) -> str | None:
+        """Boot diagnostics: the instance's machine console (the agent writes its records on
+        /dev/console, which systemd-nspawn copies to the machine's console log), as Azure keeps
+        a VM's serial port output. The last 1 MiB, like a console that has scrolled."""
+        wanted = f"{scale_set}_{instance_id}".lower()
+        with self._lock:
+            found = [t.hostname for name, t in self.tracked.items() if name.lower() == wanted]
+        if not found:
+            return None
+        try:
+            cluster = self.fleet.cluster
+            path = MachineFiles(cluster.dir, cluster.machine(found[0])).console
+            with path.open("rb") as console:
+                console.seek(max(0, path.stat().st_size - SERIAL_LOG_BYTES))
+                return console.read().decode("utf-8", "replace")
+        except (OSError, UsageError):
+            return None  # no machine (yet): Azure has no log either
 
     def _boot(self, known: Tracked, scale_set: str, number: str) -> None:
         body = self.world.rm.resources[scale_set]

@@ -96,6 +96,8 @@ class FakeAzure:
         # Boot diagnostics: each instance's serial console log, by (scale set, instance id),
         # served at a SAS-style URL (no bearer token; the signature is the credential).
         self.serial_logs: dict[tuple[str, str], str] = {}
+        # The simulation reads a machine's console instead (scale set, instance id -> text).
+        self.read_serial_log: Callable[[str, str], str | None] | None = None
         self.sas_signature = uuid.uuid4().hex
         # The simulation's additions (the service tests leave them unset).
         self.instant = False  # operations end at once, as nobody may poll them
@@ -669,6 +671,8 @@ class FakeAzure:
         if query.get("sig") != [self.sas_signature] or len(lower) != 3:
             return _error(403, "AuthenticationFailed", "Signature did not match.")
         text = self.serial_logs.get((lower[1], lower[2]))
+        if text is None and self.read_serial_log is not None:
+            text = self.read_serial_log(lower[1], lower[2])
         if text is None:
             return _error(404, "BlobNotFound", "The specified blob does not exist.")
         return Reply(200, text.encode())
