@@ -173,18 +173,7 @@ def test_status_lists_each_node_as_its_console_reports_it(
     [manager], [worker] = discovery.managers, discovery.workers
     # The manager's agent formed the swarm itself (a template deployment's node): Ready.
     name = f"{manager.scale_set}_{manager.instance_id}"
-    node_cloud.add_instance("manager", int(manager.instance_id), manager.private_ip)
-    key = tmp_path / "ssh_host_ed25519_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    monkeypatch.setattr(azure, "HOST_KEY_FILES", (f"{key}.pub",))
-    monkeypatch.setenv(CONSOLE_ENV, str(tmp_path / "console"))
-    metadata = Metadata(node_cloud.imds(name))
-    me = identity(metadata)
-    Cloud(metadata).publish_node(me, ready=False)
-    Cloud(metadata).publish_node(me, ready=True)
-    fake_azure.serial_logs[(manager.scale_set, manager.instance_id)] = (
-        tmp_path / "console"
-    ).read_text()
+    publish(fake_azure, node_cloud, manager, tmp_path, monkeypatch, ready=True)
     # The worker has written nothing yet.
 
     status = cluster_status(clients, GROUP, CLUSTER)
