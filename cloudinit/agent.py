@@ -10,6 +10,7 @@ files.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 from typing import Any
@@ -47,6 +48,7 @@ def agent_modules(cloud: Cloud) -> tuple[str, ...]:
     return AGENT_MODULES + (AZURE_MODULES if cloud == "azure" else ())
 
 
+@functools.cache  # the sources do not change while swarmstack runs; compacting them is slow
 def shipped_source(module: str, modules: tuple[str, ...] = AGENT_MODULES) -> str:
     """The module's code without docstrings, comments and type annotations: the repository
     keeps the readable form, the user data (16 KB, inside a 51,200-byte template) the compact
