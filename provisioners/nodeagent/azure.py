@@ -516,9 +516,18 @@ class Cloud:
     # --- published ports: load-balancer rules and probes, security rules ------------------
 
     def managed_listeners(self, load_balancer: str) -> dict[int, tuple[str, str]]:
-        """Port -> (rule name, probe name) of the service rules the agent made."""
+        """Port -> (rule name, probe name) of the rules serving a port: the agent's service
+        rules, and the template's own rules of the spec's published ports - those exist
+        already (Azure refuses a second rule with the same backend port and pool) and are
+        never the agent's to remove."""
         balancer = self._arm("GET", load_balancer, NETWORK_API).json()
-        return service_rules(balancer)
+        found = {}
+        for rule in (balancer.get("properties") or {}).get("loadBalancingRules") or []:
+            port = (rule.get("properties") or {}).get("frontendPort")
+            if isinstance(port, int):
+                found[port] = (str(rule.get("name", "")), str(rule.get("name", "")))
+        found.update(service_rules(balancer))
+        return found
 
     def open_port(self, resources: StackResources, port: int, role: str) -> None:
         balancer = self._arm("GET", resources.load_balancer, NETWORK_API).json()
@@ -538,6 +547,8 @@ class Cloud:
             )
 
     def close_port(self, resources: StackResources, port: int, listener: str, group: str) -> None:
+        if not listener.startswith(SERVICE_PREFIX):
+            return  # the template's rule of a spec port: only a deployment changes it
         balancer = self._arm("GET", resources.load_balancer, NETWORK_API).json()
         self._arm(
             "PUT", resources.load_balancer, NETWORK_API, without_port(balancer, port), (200, 201)

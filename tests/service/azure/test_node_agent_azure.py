@@ -330,7 +330,7 @@ def test_load_balancer_rules_and_probes_follow_published_services(fake: FakeNode
     manager = fake.add_instance("manager", 0, "10.0.0.4")
     cloud = node_cloud(fake, manager.name)
     worker = d.SwarmNode("w", 1, "worker", "ready", "active", "10.0.1.4")
-    engine = FakeEngine([worker], ports=[8080])
+    engine = FakeEngine([worker], ports=[8080, 80])  # 80: a spec port, served by the template
     healer = Healer(
         identity(cloud.metadata), cast(Engine, engine), cloud, Settings(fixed_ports=[80]),
         resources=cloud.resources(),
@@ -345,6 +345,7 @@ def test_load_balancer_rules_and_probes_follow_published_services(fake: FakeNode
     assert rules["svc-8080"]["backendAddressPool"]["id"].endswith("/backendAddressPools/apps")
     assert "svc-8080" in {p["name"] for p in balancer["probes"]}
     assert "tcp-80" in rules  # the spec's port stays as the template made it
+    assert "svc-80" not in rules  # and is not doubled (Azure refuses two rules on port 80)
     security = {r["name"] for r in fake.arm[nsg_key]["properties"]["securityRules"]}
     assert "svc-8080" in security
 

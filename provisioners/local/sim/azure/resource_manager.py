@@ -342,6 +342,9 @@ class FakeAzure:
                     "InvalidResourceReference",
                     f"Resource {missing[0]} referenced by {path} was not found.",
                 )
+            clash = _same_backend_rules(payload) if self._type(resource_id) == LB_TYPE else None
+            if clash:
+                return _error(400, "RulesUseSameBackendPortProtocolAndPool", clash)
             return self._put(path, resource_id, payload, existing is None)
         if method == "DELETE":
             if existing is None:
@@ -751,6 +754,28 @@ class FakeAzure:
     def _type(resource_id: str) -> str:
         parts = resource_id.lower().split("/")
         return f"{parts[6]}/{parts[7]}" if len(parts) > 7 else ""
+
+
+LB_TYPE = "microsoft.network/loadbalancers"
+
+
+def _same_backend_rules(balancer: Any) -> str | None:
+    """Azure refuses two load-balancing rules with the same protocol and backend port on the
+    same backend pool; the message names both, as Azure's does."""
+    seen: dict[tuple[str, Any, str], str] = {}
+    rules = ((balancer or {}).get("properties") or {}).get("loadBalancingRules") or []
+    for rule in rules:
+        properties = rule.get("properties") or {}
+        pool = str((properties.get("backendAddressPool") or {}).get("id", "")).lower()
+        key = (str(properties.get("protocol", "")).lower(), properties.get("backendPort"), pool)
+        if key in seen:
+            return (
+                f"Load balancing rules {seen[key]} and {rule.get('name')} use the same protocol "
+                f"{properties.get('protocol')} and backend port {properties.get('backendPort')}, "
+                "and must not be used with the same backend address pool."
+            )
+        seen[key] = str(rule.get("name"))
+    return None
 
 
 # Resource types whose network rules name subnets without using them (see DELETE).
