@@ -4,9 +4,10 @@ For each size (managers+workers) it boots local machines once, then repeatedly:
 - resets the swarm (every node leaves), runs converge() and times it from "hosts reachable"
   (SSH not yet connected) to "every node Ready", with its phases (connect, facts, init, manager
   joins, worker joins, labels, wait for Ready) and the controller's CPU time;
-- resets again and measures docker's floor the way swarmstack runs formation: `docker swarm
-  init`, then the manager joins one after another while every worker joins at once, each
-  command timed on the host itself; the floor is
+- resets again and measures docker's floor the way swarmstack runs formation: the swarm's
+  init, then the manager joins one after another while every worker joins at once - the same
+  Engine API calls swarmstack sends (provisioners/commands.py; the join token in the request
+  body on stdin, never in a command line), each timed on the host itself; the floor is
   init + max(the manager joins in sequence, the slowest worker join);
 - with --ansible TOOLS (a virtualenv with ansible-core), resets again and times an Ansible
   playbook forming the same swarm on the same machines (bench/bootstrap_ansible.py says what
@@ -42,13 +43,15 @@ from bootstrap_ansible import run_playbook
 from swarmstack.contract import SWARM_PORT
 from swarmstack.errors import RemoteCommandFailed, SshError
 from swarmstack.provisioners.bootstrap import converge
-from swarmstack.provisioners.inventory import Inventory, inventory_from_data
+from swarmstack.provisioners.commands import JOIN_TOKENS, HostCommand, join_swarm, step_commands
+from swarmstack.provisioners.inventory import Host, Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
     SWARM_DEFAULT_ADDR_POOL,
     SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
     LocalCluster,
 )
 from swarmstack.provisioners.ssh import Connection, Connector
+from swarmstack.provisioners.swarm import Step
 from swarmstack.spec import ClusterSpec
 
 SPEC = ClusterSpec.model_validate(
@@ -57,10 +60,11 @@ SPEC = ClusterSpec.model_validate(
         "default_addr_pool_mask_length": SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH,
     }
 )
-# Run a command and print how long it took on the host, in microseconds.
+# Run a command (in a subshell: its own `exit` ends only it) and print, after its output, how
+# long it took on the host in microseconds.
 TIMED = (
-    "s=$(date +%s%N); {command} >/dev/null; rc=$?; e=$(date +%s%N); "
-    "echo $(( (e - s) / 1000 )); exit $rc"
+    "s=$(date +%s%N); ( {command} ); rc=$?; e=$(date +%s%N); "
+    "echo; echo $(( (e - s) / 1000 )); exit $rc"
 )
 
 
@@ -152,32 +156,50 @@ def reset(hosts: Hosts) -> None:
         list(pool.map(leave, list(hosts.conns)))
 
 
-def timed(conn: Connection, command: str, stdin: str | None = None) -> float:
-    out = conn.run(TIMED.format(command=command), stdin=stdin).stdout
-    return int(out.strip().splitlines()[-1]) / 1e6
+def timed(conn: Connection, command: HostCommand, stdin: str | None = None) -> tuple[float, str]:
+    """Run ``command`` timed on the host: (seconds, its output). The output may hold a secret
+    (the init's join tokens): it is never logged."""
+    out = conn.run(TIMED.format(command=command.run), stdin=stdin, secret_output=True).stdout
+    *output, elapsed = out.strip().splitlines()
+    return int(elapsed) / 1e6, "\n".join(output)
 
 
 def docker_floor(inventory: Inventory, conns: Hosts) -> tuple[float, dict[str, float]]:
-    """Docker's own commands in swarmstack's order: init; then managers one at a time while
+    """Docker's own work in swarmstack's order, through the same Engine API calls swarmstack
+    sends (provisioners/commands.py: the init with both join tokens read back, then the joins
+    with the token in the request body on stdin): init; then the managers one at a time while
     all workers join at once. Each command is timed on its host (no SSH in the figure)."""
-    managers = [conns[h.address] for h in inventory.managers]
-    workers = [conns[h.address] for h in inventory.workers]
-    first = inventory.managers[0].address
-    init = timed(
-        managers[0],
-        f"docker swarm init --advertise-addr {first} --default-addr-pool {SWARM_DEFAULT_ADDR_POOL}"
-        f" --default-addr-pool-mask-length {SWARM_DEFAULT_ADDR_POOL_MASK_LENGTH}",
-    )
-    manager_token = managers[0].run("docker swarm join-token -q manager", secret_output=True).stdout
-    worker_token = managers[0].run("docker swarm join-token -q worker", secret_output=True).stdout
-    join = 'read -r t && docker swarm join --token "$t" ' + f"{first}:{SWARM_PORT}"
-    with cf.ThreadPoolExecutor(max(1, len(workers))) as pool:
-        worker_futures = [pool.submit(timed, w, join, worker_token) for w in workers]
-        manager_joins = [timed(m, join, stdin=manager_token) for m in managers[1:]]
+    first = inventory.managers[0]
+    (init_command,) = step_commands(init_step(first.advertise_address))
+    init, output = timed(conns[first.address], init_command, stdin=init_command.stdin)
+    tokens = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
+    remote = f"{first.advertise_address}:{SWARM_PORT}"
+
+    def join(host: Host) -> float:
+        command = join_swarm(host.role, host.advertise_address, remote)
+        stdin = command.stdin.replace(JOIN_TOKENS[host.role], tokens[host.role])
+        return timed(conns[host.address], command, stdin=stdin)[0]
+
+    with cf.ThreadPoolExecutor(max(1, len(inventory.workers))) as pool:
+        worker_futures = [pool.submit(join, w) for w in inventory.workers]
+        manager_joins = [join(m) for m in inventory.managers[1:]]
         worker_joins = [f.result() for f in worker_futures]
     serial, slowest = sum(manager_joins), max(worker_joins, default=0.0)
     parts = {"init": init, "manager joins": serial, "slowest worker join": slowest}
     return init + max(serial, slowest), parts
+
+
+def init_step(address: str) -> Step:
+    """The init step swarmstack's planner writes for a new swarm with the bench's spec."""
+    args = {
+        "advertise_addr": address,
+        "default_addr_pool": list(SPEC.default_addr_pool),
+        "default_addr_pool_mask_length": SPEC.default_addr_pool_mask_length,
+        "data_path_port": SPEC.data_path_port,
+        "autolock": SPEC.autolock,
+        "cert_expiry_hours": SPEC.cert_expiry_hours,
+    }
+    return Step(f"init:{address}", "init", address, address, args)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,16 @@ docker_swarm's typical playbook amounts to, in the usual order:
 4. the first manager labels every node (swarmstack.role, swarmstack.zone: the labels
    swarmstack sets) in one raw task, and waits until `docker node ls` shows every node Ready.
 
+The join token is in argv here (a known gap, kept for what the baseline stands for): a ``raw``
+task's text is the command line of the shell it runs on the host (and of ``ssh`` on the
+controller), and ``raw`` has no stdin and moves no file, so the token cannot reach the host any
+other way while the baseline stays ``raw``. docker_swarm itself sends the token in the Engine
+API's request body, as swarmstack does (on stdin over SSH); reaching that here would take the
+``script`` or ``copy`` modules (a file transfer per host that docker_swarm does not make), which
+would time a slower playbook than the one this stands for. The exposure: while a join runs (about
+a second), any local user of a bench machine - a throwaway local machine reachable only from this
+host - could read the token in /proc; the tasks are ``no_log``, so Ansible's output never holds it.
+
 Become: the machines' SSH user reaches root through ``sudo -n``. Host keys are checked
 against the cluster's known_hosts (StrictHostKeyChecking=yes). SSH connections are reused
 within the run (ControlMaster/ControlPersist, Ansible's default); the masters are closed when
@@ -45,7 +55,7 @@ def playbook(inventory: Inventory, hostnames: dict[str, str]) -> list[dict[str, 
     first = inventory.managers[0].address
 
     def join(role: str) -> str:
-        # The token is in argv here, as `docker swarm join --token` takes it.
+        # The token is in argv here (see the module's docstring: raw has no stdin).
         token = f"hostvars['{first}']['{role}_token'].stdout | trim"
         return "docker swarm join --token {{ " + token + " }} " + f"{first}:{SWARM_PORT}"
 

@@ -150,10 +150,19 @@ def _init(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
     )
 
 
+def join_swarm(role: str, advertise_addr: str, remote: str) -> HostCommand:
+    """The join alone: POST /swarm/join with the request body (and the token in it) on stdin.
+    A planned join step runs this and then reads the new node's id; bench/bootstrap.py times
+    exactly this command on the host for docker's floor."""
+    body = join_body(advertise_addr, [remote], JOIN_TOKENS[_role(role)])
+    return HostCommand(
+        _engine_join(role), stdin=json.dumps(body, sort_keys=True) + "\n", mutating=True
+    )
+
+
 def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    role = _role(args["role"])
-    body = join_body(str(args["advertise_addr"]), [str(args["remote"][0])], JOIN_TOKENS[role])
-    if "then_update" in args:  # a new manager labels itself in the same round trip
+    join = join_swarm(args["role"], str(args["advertise_addr"]), str(args["remote"][0]))
+    if "then_update" in args:  # a manager rejoined by a repair labels itself at once
         then, output = f" && {_update_command(args['then_update'])}", ""
     else:  # the new node's id, so that its labels need no wait for its hostname
         # The first "NodeID" of the daemon's info is Swarm.NodeID (RemoteManagers come later).
@@ -163,14 +172,7 @@ def _join(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostComma
             'i=${i#*\\"NodeID\\":\\"}; echo "${i%%\\"*}";; esac; }'
         )
         output = OUTPUT_NODE_ID
-    return (
-        HostCommand(
-            _engine_join(role) + then,
-            stdin=json.dumps(body, sort_keys=True) + "\n",
-            mutating=True,
-            output=output,
-        ),
-    )
+    return (HostCommand(join.run + then, stdin=join.stdin, mutating=True, output=output),)
 
 
 def _leave(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:

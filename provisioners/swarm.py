@@ -9,7 +9,9 @@ and a formed swarm yields an empty plan ("no changes"). Steps form a small depen
   membership); workers ``join`` in parallel as soon as the first manager is up, pointed at the
   managers already in the swarm (round-robin);
 - labels (``swarmstack.role``, ``swarmstack.zone``) and availability (managers drained when
-  they must not run workloads) via ``update`` on the anchor manager, right after each join;
+  they must not run workloads) via one ``update`` per node on the anchor manager, right after
+  that node's join and by the node id the join printed - never on the manager joins' chain
+  (the next manager joins without waiting for a label) nor after the last worker's join;
 - scale: new hosts join; ``promote``/``demote`` one at a time; hosts marked ``state: absent``
   are drained, demoted (managers), ``leave`` and are removed (``remove``), never below quorum;
 - lost managers (marked absent, unreachable in raft) are demoted and removed before any manager
@@ -230,8 +232,7 @@ class _Planner:
                 "join", host.address, host.address, [init, *cleanup], role="worker",
                 remote=remote, advertise_addr=host.advertise_address,
             )  # fmt: skip
-            self.batch_update(host, join, node=self.facts[host.address].hostname, current=None)
-        self.flush_batch("workers")
+            self.add_update(host, join, node=self.facts[host.address].hostname, current=None)
         for host in self.inventory.hosts:
             if host.state == "absent":
                 absent = self.facts.get(host.address)
@@ -314,17 +315,13 @@ class _Planner:
         return {f.hostname, f.node_id} if f else set()
 
     def join_manager(self, host: Host, after: list[str], remote: list[str]) -> str:
-        """A manager joins and, in the same round trip, sets its own labels: it is a manager
-        as soon as the join returns, and this keeps a step off the critical path."""
-        args: dict[str, Any] = {
-            "role": "manager",
-            "remote": remote,
-            "advertise_addr": host.advertise_address,
-        }
-        update = self.update_args(host, node=self.facts[host.address].hostname, current=None)
-        if update is not None:
-            args["then_update"] = update
-        return self.add("join", host.address, host.address, after, **args)
+        """A manager joins (printing its node id); its labels are an ``update`` of their own
+        on the anchor, beside the chain: the next manager joins as soon as this join returns.
+        Returns the join step, which the next membership change waits for."""
+        join = self.add("join", host.address, host.address, after, role="manager",
+                        remote=remote, advertise_addr=host.advertise_address)  # fmt: skip
+        self.add_update(host, join, node=self.facts[host.address].hostname, current=None)
+        return join
 
     def plan_existing(self, cluster_id: str, view: HostFacts) -> Plan:
         nodes = {n.id: n for n in view.nodes or ()}
@@ -424,7 +421,7 @@ class _Planner:
                     step = self.add("join", host.address, host.address, before,
                                     role="worker", remote=[remote],
                                     advertise_addr=host.advertise_address)  # fmt: skip
-                    self.batch_update(host, step, node=hostname, current=None)
+                    self.add_update(host, step, node=hostname, current=None)
             elif host.role == "manager" and not node.is_manager:
                 step = self.promote(host, node, anchor, chain[-1:] + before)
                 chain.append(step)

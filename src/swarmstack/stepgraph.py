@@ -5,6 +5,9 @@ hosts) and the Azure deploy and destroy (resources), and the node agents to come
 
 - A step starts as soon as every step in its ``after`` succeeded (a key that is not in the
   graph counts as done: e.g. a resource group that already exists), on a bounded thread pool.
+  When more steps are ready than the bound allows, the one with the longest chain of steps
+  waiting on it starts first (then the given order): a step that becomes ready late on the
+  critical path (the next manager's join) never queues behind a crowd of short ones.
 - After a failure nothing new starts, unless ``keep_going(error)`` says the failure is local
   to its step: then only the steps that depend on it are skipped.
 - Progress arrives as ``Event``s on the calling thread - both the runner's own (started,
@@ -106,6 +109,19 @@ class Outcome:
 EventSink = Callable[[Event], None]
 
 
+def _chain_lengths(steps: list[Step]) -> dict[str, int]:
+    """For each step, how many steps its longest chain of dependents holds (0: none)."""
+    dependents: dict[str, list[str]] = {s.key: [] for s in steps}
+    for step in steps:
+        for before in step.after:
+            if before in dependents:
+                dependents[before].append(step.key)
+    lengths: dict[str, int] = {}
+    for key in (k for wave in reversed(waves(steps)) for k in wave):  # dependents come first
+        lengths[key] = max((lengths[d] + 1 for d in dependents[key]), default=0)
+    return lengths
+
+
 def waves(steps: Iterable[Step]) -> list[list[str]]:
     """The steps in rounds that could run side by side; raises ValueError on a cycle."""
     steps = list(steps)
@@ -176,6 +192,7 @@ class _Runner:
         self.started = time.monotonic()
         self.outcome = Outcome()
         self.pending = {s.key: s for s in steps}
+        self.rank = _chain_lengths(steps)
         self.running: dict[Future[None], Step] = {}
         self.halted = False  # a failure stopped the run: nothing new starts
 
@@ -223,8 +240,10 @@ class _Runner:
                 self.emit(item)
 
     def start_ready(self, pool: ThreadPoolExecutor) -> None:
+        """Start ready steps while fewer than the bound run: longest chain waiting first."""
         failed = set(self.outcome.failed) | set(self.outcome.skipped)
         done = set(self.outcome.done)
+        ready: list[Step] = []
         for key, step in list(self.pending.items()):
             prerequisites = step.after & self.keys
             blocked = prerequisites & failed
@@ -235,12 +254,15 @@ class _Runner:
                 detail = f"{', '.join(sorted(blocked))} failed"
                 self.emit(Event(key, step.name, SKIPPED, detail, self.elapsed()))
             elif prerequisites <= done:
-                del self.pending[key]
-                context = Context(key, step.name, self.started, self.events, self.stop)
-                future = pool.submit(step.run, context)
-                self.running[future] = step
-                future.add_done_callback(self.events.put)
-                self.emit(Event(key, step.name, STARTED, "", self.elapsed()))
+                ready.append(step)
+        ready.sort(key=lambda step: -self.rank[step.key])  # stable: the given order next
+        for step in ready[: max(0, self.workers - len(self.running))]:
+            del self.pending[step.key]
+            context = Context(step.key, step.name, self.started, self.events, self.stop)
+            future = pool.submit(step.run, context)
+            self.running[future] = step
+            future.add_done_callback(self.events.put)
+            self.emit(Event(step.key, step.name, STARTED, "", self.elapsed()))
 
     def finish(self, future: Future[None]) -> None:
         step = self.running.pop(future)

@@ -143,6 +143,26 @@ def test_runner_runs_independent_steps_side_by_side_within_the_bound() -> None:
     assert time.monotonic() - started < 0.55, "6 steps of 0.1 s on 3 threads take ~0.2 s"
 
 
+def test_a_step_on_the_longest_chain_starts_before_a_crowd_of_short_ones() -> None:
+    """Bounded to one step at a time: when ``a`` is done, ``c`` (two steps wait on it) starts
+    before the workers listed earlier, which nothing waits on; ties keep the given order."""
+    log: list[str] = []
+    lock = threading.Lock()
+
+    def work(key: str, *after: str) -> stepgraph.Step:
+        def run(context: stepgraph.Context) -> None:
+            with lock:
+                log.append(key)
+
+        return stepgraph.Step(key, run, frozenset(after))
+
+    graph = [work(f"w{i}") for i in range(1, 5)]
+    graph += [work("a"), work("c", "a"), work("d", "c"), work("e", "c")]
+    outcome = stepgraph.run_graph(graph, max_parallel=1)
+    assert outcome.ok
+    assert log == ["a", "c", "w1", "w2", "w3", "w4", "d", "e"]
+
+
 def test_runner_starts_nothing_new_after_a_failure() -> None:
     log: list[str] = []
     outcome = stepgraph.run_graph(

@@ -121,9 +121,26 @@ def test_secrets_reach_hosts_only_on_stdin() -> None:
 
 def test_an_update_names_a_node_joined_in_this_run_by_its_new_id() -> None:
     case = json.loads((Path(__file__).parent / "swarm_plans" / "new_swarm_3_2.json").read_text())
-    update = next(s for s in plan_case(case).steps if s.action == "update-many")
-    (command,) = step_commands(update, {"198.18.0.14": "nodeid14"})
+    steps = {s.id: s for s in plan_case(case).steps}
+    (command,) = step_commands(steps["update:198.18.0.14"], {"198.18.0.14": "nodeid14"})
     assert "swarmstack_node_update nodeid14 '\"swarmstack.role\":\"worker\"' ''" in command.run
-    assert (
-        "swarmstack_node_update w2 '\"swarmstack.role\":\"worker\"' ''" in command.run
-    )  # not joined
+    (command,) = step_commands(steps["update:198.18.0.14"], {"198.18.0.15": "nodeid15"})
+    assert "swarmstack_node_update w1 '\"swarmstack.role\":\"worker\"' ''" in command.run
+
+
+def test_labels_never_hold_up_a_join() -> None:
+    """Each node is labelled by its own step right after its own join, on the anchor: the
+    next manager's join waits for the previous join only, and no label waits for other
+    nodes' joins; every join prints the new node's id (its update names it by that id)."""
+    case = json.loads((Path(__file__).parent / "swarm_plans" / "new_swarm_3_2.json").read_text())
+    plan = plan_case(case)
+    joins = [s for s in plan.steps if s.action == "join"]
+    updates = {s.target: s for s in plan.steps if s.action in ("update", "update-many")}
+    assert {u.action for u in updates.values()} == {"update"}
+    for join in joins:
+        assert all(d.startswith(("init:", "join:", "leave:")) for d in join.after), join
+        assert updates[join.target].after == (join.id,)
+        assert updates[join.target].host == plan.anchor
+        (command,) = step_commands(join)
+        assert command.output == "node id"
+        assert "swarmstack_node_update" not in command.run
