@@ -22,12 +22,11 @@ launch (the stack through swarmstack.aws).
 from __future__ import annotations
 
 import importlib.util
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ....errors import LocalProviderError, UsageError
+from ....errors import UsageError
 from ....spec import ClusterSpec
 from .. import images
 from ..cluster import LocalCluster, check_name
@@ -40,9 +39,9 @@ from .control import (
     machine_spec,
     read_config,
     running_endpoints,
-    service_pid,
     start_service,
     stop_service,
+    wait_for_machines,
 )
 from .launch import SIM_CREDENTIALS, create_stack
 from .seed import ENDPOINT_URL, METADATA_ENDPOINT, Endpoints
@@ -144,35 +143,9 @@ def up(
 
 def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:
     """Until every running instance of the groups has a booted machine (SSH answers)."""
-    files = SimFiles.of(name)
-    deadline = time.monotonic() + timeout
-    reported = -1
-    while True:
-        rows = instances(files)
-        failed = [r for r in rows if r["machine"] == "failed"]
-        if failed:
-            raise LocalProviderError(
-                *(f"{r['instance_id']}: {r['error']}" for r in failed),
-                hint=f"the simulation's log: {files.log}",
-            )
-        wanted = [r for r in rows if r["ec2_state"] == "running"]
-        booted = [r for r in wanted if r["machine"] == "running"]
-        if len(booted) != reported:
-            reported = len(booted)
-            progress(f"machines booted: {len(booted)}/{len(wanted)}")
-        if wanted and len(booted) == len(wanted):
-            return
-        if service_pid(files) is None:
-            raise LocalProviderError(
-                f"the AWS simulation of cluster {name} is not running",
-                hint=f"its log: {files.log}",
-            )
-        if time.monotonic() > deadline:
-            raise LocalProviderError(
-                f"{len(booted)} of {len(wanted)} machines booted after {timeout:.0f} s",
-                hint=f"the simulation's log: {files.log}",
-            )
-        time.sleep(0.5)
+    wait_for_machines(
+        name, "AWS", lambda row: row["ec2_state"] == "running", timeout=timeout, progress=progress
+    )
 
 
 def cloud_of(name: str) -> str:

@@ -34,7 +34,8 @@ from xml.sax.saxutils import escape
 from .arm import ResourcePut
 from .deployments import DeploymentsEndpoint
 from .node_cloud import ALLOWS, ROLE_NAMES
-from .resource_manager import FakeAzure, Reply
+from .replies import Reply
+from .resource_manager import FakeAzure
 
 TENANT = "72f988bf-0000-4000-8000-00000000a2e1"
 CLIENT_ID = "5e1f0000-0000-4000-8000-00000000c11e"
