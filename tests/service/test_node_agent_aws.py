@@ -12,7 +12,6 @@ moto (5.2) does not implement CompleteLifecycleAction or RecordLifecycleActionHe
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any, cast
 
 import boto3
@@ -25,38 +24,10 @@ from swarmstack.provisioners.nodeagent.aws import Cloud, StackResources, paramet
 from swarmstack.provisioners.nodeagent.engine import Engine
 from swarmstack.provisioners.nodeagent.main import Booter, Healer, Settings
 
+from ..fake_engines import FakeEngine
+
 STACK = "prod"
 REGION = "us-east-1"
-
-
-class FakeEngine:
-    """The Engine API of a manager whose swarm has ``nodes``; records what it is asked."""
-
-    def __init__(self, nodes: list[d.SwarmNode] | None = None) -> None:
-        self.swarm_nodes = {node.id: node for node in nodes or []}
-        self.calls: list[str] = []
-
-    def local_swarm(self) -> d.LocalSwarm:
-        return d.LocalSwarm("inactive")
-
-    def nodes(self) -> list[d.SwarmNode]:
-        return list(self.swarm_nodes.values())
-
-    def update_node(self, node_id: str, **changes: Any) -> None:
-        self.calls.append(f"update {node_id} {changes}")
-        node = self.swarm_nodes[node_id]
-        self.swarm_nodes[node_id] = replace(
-            node,
-            availability=changes.get("Availability", node.availability),
-            role=changes.get("Role", node.role),
-        )
-
-    def running_tasks(self, node_id: str) -> int:
-        return 0
-
-    def remove_node(self, node_id: str) -> None:
-        self.calls.append(f"remove {node_id}")
-        del self.swarm_nodes[node_id]
 
 
 def identity(instance_id: str, role: str = "manager") -> d.NodeIdentity:
@@ -333,25 +304,9 @@ def _load_balanced_stack() -> StackResources:
     )
 
 
-class PublishingEngine(FakeEngine):
-    def __init__(self, ports: list[int]) -> None:
-        super().__init__([d.SwarmNode("w", 1, "worker", "ready", "active", "10.0.1.9")])
-        self.ports = ports
-
-    def services(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "Endpoint": {
-                    "Ports": [{"PublishedPort": p, "Protocol": "tcp", "PublishMode": "ingress"}]
-                }
-            }
-            for p in self.ports
-        ]
-
-
 def test_listeners_follow_published_services_and_spec_ports_stay(aws_endpoint: str) -> None:
     resources = _load_balanced_stack()
-    engine = PublishingEngine([8080])
+    engine = FakeEngine([d.SwarmNode("w", 1, "worker", "ready", "active", "10.0.1.9")], [8080])
     cloud = Cloud(STACK, REGION)
     healer = Healer(
         identity("i-leader"), cast(Engine, engine), cloud, Settings(fixed_ports=[80]),
