@@ -22,6 +22,7 @@ from typing import Any
 from ....contract import ROLE_TAG
 from ..cluster import LocalCluster
 from . import seed
+from .fleet import MachineFleet
 from .instance_controller import InstanceController
 
 # Instance states of EC2 whose machine must run.
@@ -58,7 +59,7 @@ class Controller(InstanceController[Tracked]):
     ) -> None:
         self.clients = clients
         self.set_address = set_address
-        super().__init__(cluster, endpoints, status_file, log)
+        super().__init__(MachineFleet(cluster, endpoints, status_file, log))
 
     def leftover(self, name: str, role: str, address: str) -> Tracked:
         return Tracked(name, "-", role, "-", "gone", "running", address)

@@ -3,8 +3,10 @@ tracks (a status row each, for `local status`), and their machines booted and re
 the fleet (fleet.py). A cloud's controller adds only how it reads its instances:
 
     class Controller(InstanceController[Tracked]):
+        def __init__(self, ...):
+            super().__init__(MachineFleet(cluster, endpoints, status_file, log))
         def leftover(self, name, role, address): ...   # a machine of an earlier run
-        def step(self): ...   # read the cloud; boot_machine / remove_machine; write_status
+        def step(self): ...   # read the cloud; boot_machine / remove_machine; status_rows
 
 The rows are dataclasses with at least instance_id, role, machine (booting, running, failed,
 removing), address and error.
@@ -16,12 +18,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from ..cluster import LocalCluster
 from . import seed
-from .fleet import Log, MachineFleet
+from .fleet import MachineFleet
 
 
 class Row(Protocol):
@@ -41,16 +41,10 @@ def _nothing() -> None:
 
 
 class InstanceController(Generic[Tracked]):
-    def __init__(
-        self,
-        cluster: LocalCluster,
-        endpoints: seed.EndpointVariables,
-        status_file: Path,
-        log: Log,
-    ) -> None:
-        self.log = log
+    def __init__(self, fleet: MachineFleet) -> None:
+        self.fleet = fleet
+        self.log = fleet.log
         self.tracked: dict[str, Tracked] = {}
-        self.fleet = MachineFleet(cluster, endpoints, status_file, log)
         self._lock = threading.Lock()
         # Machines of an earlier run of the simulation: their instances died with its memory,
         # so the first round removes them.

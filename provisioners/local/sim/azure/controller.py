@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...cluster import LocalCluster
+from ..fleet import MachineFleet
 from ..instance_controller import InstanceController
 from .servers import BLOB_PREFIX, VAULT_PREFIX
 from .world import World
@@ -83,7 +84,7 @@ class Controller(InstanceController[Tracked]):
     ) -> None:
         self.world = world
         self.endpoints = endpoints
-        super().__init__(cluster, endpoints, status_file, log)
+        super().__init__(MachineFleet(cluster, endpoints, status_file, log))
 
     def leftover(self, name: str, role: str, address: str) -> Tracked:
         return Tracked(name, "-", role, "gone", "running", name, address)

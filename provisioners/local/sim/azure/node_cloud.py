@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from .....templates.azure.selfmanaging import ROLES
+from .replies import Reply
 
 ROLE_NAMES = {role_id: name for name, role_id in ROLES.items()}
 # Built-in roles reduced to what the agent does: (resource kind, action).
@@ -324,13 +325,6 @@ class FakeNodeCloud:
                     {"properties": {"virtualMachine": {"id": vm_id}, "ipConfigurations": [config]}}
                 )
         return result
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _handler(fake: FakeNodeCloud, imds: bool) -> type[BaseHTTPRequestHandler]:
