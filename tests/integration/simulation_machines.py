@@ -43,6 +43,22 @@ class SimulationMachines(Generic[Current]):
             self.machines().ssh(machine, f"sudo sh -c {shlex.quote(command)}", timeout=120).stdout
         )
 
+    def join_tokens(self, manager: str) -> dict[str, str]:
+        """role -> the swarm's join token, as the manager's dockerd tells it."""
+        return {
+            role: self.run(manager, f"docker swarm join-token -q {role}").strip()
+            for role in ("worker", "manager")
+        }
+
+    def where_secrets_must_not_be(self, machine: str) -> str:
+        """The machine's user data as cloud-init got it (gzip or not: `zcat -f`) and every
+        process's command line and environment."""
+        return self.run(
+            machine,
+            "zcat -f /var/lib/cloud/instance/user-data.txt; "
+            "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'",
+        )
+
     def diagnose(self, machine: str) -> str:
         """The end of the machine's cloud-init output and of its node agent's journal."""
         out = self.machines().ssh(
