@@ -28,7 +28,6 @@ from typing import Any
 
 from ....errors import UsageError
 from ....spec import ClusterSpec
-from .. import images
 from ..cluster import LocalCluster, check_name
 from ..run import require_root
 from .control import (
@@ -44,6 +43,7 @@ from .control import (
     wait_for_machines,
 )
 from .launch import SIM_CREDENTIALS, create_stack
+from .local_cluster import check_name_for, cloud_of, open_machines
 from .seed import ENDPOINT_URL, METADATA_ENDPOINT, Endpoints
 
 CLOUDS = ("aws", "azure")
@@ -124,14 +124,9 @@ def up(
     spec = machine_spec(spec, progress)
     require_sim_extra()
     require_root("swarmstack local up --cloud aws")
-    if LocalCluster.exists(name) and not is_simulation(name):
-        raise UsageError(
-            f"--name={name}: a local cluster of plain machines has that name; "
-            "choose another --name or `swarmstack local down` it first"
-        )
+    check_name_for(name, "aws")
     region = spec.region or DEFAULT_REGION
-    image = images.ensure_cloud_image(progress)
-    cluster = LocalCluster.open_or_create(name, image, progress=progress)
+    cluster = open_machines(name, progress)
     files = SimFiles.of(name)
     if files.config.exists():
         region = str(read_config(files).get("region", region))
@@ -146,11 +141,6 @@ def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress 
     wait_for_machines(
         name, "AWS", lambda row: row["ec2_state"] == "running", timeout=timeout, progress=progress
     )
-
-
-def cloud_of(name: str) -> str:
-    """aws or azure: the cloud a simulation cluster simulates."""
-    return str(read_config(SimFiles.of(name)).get("cloud", "aws"))
 
 
 def status(name: str) -> dict[str, Any]:

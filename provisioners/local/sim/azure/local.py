@@ -18,20 +18,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .....errors import LocalProviderError, UsageError
+from .....errors import LocalProviderError
 from .....spec import ClusterSpec
-from ... import images, keys
-from ...cluster import LocalCluster, check_name
+from ... import keys
+from ...cluster import check_name
 from ...run import require_root
 from ..control import (
     SimFiles,
     instances,
-    is_simulation,
     machine_spec,
-    read_config,
     wait_for_machines,
 )
 from ..environment import environment
+from ..local_cluster import check_name_for, open_machines
 from .control import AzureUrls, running_urls, start_service
 from .world import CLIENT_ID, CLIENT_SECRET, LOCATION, SUBSCRIPTION, TENANT
 
@@ -120,19 +119,8 @@ def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -
     check_name(name)
     spec = machine_spec(spec, progress)
     require_root("swarmstack local up --cloud azure")
-    if LocalCluster.exists(name) and not is_simulation(name):
-        raise UsageError(
-            f"--name={name}: a local cluster of plain machines has that name; "
-            "choose another --name or `swarmstack local down` it first"
-        )
-    files = SimFiles.of(name)
-    if files.config.exists() and read_config(files).get("cloud", "aws") != "azure":
-        raise UsageError(
-            f"--name={name}: that cluster simulates AWS; `swarmstack local down --name {name}` "
-            "it first or choose another --name"
-        )
-    image = images.ensure_cloud_image(progress)
-    cluster = LocalCluster.open_or_create(name, image, progress=progress)
+    check_name_for(name, "azure")
+    cluster = open_machines(name, progress)
     progress(f"starting the simulated Azure on {cluster.gateway}")
     urls = start_service(name, cluster.gateway)
     key_text = keys.ensure_key_pair(cluster.ssh_key_path, f"swarmstack-local-{name}")
