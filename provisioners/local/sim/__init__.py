@@ -1,6 +1,6 @@
 """The cloud simulations: the real CloudFormation stack (`local up --cloud aws`) or ARM
 template (`local up --cloud azure`, sim/azure/local.py) on this machine. This module is the
-AWS side; the machine handling both share is fleet.py.
+AWS side; what both clouds share is below.
 
     result = sim.up(spec, name="sim", progress=print)   # moto + IMDS + controller, the stack
     sim.wait_for_instances(name, timeout=120)           # every instance has a booted machine
@@ -14,9 +14,12 @@ as environment variables: AWS_ENDPOINT_URL (moto's server) and AWS_EC2_METADATA_
 (the IMDSv2 emulation), both on the cluster's bridge address. Lifecycle hooks post AWS's
 notifications to their SQS queues (corrections.py). Needs root and the `sim` extra (moto).
 
-Modules: control (the long-running process, no moto), service (that process), controller
-(instances -> machines), imds, seed (NoCloud), lifecycle (message formats), corrections (moto),
-launch (the stack through swarmstack.aws).
+Shared by both clouds: control (the long-running process: start, find, stop, wait for its
+machines; no moto), serving (that process's frame), instance_controller (the controller's
+rounds and rows), fleet (booting and removing machines), seed (NoCloud), local_cluster (the
+--name check, the machines' cluster), environment (fake credentials for a while).
+The AWS side: service (the process), controller (Auto Scaling instances -> machines), imds,
+lifecycle (message formats), corrections (moto), launch (the stack through swarmstack.aws).
 """
 
 from __future__ import annotations
