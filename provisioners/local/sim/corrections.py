@@ -84,7 +84,10 @@ def fake_corrections() -> list[Patch]:
             iam_models.Role,
             "create_from_cloudformation_json",
             classmethod(
-                _wrap_role_create(_function_of(iam_models.Role, "create_from_cloudformation_json"))
+                _after_cloudformation_create(
+                    _function_of(iam_models.Role, "create_from_cloudformation_json"),
+                    _policies_as_json,
+                )
             ),
         ),
         (cfn_models.CloudFormationBackend, "describe_stack_resource", _describe_stack_resource),
@@ -143,7 +146,12 @@ def _load_balancer_from_cloudformation(
 # --- IAM roles and stack resources ----------------------------------------------------------
 
 
-def _wrap_role_create(original: Callable[..., Any]) -> Callable[..., Any]:
+def _after_cloudformation_create(
+    original: Callable[..., Any], fix: Callable[[Any, Any, str, str], None]
+) -> Callable[..., Any]:
+    """moto's create_from_cloudformation_json, then ``fix(made, cloudformation_json,
+    account_id, region_name)`` on what it made."""
+
     def create(
         cls: Any,
         /,
@@ -153,14 +161,18 @@ def _wrap_role_create(original: Callable[..., Any]) -> Callable[..., Any]:
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        """AWS stores the role's inline policies as JSON, as PutRolePolicy would."""
-        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        for name, document in list(role.policies.items()):
-            if not isinstance(document, str):
-                role.policies[name] = json.dumps(document)
-        return role
+        made = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        fix(made, cloudformation_json, account_id, region_name)
+        return made
 
     return create
+
+
+def _policies_as_json(role: Any, _cloudformation_json: Any, _account: str, _region: str) -> None:
+    """AWS stores the role's inline policies as JSON, as PutRolePolicy would."""
+    for name, document in list(role.policies.items()):
+        if not isinstance(document, str):
+            role.policies[name] = json.dumps(document)
 
 
 def _describe_stack_resource(self: Any, stack_name: str, logical_resource_id: str) -> Any:
@@ -276,7 +288,12 @@ def _lifecycle_patches() -> list[Patch]:
         (
             group,
             "create_from_cloudformation_json",
-            classmethod(_wrap_group_create(group.create_from_cloudformation_json.__func__)),  # type: ignore[attr-defined]
+            classmethod(
+                _after_cloudformation_create(
+                    group.create_from_cloudformation_json.__func__,  # type: ignore[attr-defined]
+                    _configure_hooks,
+                )
+            ),
         ),
         (group, "set_desired_capacity", _wrap_set_desired_capacity(group.set_desired_capacity)),
         (backend, "terminate_instance", _wrap_terminate_instance(backend.terminate_instance)),
@@ -331,23 +348,11 @@ def _configure_hook(backend: Any, group: Any, spec: dict[str, Any]) -> None:
     )
 
 
-def _wrap_group_create(original: Callable[..., Any]) -> Callable[..., Any]:
-    def create(
-        cls: Any,
-        /,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        group = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        backend = asg_models.autoscaling_backends[account_id][region_name]
-        for spec in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
-            _configure_hook(backend, group, spec)
-        return group
-
-    return create
+def _configure_hooks(group: Any, cloudformation_json: Any, account_id: str, region: str) -> None:
+    """The group's LifecycleHookSpecificationList, as AWS configures it (moto ignores it)."""
+    backend = asg_models.autoscaling_backends[account_id][region]
+    for spec in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
+        _configure_hook(backend, group, spec)
 
 
 def _wrap_set_desired_capacity(original: Callable[..., Any]) -> Callable[..., Any]:
