@@ -102,12 +102,14 @@ def _settled(simulation: Any, stack: Any, timeout: float = 180) -> str:
 
 
 def _nodes_with_instances(simulation: Any, manager: str) -> list[tuple[str, str]]:
-    """(instance-id label, state) of every node, in the managers' view."""
+    """(instance-id label, state) of every node, in the managers' view. A node the leader
+    removes between the listing and its inspection is gone, not an error."""
     out = simulation.run(
         manager,
+        "ids=$(docker node ls -q) || exit 1; for n in $ids; do "
         "docker node inspect --format "
-        "'{{index .Spec.Labels \"swarmstack.instance-id\"}} {{.Status.State}}' "
-        "$(docker node ls -q)",
+        '\'{{index .Spec.Labels "swarmstack.instance-id"}} {{.Status.State}}\' "$n" '
+        "2>/tmp/inspect.err || grep -q 'No such node' /tmp/inspect.err || exit 1; done",
     )
     rows = [line.rpartition(" ") for line in out.splitlines() if line.strip()]
     return [(instance, state) for instance, _, state in rows]
