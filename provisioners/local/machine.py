@@ -15,13 +15,11 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from ...errors import LocalProviderError
-from . import cgroups, network
+from . import cgroups, detached, network
 from .plan import Machine
 from .run import run
 
@@ -113,12 +111,7 @@ def _one_host_key(root: Path) -> None:
 
 def supervisor_pid(files: MachineFiles) -> int | None:
     """The running supervisor's pid, or None (a stale pid file is ignored)."""
-    try:
-        pid = int(files.pid.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if str(files.config).encode() in cmdline else None
+    return detached.running_pid(files.pid, files.config)
 
 
 def start(
@@ -155,47 +148,49 @@ def start(
         "api_vfs_writable": api_vfs_writable,
     }
     files.config.write_text(json.dumps(config, indent=2) + "\n")
-    with files.console.open("ab") as console:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "swarmstack.provisioners.local.supervisor", str(files.config)],
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=console,
-            start_new_session=True,  # survives the CLI; its own session per the recipe
-            close_fds=True,
+    # Its own session, per the recipe; its output is the machine's console log.
+    process = detached.start(
+        "swarmstack.provisioners.local.supervisor", files.config, files.console, files.pid
+    )
+
+    def not_started() -> LocalProviderError:
+        return LocalProviderError(
+            f"{machine.name}: the supervisor did not start", hint=f"see {files.console}"
         )
-    files.pid.write_text(f"{process.pid}\n")
+
     # Until the child has exec'd, its command line is still ours: wait for that moment.
-    deadline = time.monotonic() + 10
-    while supervisor_pid(files) is None:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise LocalProviderError(
-                f"{machine.name}: the supervisor did not start", hint=f"see {files.console}"
-            )
-        time.sleep(0.02)
+    detached.wait_for(
+        lambda: supervisor_pid(files) is not None,
+        alive=lambda: process.poll() is None,
+        deadline=time.monotonic() + 10,
+        interval=0.02,
+        died=not_started,
+        late=not_started,
+    )
 
 
 def wait_for_ssh(machine: Machine, files: MachineFiles, deadline: float) -> None:
     """Until the machine's sshd sends its banner (the host key exists by then)."""
-    while True:
+
+    def banner() -> bool:
         try:
             with socket.create_connection((machine.address, SSH_PORT), timeout=2) as conn:
                 conn.settimeout(5)
-                if conn.recv(64).startswith(b"SSH-"):
-                    return
+                return conn.recv(64).startswith(b"SSH-")
         except OSError:
-            pass
-        if supervisor_pid(files) is None:
-            raise LocalProviderError(
-                f"{machine.name} stopped while booting",
-                hint=f"its console log: {files.console}",
-            )
-        if time.monotonic() > deadline:
-            raise LocalProviderError(
-                f"{machine.name} ({machine.address}) did not answer SSH in time",
-                hint=f"its console log: {files.console}",
-            )
-        time.sleep(0.3)
+            return False
+
+    hint = f"its console log: {files.console}"
+    detached.wait_for(
+        banner,
+        alive=lambda: supervisor_pid(files) is not None,
+        deadline=deadline,
+        interval=0.3,
+        died=lambda: LocalProviderError(f"{machine.name} stopped while booting", hint=hint),
+        late=lambda: LocalProviderError(
+            f"{machine.name} ({machine.address}) did not answer SSH in time", hint=hint
+        ),
+    )
 
 
 def host_key(files: MachineFiles) -> str:

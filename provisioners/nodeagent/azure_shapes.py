@@ -103,6 +103,44 @@ def service_rules(balancer: dict[str, Any]) -> dict[int, tuple[str, str]]:
     return found
 
 
+def tcp_probe(name: str, port: int) -> dict[str, Any]:
+    """A load balancer's probe of a TCP port: the template's for spec ports, the agent's for
+    services' ports (templates/azure/network.py uses it too)."""
+    return {
+        "name": name,
+        "properties": {
+            "protocol": "Tcp",
+            "port": port,
+            "intervalInSeconds": 5,
+            "probeThreshold": 2,
+        },
+    }
+
+
+def tcp_rule(
+    name: str, port: int, *, frontend: dict[str, str], pool: dict[str, str], probe: dict[str, str]
+) -> dict[str, Any]:
+    """A load-balancing rule of a TCP port (same port on both sides); frontend, pool and probe
+    are {"id": ...} references."""
+    return {
+        "name": name,
+        "properties": {
+            "frontendIPConfiguration": frontend,
+            "backendAddressPool": pool,
+            "probe": probe,
+            "protocol": "Tcp",
+            "frontendPort": port,
+            "backendPort": port,
+            "enableFloatingIP": False,
+            "enableTcpReset": True,
+            "idleTimeoutInMinutes": 4,
+            "loadDistribution": "Default",
+            # Outbound traffic uses the load balancer's explicit outbound rule instead.
+            "disableOutboundSnat": True,
+        },
+    }
+
+
 def _child_id(balancer: dict[str, Any], kind: str, name: str) -> dict[str, str]:
     return {"id": f"{balancer['id']}/{kind}/{name}"}
 
@@ -114,35 +152,16 @@ def with_port(balancer: dict[str, Any], port: int, pool: str) -> dict[str, Any]:
     name = f"{SERVICE_PREFIX}{port}"
     frontend = properties["frontendIPConfigurations"][0]["name"]
     properties["probes"] = [p for p in properties.get("probes") or [] if p.get("name") != name]
-    properties["probes"].append(
-        {
-            "name": name,
-            "properties": {
-                "protocol": "Tcp",
-                "port": port,
-                "intervalInSeconds": 5,
-                "probeThreshold": 2,
-            },
-        }
-    )
+    properties["probes"].append(tcp_probe(name, port))
     rules = [r for r in properties.get("loadBalancingRules") or [] if r.get("name") != name]
     rules.append(
-        {
-            "name": name,
-            "properties": {
-                "frontendIPConfiguration": _child_id(result, "frontendIPConfigurations", frontend),
-                "backendAddressPool": _child_id(result, "backendAddressPools", pool),
-                "probe": _child_id(result, "probes", name),
-                "protocol": "Tcp",
-                "frontendPort": port,
-                "backendPort": port,
-                "enableFloatingIP": False,
-                "enableTcpReset": True,
-                "idleTimeoutInMinutes": 4,
-                "loadDistribution": "Default",
-                "disableOutboundSnat": True,
-            },
-        }
+        tcp_rule(
+            name,
+            port,
+            frontend=_child_id(result, "frontendIPConfigurations", frontend),
+            pool=_child_id(result, "backendAddressPools", pool),
+            probe=_child_id(result, "probes", name),
+        )
     )
     properties["loadBalancingRules"] = rules
     return result

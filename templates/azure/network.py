@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...contract import CLUSTER_TAG, GOSSIP_PORT, SWARM_PORT
+from ...provisioners.nodeagent.azure_shapes import tcp_probe, tcp_rule
 from .refs import Refs
 from .settings import AZURE_ZONES, SSH_NAT_FIRST_PORT, AzureSettings
 
@@ -127,37 +128,10 @@ def load_balancer(settings: AzureSettings, refs: Refs) -> dict[str, Any]:
     probes = []
     rules = []
     for port in settings.spec.published_ports:
-        probe_name = f"tcp-{port}"
-        probes.append(
-            {
-                "name": probe_name,
-                "properties": {
-                    "protocol": "Tcp",
-                    "port": port,
-                    "intervalInSeconds": 5,
-                    "probeThreshold": 2,
-                },
-            }
-        )
-        rules.append(
-            {
-                "name": f"tcp-{port}",
-                "properties": {
-                    "frontendIPConfiguration": frontend,
-                    "backendAddressPool": apps_pool,
-                    "probe": {"id": refs.resource_id(LB_PROBE, lb, probe_name)},
-                    "protocol": "Tcp",
-                    "frontendPort": port,
-                    "backendPort": port,
-                    "enableFloatingIP": False,
-                    "enableTcpReset": True,
-                    "idleTimeoutInMinutes": 4,
-                    "loadDistribution": "Default",
-                    # Outbound traffic uses the explicit outbound rule instead.
-                    "disableOutboundSnat": True,
-                },
-            }
-        )
+        name = f"tcp-{port}"
+        probes.append(tcp_probe(name, port))
+        probe = {"id": refs.resource_id(LB_PROBE, lb, name)}
+        rules.append(tcp_rule(name, port, frontend=frontend, pool=apps_pool, probe=probe))
     return {
         "location": refs.param("location"),
         "tags": tags(settings),

@@ -1,21 +1,22 @@
 """The `aws_simulation` fixture's object: stacks on the AWS simulation, created as
 `aws cloudformation create-stack` would (the stack is complete once every instance signalled;
-no swarmstack command forms the swarm - the node agents do), and commands on their machines.
+no swarmstack command forms the swarm - the node agents do), and commands on their machines
+(simulation_machines.py).
 """
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from swarmstack.provisioners.local import LocalCluster, busybox_image, sim
+from swarmstack.provisioners.local import sim
 from swarmstack.provisioners.local.sim.launch import sim_credentials
 from swarmstack.spec import ClusterSpec
+
+from .simulation_machines import SimulationMachines
 
 REGION = "us-east-1"
 SIGNAL = "Received SUCCESS signal with UniqueId "
@@ -41,13 +42,11 @@ class SimStack:
         )
 
 
-class AwsSimulation:
+class AwsSimulation(SimulationMachines[SimStack]):
     """One simulated stack at a time; a stack of other counts replaces the current one."""
 
     def __init__(self, name_prefix: str) -> None:
-        self.prefix = name_prefix
-        self.count = 0
-        self.stack: SimStack | None = None
+        super().__init__(name_prefix)
         self.endpoint = ""
 
     def client(self, service: str) -> Any:
@@ -71,7 +70,7 @@ class AwsSimulation:
         wanted = tuple(
             sorted({**parameters, "console": tuple(sorted((console or {}).items()))}.items())
         )
-        current = self.stack
+        current = self.current
         if (
             current is not None
             and (current.managers, current.parameters) == (managers, wanted)
@@ -82,9 +81,7 @@ class AwsSimulation:
             )
         ):
             return current  # reuse its machines
-        self.close()
-        self.count += 1
-        cluster = f"{self.prefix}{self.count}"
+        cluster = self.next_cluster()
         spec = ClusterSpec.model_validate(
             {
                 "name": cluster,
@@ -97,12 +94,12 @@ class AwsSimulation:
         started = time.monotonic()
         result = sim.up(spec, name=cluster, progress=print, parameters=console)
         self.endpoint = result.endpoints.aws
-        self.stack = SimStack(cluster, spec.name, managers, workers, wanted)
+        stack = self.current = SimStack(cluster, spec.name, managers, workers, wanted)
         sim.wait_for_instances(cluster, timeout=BOOT_TIMEOUT, progress=print)
-        self._wait_for_signals(self.stack)
+        self._wait_for_signals(stack)
         took = time.monotonic() - started
         print(f"stack {spec.name}: {managers}+{workers} booted and signalled in {took:.0f} s")
-        return self.stack
+        return stack
 
     def _wait_for_signals(self, stack: SimStack) -> None:
         """What CloudFormation waits for before CREATE_COMPLETE: a signal per instance."""
@@ -121,42 +118,6 @@ class AwsSimulation:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"no Ready signal from {sorted(missing)} after {SIGNAL_TIMEOUT:.0f} s"
-                    + self._diagnose(sorted(missing)[0])
+                    + self.diagnose(sorted(missing)[0])
                 )
             time.sleep(2)
-
-    def _diagnose(self, instance_id: str) -> str:
-        assert self.stack is not None
-        cluster = LocalCluster.open(self.stack.cluster)
-        out = cluster.ssh(
-            instance_id,
-            "sudo tail -n 15 /var/log/cloud-init-output.log; "
-            "sudo journalctl -u 'swarmstack-agent*' --no-pager -n 30",
-            check=False,
-        )
-        return f"\n--- {instance_id}:\n{out.stdout}{out.stderr}"
-
-    def load_busybox(self, instance_id: str) -> None:
-        """The test image (swarmstack/busybox) into the instance's dockerd: machines have no
-        registry to pull from."""
-        assert self.stack is not None
-        cluster = LocalCluster.open(self.stack.cluster)
-        with busybox_image().open("rb") as image:
-            subprocess.run(
-                cluster.ssh_command(instance_id, ["sudo docker load"]),
-                stdin=image,
-                capture_output=True,
-                check=True,
-                timeout=120,
-            )
-
-    def run(self, instance_id: str, command: str) -> str:
-        """A command as root on the instance's machine; its stdout (fails on a failure)."""
-        assert self.stack is not None
-        cluster = LocalCluster.open(self.stack.cluster)
-        return cluster.ssh(instance_id, f"sudo sh -c {shlex.quote(command)}", timeout=120).stdout
-
-    def close(self) -> None:
-        if self.stack is not None:
-            sim.down(self.stack.cluster)
-            self.stack = None

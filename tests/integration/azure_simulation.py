@@ -1,21 +1,22 @@
 """The `azure_simulation` fixture's object: clusters on the Azure simulation, deployed as
 `az deployment group create` would deploy `swarmstack azure template`'s output (no swarmstack
 command forms the swarm - the node agents do), scale-set operations through the Azure SDK,
-and commands on the instances' machines.
+and commands on the instances' machines (simulation_machines.py).
 """
 
 from __future__ import annotations
 
-import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from swarmstack.azure.clients import AzureClients, as_dict
-from swarmstack.provisioners.local import LocalCluster, sim
+from swarmstack.provisioners.local import sim
 from swarmstack.provisioners.local.sim.azure import local as azure_sim
 from swarmstack.provisioners.local.sim.azure.control import AzureUrls
 from swarmstack.spec import ClusterSpec
+
+from .simulation_machines import SimulationMachines
 
 BOOT_TIMEOUT = 300.0
 
@@ -48,17 +49,15 @@ class SimDeployment:
         return f"{self.group}-{role}s"
 
 
-class AzureSimulation:
+class AzureSimulation(SimulationMachines[SimDeployment]):
     """One simulated deployment at a time; one of other counts replaces the current one."""
 
     def __init__(self, name_prefix: str) -> None:
-        self.prefix = name_prefix
-        self.count = 0
-        self.deployment: SimDeployment | None = None
+        super().__init__(name_prefix)
         self.urls: AzureUrls | None = None
 
     def deploy(self, managers: int, workers: int) -> SimDeployment:
-        current = self.deployment
+        current = self.current
         if (
             current is not None
             and (current.managers, current.workers) == (managers, workers)
@@ -66,20 +65,20 @@ class AzureSimulation:
             and len(current.instances("worker")) == workers
         ):
             return current  # still as deployed: reuse its machines
-        self.close()
-        self.count += 1
-        cluster = f"{self.prefix}{self.count}"
+        cluster = self.next_cluster()
         spec = ClusterSpec.model_validate(
             {"name": cluster, "manager_size": managers, "cluster_size": workers}
         )
         started = time.monotonic()
         result = azure_sim.up(spec, name=cluster, progress=print)
         self.urls = result.urls
-        self.deployment = SimDeployment(cluster, spec.name, managers, workers, result.outputs)
+        deployment = self.current = SimDeployment(
+            cluster, spec.name, managers, workers, result.outputs
+        )
         azure_sim.wait_for_instances(cluster, timeout=BOOT_TIMEOUT, progress=print)
         took = time.monotonic() - started
         print(f"deployment {spec.name}: {managers}+{workers} machines booted in {took:.0f} s")
-        return self.deployment
+        return deployment
 
     def _compute(self, action: Any) -> Any:
         assert self.urls is not None
@@ -88,7 +87,7 @@ class AzureSimulation:
 
     def set_capacity(self, role: str, capacity: int) -> None:
         """PUT the scale set with a new sku.capacity, as `az vmss scale` does."""
-        deployment = self.deployment
+        deployment = self.current
         assert deployment is not None
         name = deployment.scale_set(role)
 
@@ -102,7 +101,7 @@ class AzureSimulation:
 
     def delete_instance(self, hostname: str) -> None:
         """`az vmss delete-instances`: the instance gets its Terminate event first."""
-        deployment = self.deployment
+        deployment = self.current
         assert deployment is not None
         scale_set, number = deployment.vm_name(hostname).rsplit("_", 1)
 
@@ -115,7 +114,7 @@ class AzureSimulation:
         self._compute(delete)
 
     def load_balancer(self) -> dict[str, Any]:
-        deployment = self.deployment
+        deployment = self.current
         assert deployment is not None
         return dict(
             self._compute(
@@ -124,25 +123,3 @@ class AzureSimulation:
                 )
             )
         )
-
-    def run(self, hostname: str, command: str) -> str:
-        """A command as root on the machine; its stdout (fails on a failure)."""
-        assert self.deployment is not None
-        cluster = LocalCluster.open(self.deployment.cluster)
-        return cluster.ssh(hostname, f"sudo sh -c {shlex.quote(command)}", timeout=120).stdout
-
-    def diagnose(self, hostname: str) -> str:
-        assert self.deployment is not None
-        cluster = LocalCluster.open(self.deployment.cluster)
-        out = cluster.ssh(
-            hostname,
-            "sudo tail -n 15 /var/log/cloud-init-output.log; "
-            "sudo journalctl -u 'swarmstack-agent*' --no-pager -n 40",
-            check=False,
-        )
-        return f"\n--- {hostname}:\n{out.stdout}{out.stderr}"
-
-    def close(self) -> None:
-        if self.deployment is not None:
-            sim.down(self.deployment.cluster)
-            self.deployment = None

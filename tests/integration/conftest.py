@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import paramiko
 import pytest
@@ -26,10 +26,12 @@ from swarmstack.provisioners.local.sim.launch import sim_credentials
 
 from .aws_simulation import REGION, AwsSimulation
 from .azure_simulation import AzureSimulation
+from .simulation_machines import SimulationMachines
 
 # Session clusters are named after the pytest process, so parallel sessions (two engineers,
 # or CI and a developer) never share machines, and leftovers of a killed session are known.
 SESSION_PREFIX = "it"
+Simulation = TypeVar("Simulation", bound=SimulationMachines[Any])
 
 
 class ClusterFactory(Protocol):
@@ -136,28 +138,35 @@ def run(client: paramiko.SSHClient, command: str) -> str:
     return str(out)
 
 
+@contextlib.contextmanager
+def _simulation(make: Callable[[str], Simulation], suffix: str) -> Iterator[Simulation]:
+    """A simulation fixture's object for the module (its clusters named after the session
+    and ``suffix``); its cluster removed after the module."""
+    require_root()
+    _remove_clusters_of_dead_sessions()
+    simulation = make(session_cluster_name(suffix))
+    try:
+        yield simulation
+    finally:
+        simulation.close()
+
+
 @pytest.fixture(scope="module")
 def aws_simulation() -> Iterator[AwsSimulation]:
     """Stacks on the AWS simulation (see aws_simulation.py); removed after the module."""
-    require_root()
-    simulation = AwsSimulation(session_cluster_name("-sa"))
     # The tests' own boto3 clients: the simulation's fake credentials and region, never a
     # user's profile nor the instance metadata address.
-    with sim_credentials(), pytest.MonkeyPatch.context() as env:
+    with (
+        _simulation(AwsSimulation, "-sa") as simulation,
+        sim_credentials(),
+        pytest.MonkeyPatch.context() as env,
+    ):
         env.setenv("AWS_DEFAULT_REGION", REGION)
-        try:
-            yield simulation
-        finally:
-            simulation.close()
+        yield simulation
 
 
 @pytest.fixture(scope="module")
 def azure_simulation() -> Iterator[AzureSimulation]:
     """Deployments on the Azure simulation (see azure_simulation.py); removed after the module."""
-    require_root()
-    _remove_clusters_of_dead_sessions()
-    simulation = AzureSimulation(session_cluster_name("-az"))
-    try:
+    with _simulation(AzureSimulation, "-az") as simulation:
         yield simulation
-    finally:
-        simulation.close()

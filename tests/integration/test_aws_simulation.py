@@ -162,19 +162,27 @@ def test_a_terminated_worker_is_announced_held_and_then_its_machine_removed(
     sqs = _client(simulation, "sqs")
     [queue] = [u for u in sqs.list_queues()["QueueUrls"] if "LifecycleQueue" in u]
     worker = _by_role(name, "worker")
+    # The test reads the queue as the leader would: the leader's own node agent, which polls
+    # it every second, must not take the notice first (its healing is test_aws_self_managing's).
+    # Its last ReceiveMessage (a 1 s long poll) lives on in the server after it stops.
+    cluster = LocalCluster.open(name)
+    cluster.ssh(_by_role(name, "manager"), "sudo systemctl stop swarmstack-agent.service")
+    time.sleep(2)
     autoscaling.terminate_instance_in_auto_scaling_group(
         InstanceId=worker, ShouldDecrementDesiredCapacity=True
     )
     notices = [
         json.loads(m["Body"])
-        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=5)[
+            "Messages"
+        ]
     ]
     [notice] = [n for n in notices if n.get("EC2InstanceId") == worker]
     assert notice["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
     time.sleep(2)  # a poll of the controller: the machine must stay while the action waits
     row = _instances(name)[worker]
     assert (row["lifecycle_state"], row["machine"]) == ("Terminating:Wait", "running")
-    assert LocalCluster.open(name).is_running(worker)
+    assert cluster.is_running(worker)
 
     autoscaling.complete_lifecycle_action(
         AutoScalingGroupName=notice["AutoScalingGroupName"],

@@ -12,7 +12,6 @@ moto (5.2) does not implement CompleteLifecycleAction or RecordLifecycleActionHe
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any, cast
 
 import boto3
@@ -25,38 +24,10 @@ from swarmstack.provisioners.nodeagent.aws import Cloud, StackResources, paramet
 from swarmstack.provisioners.nodeagent.engine import Engine
 from swarmstack.provisioners.nodeagent.main import Booter, Healer, Settings
 
+from ..fake_engines import FakeEngine
+
 STACK = "prod"
 REGION = "us-east-1"
-
-
-class FakeEngine:
-    """The Engine API of a manager whose swarm has ``nodes``; records what it is asked."""
-
-    def __init__(self, nodes: list[d.SwarmNode] | None = None) -> None:
-        self.swarm_nodes = {node.id: node for node in nodes or []}
-        self.calls: list[str] = []
-
-    def local_swarm(self) -> d.LocalSwarm:
-        return d.LocalSwarm("inactive")
-
-    def nodes(self) -> list[d.SwarmNode]:
-        return list(self.swarm_nodes.values())
-
-    def update_node(self, node_id: str, **changes: Any) -> None:
-        self.calls.append(f"update {node_id} {changes}")
-        node = self.swarm_nodes[node_id]
-        self.swarm_nodes[node_id] = replace(
-            node,
-            availability=changes.get("Availability", node.availability),
-            role=changes.get("Role", node.role),
-        )
-
-    def running_tasks(self, node_id: str) -> int:
-        return 0
-
-    def remove_node(self, node_id: str) -> None:
-        self.calls.append(f"remove {node_id}")
-        del self.swarm_nodes[node_id]
 
 
 def identity(instance_id: str, role: str = "manager") -> d.NodeIdentity:
@@ -172,6 +143,25 @@ def termination_notice(instance_id: str) -> str:
     )
 
 
+def leaving_queue(endpoint: str, instance_id: str) -> str:
+    """The stack's lifecycle queue with a termination notice of ``instance_id`` in it."""
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    queue = sqs.create_queue(QueueName="prod-lifecycle")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=termination_notice(instance_id))
+    return str(queue)
+
+
+def leader_healer(engine: FakeEngine, queue: str) -> Healer:
+    """The leader's healer, reading that queue through ``engine``."""
+    return Healer(
+        identity("i-leader"),
+        cast(Engine, engine),
+        Cloud(STACK, REGION),
+        Settings(),
+        resources=StackResources(queue_url=queue),
+    )
+
+
 def test_a_termination_notice_ends_in_complete_lifecycle_action(
     aws_endpoint: str, lifecycle_actions: list[dict[str, Any]]
 ) -> None:
@@ -204,23 +194,13 @@ def test_a_termination_notice_ends_in_complete_lifecycle_action(
 def test_a_leaving_worker_is_drained_and_removed_before_the_action_completes(
     aws_endpoint: str, lifecycle_actions: list[dict[str, Any]]
 ) -> None:
-    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
-    queue = sqs.create_queue(QueueName="prod-lifecycle")["QueueUrl"]
-    sqs.send_message(QueueUrl=queue, MessageBody=termination_notice("i-0123456789abcdef0"))
+    queue = leaving_queue(aws_endpoint, "i-0123456789abcdef0")
     worker = d.SwarmNode(
         "node-w", 5, "worker", "ready", "active", "10.0.2.7",
         {"swarmstack.instance-id": "i-0123456789abcdef0"},
     )  # fmt: skip
     engine = FakeEngine([worker])
-    cloud = Cloud(STACK, REGION)
-    healer = Healer(
-        identity("i-leader"),
-        cast(Engine, engine),
-        cloud,
-        Settings(),
-        resources=StackResources(queue_url=queue),
-    )
-    healer.handle_notices([])
+    leader_healer(engine, queue).handle_notices([])
     assert engine.calls == ["update node-w {'Availability': 'drain'}", "remove node-w"]
     assert [call["Action"] for call in lifecycle_actions] == ["CompleteLifecycleAction"]
 
@@ -228,9 +208,7 @@ def test_a_leaving_worker_is_drained_and_removed_before_the_action_completes(
 def test_a_manager_whose_removal_would_break_quorum_is_kept_and_heartbeated(
     aws_endpoint: str, lifecycle_actions: list[dict[str, Any]]
 ) -> None:
-    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
-    queue = sqs.create_queue(QueueName="prod-lifecycle")["QueueUrl"]
-    sqs.send_message(QueueUrl=queue, MessageBody=termination_notice("i-0123456789abcdef0"))
+    queue = leaving_queue(aws_endpoint, "i-0123456789abcdef0")
     leaving = d.SwarmNode(
         "m0", 5, "manager", "ready", "drain", "10.0.1.7",
         {"swarmstack.instance-id": "i-0123456789abcdef0"}, "reachable",
@@ -240,15 +218,7 @@ def test_a_manager_whose_removal_would_break_quorum_is_kept_and_heartbeated(
         d.SwarmNode("m2", 5, "manager", "down", "active", "10.0.1.9", {}, "unreachable"),
     ]
     engine = FakeEngine([leaving, *others])
-    cloud = Cloud(STACK, REGION)
-    healer = Healer(
-        identity("i-leader"),
-        cast(Engine, engine),
-        cloud,
-        Settings(),
-        resources=StackResources(queue_url=queue),
-    )
-    healer.handle_notices([])
+    leader_healer(engine, queue).handle_notices([])
     assert engine.calls == []  # not demoted: the two left would have one reachable manager
     assert [call["Action"] for call in lifecycle_actions] == ["RecordLifecycleActionHeartbeat"]
 
@@ -282,14 +252,7 @@ def test_a_leader_leaving_demotes_itself_and_hands_the_notice_to_the_next_leader
         d.SwarmNode("m2", 5, "manager", "ready", "active", "10.0.1.9", {}, "reachable"),
     ]
     engine = LeaderEngine("m0", [me, *others])
-    healer = Healer(
-        identity("i-leader"),
-        cast(Engine, engine),
-        Cloud(STACK, REGION),
-        Settings(),
-        resources=StackResources(queue_url=queue),
-    )
-    healer.handle_notices([])
+    leader_healer(engine, queue).handle_notices([])
     assert engine.calls == [
         "update m0 {'Availability': 'drain'}",
         "update m0 {'Role': 'worker'}",
@@ -333,25 +296,9 @@ def _load_balanced_stack() -> StackResources:
     )
 
 
-class PublishingEngine(FakeEngine):
-    def __init__(self, ports: list[int]) -> None:
-        super().__init__([d.SwarmNode("w", 1, "worker", "ready", "active", "10.0.1.9")])
-        self.ports = ports
-
-    def services(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "Endpoint": {
-                    "Ports": [{"PublishedPort": p, "Protocol": "tcp", "PublishMode": "ingress"}]
-                }
-            }
-            for p in self.ports
-        ]
-
-
 def test_listeners_follow_published_services_and_spec_ports_stay(aws_endpoint: str) -> None:
     resources = _load_balanced_stack()
-    engine = PublishingEngine([8080])
+    engine = FakeEngine([d.SwarmNode("w", 1, "worker", "ready", "active", "10.0.1.9")], [8080])
     cloud = Cloud(STACK, REGION)
     healer = Healer(
         identity("i-leader"), cast(Engine, engine), cloud, Settings(fixed_ports=[80]),

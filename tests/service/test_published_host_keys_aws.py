@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import boto3
 import paramiko
@@ -26,10 +25,10 @@ from swarmstack.aws.session import AwsSettings
 from swarmstack.aws.stack_flow import StackDeployment
 from swarmstack.errors import NodesSilent
 from swarmstack.handoff import CloudSsh, HandoffProgress
-from swarmstack.provisioners.inventory import Host, SshSettings
 from swarmstack.provisioners.local.sim import corrections
 from swarmstack.spec import ClusterSpec
 
+from .recorded_handoff import recording_bootstrap
 from .test_aws_stack import small_template
 
 REGION = "us-east-1"
@@ -77,17 +76,6 @@ def boot_console(folder: Path) -> tuple[str, list[str]]:
     return console, pinned
 
 
-def recording_bootstrap(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    handed: dict[str, Any] = {}
-
-    def bootstrap(spec: ClusterSpec, hosts: list[Host], ssh: SshSettings, _: Any) -> Any:
-        handed.update(hosts=hosts, known_hosts=ssh.known_hosts.read_text())
-        return {"status": "recorded"}
-
-    monkeypatch.setattr("swarmstack.aws.handoff.bootstrap_hosts", bootstrap)
-    return handed
-
-
 def test_the_cli_pins_exactly_the_keys_each_console_shows(
     consoles: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,7 +89,7 @@ def test_the_cli_pins_exactly_the_keys_each_console_shows(
         )
         assert console_host_keys(ec2, node.instance_id) == ",".join(published[node.instance_id])
 
-    handed = recording_bootstrap(monkeypatch)
+    handed = recording_bootstrap(monkeypatch, "aws")
     known_hosts = tmp_path / "known_hosts"
     ssh = CloudSsh(user=None, key=None, known_hosts=known_hosts, trust_on_first_use=False)
     notes: list[str] = []
@@ -138,7 +126,7 @@ def test_an_instance_whose_console_shows_no_keys_stops_the_hand_off(
     manager, worker = launched("silent", workers=1)
     consoles[manager.instance_id], _ = boot_console(tmp_path / "manager")
     ec2 = boto3.client("ec2", region_name=REGION)
-    handed = recording_bootstrap(monkeypatch)
+    handed = recording_bootstrap(monkeypatch, "aws")
     spec = ClusterSpec.model_validate({"name": "silent"})
     known_hosts = tmp_path / "known_hosts"
     ssh = CloudSsh(user=None, key=None, known_hosts=known_hosts, trust_on_first_use=False)

@@ -1,6 +1,6 @@
 """The cloud simulations: the real CloudFormation stack (`local up --cloud aws`) or ARM
 template (`local up --cloud azure`, sim/azure/local.py) on this machine. This module is the
-AWS side; the machine handling both share is fleet.py.
+AWS side; what both clouds share is below.
 
     result = sim.up(spec, name="sim", progress=print)   # moto + IMDS + controller, the stack
     sim.wait_for_instances(name, timeout=120)           # every instance has a booted machine
@@ -14,22 +14,23 @@ as environment variables: AWS_ENDPOINT_URL (moto's server) and AWS_EC2_METADATA_
 (the IMDSv2 emulation), both on the cluster's bridge address. Lifecycle hooks post AWS's
 notifications to their SQS queues (corrections.py). Needs root and the `sim` extra (moto).
 
-Modules: control (the long-running process, no moto), service (that process), controller
-(instances -> machines), imds, seed (NoCloud), lifecycle (message formats), corrections (moto),
-launch (the stack through swarmstack.aws).
+Shared by both clouds: control (the long-running process: start, find, stop, wait for its
+machines; no moto), serving (that process's frame), instance_controller (the controller's
+rounds and rows), fleet (booting and removing machines), seed (NoCloud), local_cluster (the
+--name check, the machines' cluster), environment (fake credentials for a while).
+The AWS side: service (the process), controller (Auto Scaling instances -> machines), imds,
+lifecycle (message formats), corrections (moto), launch (the stack through swarmstack.aws).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ....errors import LocalProviderError, UsageError
+from ....errors import UsageError
 from ....spec import ClusterSpec
-from .. import images
 from ..cluster import LocalCluster, check_name
 from ..run import require_root
 from .control import (
@@ -40,11 +41,12 @@ from .control import (
     machine_spec,
     read_config,
     running_endpoints,
-    service_pid,
     start_service,
     stop_service,
+    wait_for_machines,
 )
 from .launch import SIM_CREDENTIALS, create_stack
+from .local_cluster import check_name_for, cloud_of, open_machines
 from .seed import ENDPOINT_URL, METADATA_ENDPOINT, Endpoints
 
 CLOUDS = ("aws", "azure")
@@ -125,14 +127,9 @@ def up(
     spec = machine_spec(spec, progress)
     require_sim_extra()
     require_root("swarmstack local up --cloud aws")
-    if LocalCluster.exists(name) and not is_simulation(name):
-        raise UsageError(
-            f"--name={name}: a local cluster of plain machines has that name; "
-            "choose another --name or `swarmstack local down` it first"
-        )
+    check_name_for(name, "aws")
     region = spec.region or DEFAULT_REGION
-    image = images.ensure_cloud_image(progress)
-    cluster = LocalCluster.open_or_create(name, image, progress=progress)
+    cluster = open_machines(name, progress)
     files = SimFiles.of(name)
     if files.config.exists():
         region = str(read_config(files).get("region", region))
@@ -144,40 +141,9 @@ def up(
 
 def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:
     """Until every running instance of the groups has a booted machine (SSH answers)."""
-    files = SimFiles.of(name)
-    deadline = time.monotonic() + timeout
-    reported = -1
-    while True:
-        rows = instances(files)
-        failed = [r for r in rows if r["machine"] == "failed"]
-        if failed:
-            raise LocalProviderError(
-                *(f"{r['instance_id']}: {r['error']}" for r in failed),
-                hint=f"the simulation's log: {files.log}",
-            )
-        wanted = [r for r in rows if r["ec2_state"] == "running"]
-        booted = [r for r in wanted if r["machine"] == "running"]
-        if len(booted) != reported:
-            reported = len(booted)
-            progress(f"machines booted: {len(booted)}/{len(wanted)}")
-        if wanted and len(booted) == len(wanted):
-            return
-        if service_pid(files) is None:
-            raise LocalProviderError(
-                f"the AWS simulation of cluster {name} is not running",
-                hint=f"its log: {files.log}",
-            )
-        if time.monotonic() > deadline:
-            raise LocalProviderError(
-                f"{len(booted)} of {len(wanted)} machines booted after {timeout:.0f} s",
-                hint=f"the simulation's log: {files.log}",
-            )
-        time.sleep(0.5)
-
-
-def cloud_of(name: str) -> str:
-    """aws or azure: the cloud a simulation cluster simulates."""
-    return str(read_config(SimFiles.of(name)).get("cloud", "aws"))
+    wait_for_machines(
+        name, "AWS", lambda row: row["ec2_state"] == "running", timeout=timeout, progress=progress
+    )
 
 
 def status(name: str) -> dict[str, Any]:

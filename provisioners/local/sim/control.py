@@ -1,10 +1,12 @@
-"""Starting, finding and stopping a cluster's simulation process (no moto needed here).
+"""Starting, finding and stopping a cluster's simulation process, and waiting for its
+machines: the same for every simulated cloud (no moto needed here). The AWS simulation's own
+start is start_service below; the Azure one's is azure/control.py.
 
 Its files live in /var/lib/swarmstack/local/NAME/sim/:
-    config.json     what service.py serves (address, ports, region)
+    config.json     what the service serves (address, ports, region; "cloud": "azure" there)
     service.pid     the running process
     service.log     its log (servers, controller: boots, terminations)
-    ready.json      {"aws": URL, "metadata": URL} once both servers listen
+    ready.json      where it serves, once its servers listen ({"aws": URL, "metadata": URL})
     instances.json  the controller's view: every instance and its machine
 """
 
@@ -13,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from typing import Any
 
 from ....errors import LocalProviderError
 from ....spec import ClusterSpec
-from .. import paths
+from .. import detached, paths
 from .seed import Endpoints
 
 AWS_PORT = 5000  # moto's own default port
@@ -69,12 +69,7 @@ def is_simulation(cluster: str) -> bool:
 
 def service_pid(files: SimFiles) -> int | None:
     """The running simulation process, or None (a stale pid file is ignored)."""
-    try:
-        pid = int(files.pid.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if str(files.config).encode() in cmdline else None
+    return detached.running_pid(files.pid, files.config)
 
 
 def read_config(files: SimFiles) -> dict[str, Any]:
@@ -85,60 +80,73 @@ def read_config(files: SimFiles) -> dict[str, Any]:
     return data
 
 
-def running_endpoints(files: SimFiles) -> Endpoints | None:
-    """Where the running simulation serves, or None when it does not run."""
+def ready_answer(files: SimFiles) -> dict[str, Any] | None:
+    """What the running simulation wrote to ready.json, or None when it does not run."""
     if service_pid(files) is None:
         return None
     try:
-        ready = json.loads(files.ready.read_text())
+        answer: dict[str, Any] = json.loads(files.ready.read_text())
     except (OSError, ValueError):
         return None
-    return Endpoints(aws=str(ready["aws"]), metadata=str(ready["metadata"]))
+    return answer
+
+
+def launch_service(cluster: str, cloud: str, module: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Start `python -m MODULE CONFIG.json` for the cluster and wait until it serves; returns
+    its ready.json. ``cloud`` names it in errors ("the AWS simulation of cluster NAME")."""
+    files = SimFiles.of(cluster)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    files.ready.unlink(missing_ok=True)
+    config = {**config, "ready_file": str(files.ready), "status_file": str(files.instances)}
+    files.config.write_text(json.dumps(config, indent=2) + "\n")
+    process = detached.start(module, files.config, files.log, files.pid)
+    what = f"the {cloud} simulation of cluster {cluster}"
+
+    def not_started() -> LocalProviderError:
+        if process.poll() is None:
+            process.terminate()
+        return LocalProviderError(
+            f"{what} did not start", *_tail(files.log), hint=f"its log: {files.log}"
+        )
+
+    detached.wait_for(
+        files.ready.exists,
+        alive=lambda: process.poll() is None,
+        deadline=time.monotonic() + READY_TIMEOUT,
+        interval=0.1,
+        died=not_started,
+        late=not_started,
+    )
+    answer = ready_answer(files)
+    if answer is None:  # pragma: no cover - ready was written by the live process
+        raise LocalProviderError(f"{what} stopped at once")
+    return answer
+
+
+def running_endpoints(files: SimFiles) -> Endpoints | None:
+    """Where the running AWS simulation serves, or None when it does not run."""
+    answer = ready_answer(files)
+    return None if answer is None else _endpoints(answer)
+
+
+def _endpoints(answer: dict[str, Any]) -> Endpoints:
+    return Endpoints(aws=str(answer["aws"]), metadata=str(answer["metadata"]))
 
 
 def start_service(cluster: str, address: str, region: str) -> Endpoints:
-    """Start the simulation process for the cluster (once) and wait until it serves."""
-    files = SimFiles.of(cluster)
-    running = running_endpoints(files)
+    """Start the AWS simulation process for the cluster (once) and wait until it serves."""
+    running = running_endpoints(SimFiles.of(cluster))
     if running is not None:
         return running
-    files.dir.mkdir(parents=True, exist_ok=True)
-    files.ready.unlink(missing_ok=True)
     config = {
         "cluster": cluster,
         "address": address,
         "region": region,
         "aws_port": AWS_PORT,
         "metadata_port": METADATA_PORT,
-        "ready_file": str(files.ready),
-        "status_file": str(files.instances),
     }
-    files.config.write_text(json.dumps(config, indent=2) + "\n")
-    with files.log.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "swarmstack.provisioners.local.sim.service", str(files.config)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # outlives the CLI that started it
-            close_fds=True,
-        )
-    files.pid.write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not files.ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.terminate()
-            raise LocalProviderError(
-                f"the AWS simulation of cluster {cluster} did not start",
-                *_tail(files.log),
-                hint=f"its log: {files.log}",
-            )
-        time.sleep(0.1)
-    found = running_endpoints(files)
-    if found is None:  # pragma: no cover - ready was written by the live process
-        raise LocalProviderError(f"the AWS simulation of cluster {cluster} stopped at once")
-    return found
+    module = "swarmstack.provisioners.local.sim.service"
+    return _endpoints(launch_service(cluster, "AWS", module, config))
 
 
 def stop_service(cluster: str) -> bool:
@@ -165,6 +173,50 @@ def instances(files: SimFiles) -> list[dict[str, Any]]:
     except (OSError, ValueError, KeyError):
         return []
     return rows
+
+
+def wait_for_machines(
+    cluster: str,
+    cloud: str,
+    wants_machine: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float,
+    progress: Callable[[str], None],
+) -> None:
+    """Until every instance whose status row ``wants_machine`` has a booted machine (SSH
+    answers); a failed boot, the process's end or the timeout raise."""
+    files = SimFiles.of(cluster)
+    counts = [-1, 0]  # booted (last reported), wanted
+
+    def all_booted() -> bool:
+        rows = instances(files)
+        failed = [r for r in rows if r["machine"] == "failed"]
+        if failed:
+            raise LocalProviderError(
+                *(f"{r['instance_id']}: {r['error']}" for r in failed),
+                hint=f"the simulation's log: {files.log}",
+            )
+        wanted = [r for r in rows if wants_machine(r)]
+        booted = sum(1 for r in wanted if r["machine"] == "running")
+        if booted != counts[0]:
+            progress(f"machines booted: {booted}/{len(wanted)}")
+        counts[:] = [booted, len(wanted)]
+        return bool(wanted) and booted == len(wanted)
+
+    detached.wait_for(
+        all_booted,
+        alive=lambda: service_pid(files) is not None,
+        deadline=time.monotonic() + timeout,
+        interval=0.5,
+        died=lambda: LocalProviderError(
+            f"the {cloud} simulation of cluster {cluster} is not running",
+            hint=f"its log: {files.log}",
+        ),
+        late=lambda: LocalProviderError(
+            f"{counts[0]} of {counts[1]} machines booted after {timeout:.0f} s",
+            hint=f"the simulation's log: {files.log}",
+        ),
+    )
 
 
 def _tail(log: Path, lines: int = 5) -> list[str]:

@@ -6,17 +6,16 @@ Every second it reads the groups and their instances through the AWS API (the mo
   instance's private IP in moto becomes the machine's address, so describe-instances, IMDS
   local-ipv4 and the machine agree;
 - a machine whose instance is terminated (or gone) is powered off and deleted.
-Boots and removals are the fleet's (fleet.py, the same for every simulated cloud).
-The controller writes what it sees to instances.json for `local status` and `local up`.
+The round, the rows and the machines are instance_controller.py's (the same for every
+simulated cloud). The controller writes what it sees to instances.json for `local status` and
+`local up`.
 """
 
 from __future__ import annotations
 
 import base64
-import threading
-import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ....contract import ROLE_TAG
 from ..cluster import LocalCluster
 from . import seed
 from .fleet import MachineFleet
+from .instance_controller import InstanceController
 
 # Instance states of EC2 whose machine must run.
 RUNNING_STATES = {"pending", "running", "stopping"}
@@ -47,7 +47,7 @@ Clients = Callable[[str], Any]  # service name -> boto3 client of the simulated 
 SetAddress = Callable[[str, str], None]  # (instance id, address) -> moto records it
 
 
-class Controller:
+class Controller(InstanceController[Tracked]):
     def __init__(
         self,
         cluster: LocalCluster,
@@ -57,30 +57,12 @@ class Controller:
         status_file: Path,
         log: Callable[[str], None],
     ) -> None:
-        self.cluster = cluster
-        self.endpoints = endpoints
         self.clients = clients
         self.set_address = set_address
-        self.status_file = status_file
-        self.log = log
-        self.tracked: dict[str, Tracked] = {}
-        self.fleet = MachineFleet(cluster, endpoints, status_file, log)
-        self._lock = threading.Lock()
-        # Machines of an earlier run of the simulation: their instances died with its memory,
-        # so the first poll removes them.
-        for name, role, address in self.fleet.existing():
-            self.tracked[name] = Tracked(name, "-", role, "-", "gone", "running", address)
+        super().__init__(MachineFleet(cluster, endpoints, status_file, log))
 
-    # --- the loop ------------------------------------------------------------------------
-
-    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception:  # a failed poll is logged and retried; the loop must live on
-                self.log("poll failed:\n" + traceback.format_exc())
-            stop.wait(interval)
-        self.fleet.shutdown()
+    def leftover(self, name: str, role: str, address: str) -> Tracked:
+        return Tracked(name, "-", role, "-", "gone", "running", address)
 
     def step(self) -> None:
         in_groups = self._group_instances()
@@ -98,7 +80,7 @@ class Controller:
                     known = self.tracked[instance_id] = Tracked(
                         instance_id, group, role, lifecycle_state, state, "booting"
                     )
-                    self._boot(instance_id, template)
+                    self._boot(known, template)
                 if known is not None:
                     known.lifecycle_state = lifecycle_state
             for instance_id, known in self.tracked.items():
@@ -107,9 +89,8 @@ class Controller:
                 if instance_id not in in_groups:
                     known.lifecycle_state = "-"
                 if known.ec2_state not in RUNNING_STATES and known.machine != "removing":
-                    known.machine = "removing"
-                    self._remove(instance_id)
-            self._write_status()
+                    self.remove_machine(known, instance_id)
+            self.fleet.write_status(self.status_rows())
 
     # --- reading the simulated AWS ------------------------------------------------------
 
@@ -157,42 +138,15 @@ class Controller:
         encoded = versions[0]["LaunchTemplateData"].get("UserData", "") if versions else ""
         return base64.b64decode(encoded)
 
-    # --- machines (the fleet's, shared with the Azure simulation) ---------------------------
-
-    def _boot(self, instance_id: str, template: dict[str, Any]) -> None:
-        known = self.tracked[instance_id]
-
-        def on_address(address: str) -> None:
-            known.address = address
-            self.set_address(instance_id, address)
-
-        def on_done(error: Exception | None) -> None:
-            with self._lock:
-                if error is not None:
-                    known.machine, known.error = "failed", str(error)
-                elif known.machine == "booting":
-                    known.machine = "running"
-
-        self.fleet.boot(
+    def _boot(self, known: Tracked, template: dict[str, Any]) -> None:
+        instance_id = known.instance_id
+        self.boot_machine(
+            known,
             instance_id,
-            known.role,
             lambda: self._user_data(template),
-            on_address,
-            on_done,
+            lambda address: self.set_address(instance_id, address),
             label=known.group,
         )
-
-    def _remove(self, instance_id: str) -> None:
-        def on_done(error: Exception | None) -> None:
-            if error is None:
-                with self._lock:
-                    self.tracked.pop(instance_id, None)
-
-        self.fleet.remove(instance_id, on_done)
-
-    def _write_status(self) -> None:
-        rows = [asdict(t) for t in sorted(self.tracked.values(), key=lambda t: t.instance_id)]
-        self.fleet.write_status(rows)
 
 
 def _tags(instance: dict[str, Any]) -> dict[str, str]:

@@ -29,6 +29,12 @@ IAM and stack resources (what people inspecting the stack rely on):
 - AWS's DescribeStackResource finds a resource of the stack by logical id; moto fails with an
   internal error when the stack has a resource whose condition is false (a None in its map).
 
+The first manager's claim (SSM PutParameter without Overwrite):
+- AWS creates a parameter atomically: of callers racing to create the same name, exactly one
+  succeeds and the others get ParameterAlreadyExists. moto checks and stores without a lock, so
+  two threads of its server can both "create" it (two managers both ran `swarm init`); here
+  PutParameter is serialised.
+
 Resource signals (what the node agent sends once its node is Ready):
 - AWS accepts SignalResource for a resource of the stack and records the stack event
   "Received SUCCESS signal with UniqueId <id>" on it; moto (5.2) has no SignalResource and
@@ -60,7 +66,7 @@ from moto.ec2.responses import general as ec2_general
 from moto.elbv2 import models as elbv2_models
 from moto.iam import models as iam_models
 from moto.sqs.models import sqs_backends
-from moto.ssm.models import Parameter, ssm_backends
+from moto.ssm.models import Parameter, SimpleSystemManagerBackend, ssm_backends
 
 from . import lifecycle
 
@@ -84,11 +90,26 @@ def fake_corrections() -> list[Patch]:
             iam_models.Role,
             "create_from_cloudformation_json",
             classmethod(
-                _wrap_role_create(_function_of(iam_models.Role, "create_from_cloudformation_json"))
+                _after_cloudformation_create(
+                    _function_of(iam_models.Role, "create_from_cloudformation_json"),
+                    _policies_as_json,
+                )
             ),
         ),
         (cfn_models.CloudFormationBackend, "describe_stack_resource", _describe_stack_resource),
+        (SimpleSystemManagerBackend, "put_parameter", _put_parameter),
     ]
+
+
+# moto's own PutParameter, taken before any correction replaces it.
+_PUT_PARAMETER = SimpleSystemManagerBackend.put_parameter
+_put_parameter_lock = threading.RLock()
+
+
+def _put_parameter(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """PutParameter as one atomic step (see the module's docstring)."""
+    with _put_parameter_lock:
+        return _PUT_PARAMETER(self, *args, **kwargs)
 
 
 def _function_of(owner: Any, name: str) -> Callable[..., Any]:
@@ -143,7 +164,12 @@ def _load_balancer_from_cloudformation(
 # --- IAM roles and stack resources ----------------------------------------------------------
 
 
-def _wrap_role_create(original: Callable[..., Any]) -> Callable[..., Any]:
+def _after_cloudformation_create(
+    original: Callable[..., Any], fix: Callable[[Any, Any, str, str], None]
+) -> Callable[..., Any]:
+    """moto's create_from_cloudformation_json, then ``fix(made, cloudformation_json,
+    account_id, region_name)`` on what it made."""
+
     def create(
         cls: Any,
         /,
@@ -153,14 +179,18 @@ def _wrap_role_create(original: Callable[..., Any]) -> Callable[..., Any]:
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        """AWS stores the role's inline policies as JSON, as PutRolePolicy would."""
-        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        for name, document in list(role.policies.items()):
-            if not isinstance(document, str):
-                role.policies[name] = json.dumps(document)
-        return role
+        made = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        fix(made, cloudformation_json, account_id, region_name)
+        return made
 
     return create
+
+
+def _policies_as_json(role: Any, _cloudformation_json: Any, _account: str, _region: str) -> None:
+    """AWS stores the role's inline policies as JSON, as PutRolePolicy would."""
+    for name, document in list(role.policies.items()):
+        if not isinstance(document, str):
+            role.policies[name] = json.dumps(document)
 
 
 def _describe_stack_resource(self: Any, stack_name: str, logical_resource_id: str) -> Any:
@@ -276,7 +306,12 @@ def _lifecycle_patches() -> list[Patch]:
         (
             group,
             "create_from_cloudformation_json",
-            classmethod(_wrap_group_create(group.create_from_cloudformation_json.__func__)),  # type: ignore[attr-defined]
+            classmethod(
+                _after_cloudformation_create(
+                    group.create_from_cloudformation_json.__func__,  # type: ignore[attr-defined]
+                    _configure_hooks,
+                )
+            ),
         ),
         (group, "set_desired_capacity", _wrap_set_desired_capacity(group.set_desired_capacity)),
         (backend, "terminate_instance", _wrap_terminate_instance(backend.terminate_instance)),
@@ -331,23 +366,11 @@ def _configure_hook(backend: Any, group: Any, spec: dict[str, Any]) -> None:
     )
 
 
-def _wrap_group_create(original: Callable[..., Any]) -> Callable[..., Any]:
-    def create(
-        cls: Any,
-        /,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        group = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        backend = asg_models.autoscaling_backends[account_id][region_name]
-        for spec in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
-            _configure_hook(backend, group, spec)
-        return group
-
-    return create
+def _configure_hooks(group: Any, cloudformation_json: Any, account_id: str, region: str) -> None:
+    """The group's LifecycleHookSpecificationList, as AWS configures it (moto ignores it)."""
+    backend = asg_models.autoscaling_backends[account_id][region]
+    for spec in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
+        _configure_hook(backend, group, spec)
 
 
 def _wrap_set_desired_capacity(original: Callable[..., Any]) -> Callable[..., Any]:

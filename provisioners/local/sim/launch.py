@@ -6,8 +6,7 @@ machines is exactly what `swarmstack aws launch-stack` would create on AWS.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from ....aws import stack_template
 from ....aws.changesets import create_change_set, execute_change_set
@@ -19,6 +18,7 @@ from ....aws.template_upload import template_source
 from ....errors import StackOperationFailed, UsageError
 from ....spec import ClusterSpec
 from ....templates.aws import parameters as p
+from .environment import environment
 
 # What to put in the environment to talk to the simulation (moto accepts any credentials;
 # these keep a user's real ones out of it). Also what `local up` tells users to export.
@@ -31,21 +31,9 @@ SIM_KEY_NAME = "swarmstack-sim"
 _CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
-@contextlib.contextmanager
-def sim_credentials() -> Iterator[None]:
+def sim_credentials() -> contextlib.AbstractContextManager[None]:
     """The fake credentials in this process's environment for the duration."""
-    saved = {k: os.environ.get(k) for k in (*SIM_CREDENTIALS, *_CLEARED)}
-    os.environ.update(SIM_CREDENTIALS)
-    for name in _CLEARED:
-        os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return environment(SIM_CREDENTIALS, _CLEARED)
 
 
 def create_stack(

@@ -9,16 +9,10 @@ left to `local down`, which stops this process first.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
-import sys
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import boto3
@@ -32,6 +26,7 @@ from . import corrections
 from .controller import Controller
 from .imds import ImdsServer, InstanceMetadata
 from .seed import Endpoints
+from .serving import log, main, run_controller
 
 # The credentials the simulation's own clients use; moto accepts any.
 CONSOLE_BYTES = 64 * 1024  # EC2's GetConsoleOutput: the last 64 KB
@@ -42,10 +37,6 @@ FAKE_CREDENTIALS = {
     # botocore must never probe the instance metadata address.
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-
-
-def log(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} sim: {message}", file=sys.stderr, flush=True)
 
 
 def imds_lookup(region: str) -> Any:
@@ -176,31 +167,19 @@ def serve(config: dict[str, Any]) -> int:
         Path(config["status_file"]),
         log,
     )
-    stop = threading.Event()
 
-    def on_term(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    ready = Path(config["ready_file"])
-    ready.write_text(json.dumps({"aws": endpoints.aws, "metadata": endpoints.metadata}) + "\n")
-    log(f"serving AWS at {endpoints.aws}, IMDS at {endpoints.metadata} ({region})")
-    try:
-        controller.run(stop)
-    finally:
+    def stop_servers() -> None:
         imds.stop()
         moto.stop()
-        ready.unlink(missing_ok=True)
-        log("stopped")
-    return 0
 
-
-def main() -> None:
-    code = serve(json.loads(Path(sys.argv[1]).read_text()))
-    sys.stderr.flush()
-    os._exit(code)  # without joining boot threads still waiting for a machine
+    return run_controller(
+        controller,
+        config,
+        ready={"aws": endpoints.aws, "metadata": endpoints.metadata},
+        serving=f"serving AWS at {endpoints.aws}, IMDS at {endpoints.metadata} ({region})",
+        stop_servers=stop_servers,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    main(serve)

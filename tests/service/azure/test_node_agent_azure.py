@@ -14,7 +14,6 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +41,8 @@ from swarmstack.provisioners.nodeagent.main import Booter, Healer, Settings, ide
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.azure import arm_template, resolve_settings
 
+from ...fake_engines import FakeEngine, SwarmEngine
+
 CLUSTER = "swarm"
 
 
@@ -65,40 +66,6 @@ def fake(tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Itera
 
 def node_cloud(fake: FakeNodeCloud, name: str) -> Cloud:
     return Cloud(Metadata(fake.imds(name), fake.imds(name)))
-
-
-class FakeEngine:
-    """The Engine API of a manager whose swarm has ``nodes``; records what it is asked."""
-
-    def __init__(self, nodes: list[d.SwarmNode] | None = None, ports: list[int] = []) -> None:  # noqa: B006
-        self.swarm_nodes = {node.id: node for node in nodes or []}
-        self.calls: list[str] = []
-        self.ports = list(ports)
-
-    def nodes(self) -> list[d.SwarmNode]:
-        return list(self.swarm_nodes.values())
-
-    def update_node(self, node_id: str, **changes: Any) -> None:
-        self.calls.append(f"update {node_id} {changes}")
-        node = self.swarm_nodes[node_id]
-        self.swarm_nodes[node_id] = replace(
-            node,
-            availability=changes.get("Availability", node.availability),
-            role=changes.get("Role", node.role),
-        )
-
-    def running_tasks(self, node_id: str) -> int:
-        return 0
-
-    def remove_node(self, node_id: str) -> None:
-        self.calls.append(f"remove {node_id}")
-        del self.swarm_nodes[node_id]
-
-    def services(self) -> list[dict[str, Any]]:
-        return [
-            {"Endpoint": {"Ports": [{"PublishedPort": p, "PublishMode": "ingress"}]}}
-            for p in self.ports
-        ]
 
 
 # --- instance metadata through the endpoint variables ---------------------------------------
@@ -205,38 +172,6 @@ def test_tokens_are_stored_by_managers_and_read_only_by_the_right_identity(
     assert fake.secrets["swarm-worker-token"] == [PLACEHOLDER, "SWMTKN-1-w"]
 
 
-class BootEngine(FakeEngine):
-    """One node's engine for the boot loop; ``swarm`` is shared by the nodes of the test."""
-
-    def __init__(self, node_id: str, swarm: dict[str, Any]) -> None:
-        super().__init__()
-        self.node_id, self.swarm, self.state = node_id, swarm, "inactive"
-        self.joined_with: tuple[tuple[str, ...], str] | None = None
-
-    def local_swarm(self) -> d.LocalSwarm:
-        manager = self.swarm.get("roles", {}).get(self.node_id) == "manager"
-        cluster = self.swarm.get("id", "") if self.state == "active" else ""
-        return d.LocalSwarm(self.state, self.node_id, manager, cluster)
-
-    def init(self, address: str, options: dict[str, Any]) -> None:
-        self.swarm.update(id="cluster-1", roles={self.node_id: "manager"})
-        self.state = "active"
-
-    def join_tokens(self) -> dict[str, str]:
-        return {"worker": "SWMTKN-1-w", "manager": "SWMTKN-1-m"}
-
-    def join(self, address: str, managers: tuple[str, ...], token: str) -> None:
-        self.joined_with = (managers, token)
-        self.swarm["roles"][self.node_id] = "manager" if token.endswith("-m") else "worker"
-        self.state = "active"
-
-    def nodes(self) -> list[d.SwarmNode]:
-        return [
-            d.SwarmNode(n, 1, r, "ready", "active", "", {}, "reachable" if r == "manager" else "")
-            for n, r in self.swarm["roles"].items()
-        ]
-
-
 def test_the_boot_loop_forms_the_swarm_through_the_vault_and_blobs(fake: FakeNodeCloud) -> None:
     swarm: dict[str, Any] = {}
     booted = []
@@ -248,7 +183,7 @@ def test_the_boot_loop_forms_the_swarm_through_the_vault_and_blobs(fake: FakeNod
         name = f"{CLUSTER}-{role}s_{number}"
         fake.add_instance(role, number, address)
         cloud = node_cloud(fake, name)
-        engine = BootEngine(name, swarm)
+        engine = SwarmEngine(name, swarm)
         Booter(
             identity(cloud.metadata), cast(Engine, engine), cloud, Settings(),
             clock=lambda: 1000.0, sleep=lambda seconds: None,
@@ -369,7 +304,7 @@ def test_a_workers_identity_cannot_change_the_load_balancer(fake: FakeNodeCloud)
 def test_the_leader_restores_tokens_a_redeployment_reset(fake: FakeNodeCloud) -> None:
     manager = fake.add_instance("manager", 0, "10.0.0.4")
     cloud = node_cloud(fake, manager.name)
-    engine = BootEngine(manager.name, {})
+    engine = SwarmEngine(manager.name, {})
     assert keep_tokens(cast(Engine, engine), cloud) == ["manager", "worker"]
     assert keep_tokens(cast(Engine, engine), cloud) == []  # equal now: nothing written
     fake.secrets["swarm-worker-token"].append(PLACEHOLDER)  # the template deployed again

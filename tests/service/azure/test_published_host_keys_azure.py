@@ -22,7 +22,6 @@ from swarmstack.azure.status import cluster_status
 from swarmstack.cli.azure_status import swarm_state
 from swarmstack.errors import NodesSilent
 from swarmstack.handoff import CloudSsh, HandoffProgress
-from swarmstack.provisioners.inventory import Host, SshSettings
 from swarmstack.provisioners.local.sim.azure.node_cloud import FakeNodeCloud, serve
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.provisioners.nodeagent import azure
@@ -31,6 +30,7 @@ from swarmstack.provisioners.nodeagent.main import Settings, identity
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.azure import arm_template, resolve_settings
 
+from ..recorded_handoff import recording_bootstrap
 from .test_deploy_flow import GROUP, deployment
 
 CLUSTER = "flow"  # test_deploy_flow's spec
@@ -76,17 +76,6 @@ def deployed(clients: AzureClients) -> tuple[Any, Discovery]:
     return flow, flow.discover()
 
 
-def recording_bootstrap(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    handed: dict[str, Any] = {}
-
-    def bootstrap(spec: ClusterSpec, hosts: list[Host], ssh: SshSettings, _: Any) -> Any:
-        handed.update(hosts=hosts, known_hosts=ssh.known_hosts.read_text())
-        return {"status": "recorded"}
-
-    monkeypatch.setattr("swarmstack.azure.handoff.bootstrap_hosts", bootstrap)
-    return handed
-
-
 def test_deploy_pins_exactly_the_keys_each_instance_wrote_on_its_console(
     fake_azure: FakeAzure,
     clients: AzureClients,
@@ -106,7 +95,7 @@ def test_deploy_pins_exactly_the_keys_each_instance_wrote_on_its_console(
         )
         published[node.private_ip] = key
 
-    handed = recording_bootstrap(monkeypatch)
+    handed = recording_bootstrap(monkeypatch, "azure")
     known_hosts = tmp_path / "known_hosts"
     ssh = CloudSsh(user=None, key=None, known_hosts=known_hosts, trust_on_first_use=False)
     notes: list[str] = []
@@ -145,7 +134,7 @@ def test_an_instance_that_never_writes_its_keys_stops_the_deploy_before_ssh(
     # The worker's console has boot noise only (an image without the agent, or a hung boot).
     [worker] = discovery.workers
     fake_azure.serial_logs[(worker.scale_set, worker.instance_id)] = "[    0.0] Linux\n"
-    handed = recording_bootstrap(monkeypatch)
+    handed = recording_bootstrap(monkeypatch, "azure")
     ssh = CloudSsh(user=None, key=None, known_hosts=tmp_path / "kh", trust_on_first_use=False)
     with pytest.raises(NodesSilent, match=f"1 of 2 node.*within 0s: {worker.scale_set}_0"):
         flow.bootstrap(discovery, ssh, HandoffProgress(), host_keys_timeout=0)
@@ -226,7 +215,7 @@ def test_deploy_waits_for_every_node_ready_and_pins_its_keys_without_ssh(
         node.private_ip: publish(fake_azure, node_cloud, node, tmp_path, monkeypatch, ready=True)
         for node in discovery.nodes
     }
-    handed = recording_bootstrap(monkeypatch)
+    handed = recording_bootstrap(monkeypatch, "azure")
     known_hosts = tmp_path / "known_hosts"
     ssh = CloudSsh(user=None, key=None, known_hosts=known_hosts, trust_on_first_use=False)
     records = flow.wait_for_swarm(discovery, ssh, HandoffProgress(), timeout=0)

@@ -11,6 +11,8 @@ from swarmstack.provisioners.nodeagent.aws import Cloud
 from swarmstack.provisioners.nodeagent.engine import Engine
 from swarmstack.provisioners.nodeagent.main import AgentError, Booter, Settings
 
+from ...fake_engines import SwarmEngine
+
 
 class MemoryCloud:
     """The SSM store and the stack signal, in memory (create-if-absent like PutParameter)."""
@@ -49,46 +51,11 @@ class MemoryCloud:
         self.signals.append((role, instance_id))
 
 
-class MemoryEngine:
-    """One node's engine; ``swarm`` is shared by the nodes of a test (the cluster)."""
-
-    def __init__(self, node_id: str, swarm: dict[str, Any]) -> None:
-        self.node_id = node_id
-        self.swarm = swarm
-        self.state = "inactive"
-        self.joined_with: tuple[tuple[str, ...], str] | None = None
-
-    def local_swarm(self) -> d.LocalSwarm:
-        manager = self.swarm.get("roles", {}).get(self.node_id) == "manager"
-        cluster = self.swarm.get("id", "") if self.state == "active" else ""
-        return d.LocalSwarm(self.state, self.node_id, manager, cluster)
-
-    def init(self, address: str, options: dict[str, Any]) -> None:
-        self.swarm.update(id="cluster-1", roles={self.node_id: "manager"}, options=options)
-        self.state = "active"
-
-    def join_tokens(self) -> dict[str, str]:
-        return {"worker": "SWMTKN-1-w", "manager": "SWMTKN-1-m"}
-
-    def join(self, address: str, managers: tuple[str, ...], token: str) -> None:
-        self.joined_with = (managers, token)
-        self.swarm["roles"][self.node_id] = "manager" if token.endswith("-m") else "worker"
-        self.state = "active"
-
-    def nodes(self) -> list[d.SwarmNode]:
-        return [
-            d.SwarmNode(
-                n, 1, role, "ready", "active", "", {}, "reachable" if role == "manager" else ""
-            )
-            for n, role in self.swarm["roles"].items()
-        ]
-
-
 def node(instance: str, role: str, cloud: MemoryCloud, swarm: dict[str, Any]) -> Booter:
     me = d.NodeIdentity(
         instance, "prod", role, "us-east-1a", "us-east-1", f"10.0.0.{len(instance)}"
     )
-    engine = MemoryEngine(f"node-{instance}", swarm)
+    engine = SwarmEngine(f"node-{instance}", swarm)
     return Booter(
         me, cast(Engine, engine), cast(Cloud, cloud), Settings(init={"DataPathPort": 4790}),
         clock=lambda: 1000.0, sleep=lambda seconds: None,
@@ -110,7 +77,7 @@ def test_the_first_manager_inits_and_stores_tokens_then_the_others_join() -> Non
     second, worker = node("i-22", "manager", cloud, swarm), node("i-333", "worker", cloud, swarm)
     second.run()
     worker.run()
-    engines = [cast(MemoryEngine, b.engine) for b in (second, worker)]
+    engines = [cast(SwarmEngine, b.engine) for b in (second, worker)]
     assert [e.joined_with for e in engines] == [
         (record.managers, "SWMTKN-1-m"),
         (record.managers, "SWMTKN-1-w"),

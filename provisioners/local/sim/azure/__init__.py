@@ -13,8 +13,9 @@ assignments).
 from __future__ import annotations
 
 from .arm import AZURE_CLOUD, DeploymentScope, ReferenceLookup, ResourcePut, TemplateDeployment
-from .deployments import DeploymentsEndpoint, Reply, ResourceStore
+from .deployments import DeploymentsEndpoint, ResourceStore
 from .errors import ArmError
+from .replies import Reply
 
 __all__ = [
     "AZURE_CLOUD",

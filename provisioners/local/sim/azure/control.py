@@ -7,15 +7,11 @@ certificate next to them:
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .....errors import LocalProviderError
-from ..control import READY_TIMEOUT, SimFiles, _tail, service_pid
+from ..control import SimFiles, launch_service, ready_answer
 
 ARM_PORT = 8443
 SERVICES_PORT = 8180
@@ -35,14 +31,13 @@ def cert_path(files: SimFiles) -> Path:
 
 
 def running_urls(files: SimFiles) -> AzureUrls | None:
-    if service_pid(files) is None:
-        return None
-    try:
-        ready = json.loads(files.ready.read_text())
-    except (OSError, ValueError):
-        return None
+    answer = ready_answer(files)
+    return None if answer is None else _urls(files, answer)
+
+
+def _urls(files: SimFiles, answer: dict[str, Any]) -> AzureUrls:
     return AzureUrls(
-        str(ready["arm"]), str(ready["services"]), str(ready["imds"]), str(cert_path(files))
+        str(answer["arm"]), str(answer["services"]), str(answer["imds"]), str(cert_path(files))
     )
 
 
@@ -52,8 +47,6 @@ def start_service(cluster: str, address: str) -> AzureUrls:
     running = running_urls(files)
     if running is not None:
         return running
-    files.dir.mkdir(parents=True, exist_ok=True)
-    files.ready.unlink(missing_ok=True)
     config = {
         "cloud": "azure",
         "cluster": cluster,
@@ -61,33 +54,6 @@ def start_service(cluster: str, address: str) -> AzureUrls:
         "ports": {"arm": ARM_PORT, "services": SERVICES_PORT, "imds": IMDS_PORT},
         "cert": str(cert_path(files)),
         "key": str(files.dir / "arm-key.pem"),
-        "ready_file": str(files.ready),
-        "status_file": str(files.instances),
     }
-    files.config.write_text(json.dumps(config, indent=2) + "\n")
     module = "swarmstack.provisioners.local.sim.azure.service"
-    with files.log.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, str(files.config)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # outlives the CLI that started it
-            close_fds=True,
-        )
-    files.pid.write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not files.ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.terminate()
-            raise LocalProviderError(
-                f"the Azure simulation of cluster {cluster} did not start",
-                *_tail(files.log),
-                hint=f"its log: {files.log}",
-            )
-        time.sleep(0.1)
-    found = running_urls(files)
-    if found is None:  # pragma: no cover - ready was written by the live process
-        raise LocalProviderError(f"the Azure simulation of cluster {cluster} stopped at once")
-    return found
+    return _urls(files, launch_service(cluster, "Azure", module, config))

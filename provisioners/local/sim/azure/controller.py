@@ -6,22 +6,22 @@ Every second, under the world's lock:
   the boot the instance's private IP becomes the machine's address;
 - instances whose Terminate event was approved or timed out leave their scale set;
 - a machine whose instance is gone is powered off and deleted.
-The machines themselves are the fleet's (sim/fleet.py, shared with the AWS simulation).
+The round, the rows and the machines are sim/instance_controller.py's (shared with the AWS
+simulation).
 """
 
 from __future__ import annotations
 
 import base64
-import threading
-import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .....errors import UsageError
 from ...cluster import LocalCluster
 from ...machine import MachineFiles
 from ..fleet import MachineFleet
+from ..instance_controller import InstanceController
 from .servers import BLOB_PREFIX, VAULT_PREFIX
 from .world import World
 
@@ -76,7 +76,7 @@ class InstanceEndpoints:
         return found
 
 
-class Controller:
+class Controller(InstanceController[Tracked]):
     def __init__(
         self,
         world: World,
@@ -87,23 +87,11 @@ class Controller:
     ) -> None:
         self.world = world
         self.endpoints = endpoints
-        self.log = log
-        self.tracked: dict[str, Tracked] = {}
-        self.fleet = MachineFleet(cluster, endpoints, status_file, log)
-        self._lock = threading.Lock()
-        # Machines of an earlier run: their instances died with its memory; removed at once.
-        for name, role, address in self.fleet.existing():
-            self.tracked[name] = Tracked(name, "-", role, "gone", "running", name, address)
+        super().__init__(MachineFleet(cluster, endpoints, status_file, log))
         world.rm.read_serial_log = self.serial_log
 
-    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception:  # a failed round is logged and retried; the loop must live on
-                self.log("round failed:\n" + traceback.format_exc())
-            stop.wait(interval)
-        self.fleet.shutdown()
+    def leftover(self, name: str, role: str, address: str) -> Tracked:
+        return Tracked(name, "-", role, "gone", "running", name, address)
 
     def step(self) -> None:
         for name in self.world.settle_leaving():
@@ -134,9 +122,8 @@ class Controller:
                 if name not in present:
                     known.vm_state = "gone"
                     if known.machine != "removing":
-                        known.machine = "removing"
                         self._remove(known)
-            rows = [asdict(t) for t in sorted(self.tracked.values(), key=lambda t: t.instance_id)]
+            rows = self.status_rows()
         self.fleet.write_status(rows)
 
     def serial_log(self, scale_set: str, instance_id: str) -> str | None:
@@ -166,34 +153,18 @@ class Controller:
             str(tags.get("swarmstack-vault", "")),
             str(tags.get("swarmstack-storage", "")),
         )
-
-        def on_address(address: str) -> None:
-            known.address = address
-            self.world.set_address(scale_set, number, address)
-
-        def on_done(error: Exception | None) -> None:
-            with self._lock:
-                if error is not None:
-                    known.machine, known.error = "failed", str(error)
-                elif known.machine == "booting":
-                    known.machine = "running"
-
-        self.fleet.boot(
+        self.boot_machine(
+            known,
             known.hostname,
-            known.role,
             lambda: base64.b64decode(custom_data),
-            on_address,
-            on_done,
+            lambda address: self.world.set_address(scale_set, number, address),
             label=known.scale_set,
             endpoints=endpoints,
         )
 
     def _remove(self, known: Tracked) -> None:
-        def on_done(error: Exception | None) -> None:
-            if error is None:
-                with self._lock:
-                    self.tracked.pop(known.instance_id, None)
-                if known.address:
-                    self.world.forget_address(known.address)
+        def forget_address() -> None:
+            if known.address:
+                self.world.forget_address(known.address)
 
-        self.fleet.remove(known.hostname, on_done)
+        self.remove_machine(known, known.hostname, forget_address)

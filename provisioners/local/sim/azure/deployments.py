@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from .arm import AZURE_CLOUD, DeploymentScope, ResourcePut, TemplateDeployment
 from .errors import ArmError
 from .parameters import SECURE_TYPES
+from .replies import Reply, error_reply
 
 DEPLOYMENTS = ("providers", "microsoft.resources", "deployments")
 DEPLOYMENT_NAME = re.compile(r"[-\w._()]{1,64}")
@@ -53,17 +54,6 @@ class ResourceStore(Protocol):
     def get_resource(self, resource_id: str) -> Mapping[str, Any] | None:
         """The resource as its GET returns it, or None (reference() reads it)."""
         ...
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"error": {"code": code, "message": message}})
 
 
 def _now() -> str:
@@ -119,21 +109,21 @@ class DeploymentsEndpoint:
         """One request whose path `matches`; `path` without the query string."""
         segments = [s for s in path.split("/") if s]
         if not self.matches(path):
-            return _error(404, "NotFound", f"no route {method} {path}")
+            return error_reply(404, "NotFound", f"no route {method} {path}")
         if api_version is None:
-            return _error(
+            return error_reply(
                 400, "MissingApiVersionParameter", "The api-version query parameter is required."
             )
         subscription_id, group = segments[1], segments[3]
         group_body = self.store.resource_group(subscription_id, group)
         if group_body is None:
-            return _error(
+            return error_reply(
                 404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
             )
         rest = [s.lower() for s in segments[7:]]
         if not rest:
             if method != "GET":
-                return _error(405, "MethodNotAllowed", method)
+                return error_reply(405, "MethodNotAllowed", method)
             with self.lock:
                 prefix = "/".join(["", *segments[:7]]).lower() + "/"
                 value = [r.body() for key, r in self.records.items() if key.startswith(prefix)]
@@ -142,7 +132,7 @@ class DeploymentsEndpoint:
         name = segments[7]
         if len(rest) == 1 and method == "PUT":
             if not DEPLOYMENT_NAME.fullmatch(name):
-                return _error(
+                return error_reply(
                     400,
                     "InvalidDeploymentName",
                     f"The deployment name '{name}' is not valid: 1 to 64 letters, digits, "
@@ -153,7 +143,9 @@ class DeploymentsEndpoint:
         if len(rest) == 1 and method == "GET":
             record = self._record(deployment_id)
             if record is None:
-                return _error(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
+                return error_reply(
+                    404, "DeploymentNotFound", f"Deployment '{name}' could not be found."
+                )
             with self.lock:
                 return Reply(200, record.body())
         if len(rest) == 1 and method == "DELETE":
@@ -164,14 +156,16 @@ class DeploymentsEndpoint:
         if len(rest) >= 2 and rest[1] in ("operationstatuses", "operations") and method == "GET":
             record = self._record(deployment_id)
             if record is None:
-                return _error(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
+                return error_reply(
+                    404, "DeploymentNotFound", f"Deployment '{name}' could not be found."
+                )
             if rest[1] == "operations":
                 with self.lock:
                     return Reply(200, {"value": copy.deepcopy(record.operations)})
             if rest[2:] != [record.operation_id.lower()]:
-                return _error(404, "NotFound", f"no operation {'/'.join(rest[2:])}")
+                return error_reply(404, "NotFound", f"no operation {'/'.join(rest[2:])}")
             return Reply(200, self._status(record))
-        return _error(404, "NotFound", f"no route {method} {path}")
+        return error_reply(404, "NotFound", f"no route {method} {path}")
 
     def wait(self, deployment_id: str, timeout: float) -> str:
         """For in-process callers: the deployment's state once it finished (or at timeout)."""
@@ -201,9 +195,9 @@ class DeploymentsEndpoint:
     ) -> tuple[TemplateDeployment, str] | Reply:
         properties = payload.get("properties") if isinstance(payload, Mapping) else None
         if not isinstance(properties, Mapping):
-            return _error(400, "InvalidRequestContent", "The request has no 'properties'.")
+            return error_reply(400, "InvalidRequestContent", "The request has no 'properties'.")
         if "templateLink" in properties or "parametersLink" in properties:
-            return _error(
+            return error_reply(
                 400,
                 "InvalidRequestContent",
                 "templateLink and parametersLink are not supported by the simulation: send "
@@ -211,18 +205,20 @@ class DeploymentsEndpoint:
             )
         mode = str(properties.get("mode", "Incremental"))
         if mode.lower() != "incremental":
-            return _error(
+            return error_reply(
                 400,
                 "InvalidRequestContent",
                 f"deployment mode '{mode}' is not supported by the simulation: use Incremental",
             )
         template = properties.get("template")
         if not isinstance(template, Mapping):
-            return _error(400, "InvalidRequestContent", "properties.template must be an object.")
+            return error_reply(
+                400, "InvalidRequestContent", "properties.template must be an object."
+            )
         values: dict[str, Any] = {}
         for key, entry in (properties.get("parameters") or {}).items():
             if not isinstance(entry, Mapping) or "value" not in entry:
-                return _error(
+                return error_reply(
                     400,
                     "InvalidRequestContent",
                     f"parameter '{key}': only {{\"value\": ...}} is supported (no Key Vault "
@@ -248,7 +244,7 @@ class DeploymentsEndpoint:
     ) -> Reply:
         existing = self._record(deployment_id)
         if existing is not None and not existing.finished.is_set():
-            return _error(
+            return error_reply(
                 409,
                 "DeploymentActive",
                 f"The deployment '{scope.deployment_name}' is still active; wait until it "
@@ -316,7 +312,7 @@ class DeploymentsEndpoint:
             if record is None:
                 return Reply(204)
             if not record.finished.is_set():
-                return _error(409, "DeploymentActive", "The deployment is still active.")
+                return error_reply(409, "DeploymentActive", "The deployment is still active.")
             del self.records[deployment_id.lower()]
         return Reply(200)
 

@@ -13,25 +13,24 @@ nodes form their swarm themselves; nothing here talks to them.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .....errors import LocalProviderError, UsageError
+from .....errors import LocalProviderError
 from .....spec import ClusterSpec
-from ... import images, keys
-from ...cluster import LocalCluster, check_name
+from ... import keys
+from ...cluster import check_name
 from ...run import require_root
 from ..control import (
     SimFiles,
     instances,
-    is_simulation,
     machine_spec,
-    read_config,
-    service_pid,
+    wait_for_machines,
 )
+from ..environment import environment
+from ..local_cluster import check_name_for, open_machines
 from .control import AzureUrls, running_urls, start_service
 from .world import CLIENT_ID, CLIENT_SECRET, LOCATION, SUBSCRIPTION, TENANT
 
@@ -62,23 +61,11 @@ def sim_environment(urls: AzureUrls) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def sim_azure_environment(urls: AzureUrls) -> Iterator[None]:
+def sim_azure_environment(urls: AzureUrls) -> contextlib.AbstractContextManager[None]:
     """The simulation's client and CA in this process's environment for the duration, and
     no proxy between it and the bridge."""
     values = {**sim_environment(urls), "NO_PROXY": urls.arm.split("//")[1].split(":")[0]}
-    saved = {k: os.environ.get(k) for k in (*values, *_CLEARED)}
-    os.environ.update(values)
-    for name in _CLEARED:
-        os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return environment(values, _CLEARED)
 
 
 @contextlib.contextmanager
@@ -132,19 +119,8 @@ def up(spec: ClusterSpec, *, name: str = "local", progress: Progress = _quiet) -
     check_name(name)
     spec = machine_spec(spec, progress)
     require_root("swarmstack local up --cloud azure")
-    if LocalCluster.exists(name) and not is_simulation(name):
-        raise UsageError(
-            f"--name={name}: a local cluster of plain machines has that name; "
-            "choose another --name or `swarmstack local down` it first"
-        )
-    files = SimFiles.of(name)
-    if files.config.exists() and read_config(files).get("cloud", "aws") != "azure":
-        raise UsageError(
-            f"--name={name}: that cluster simulates AWS; `swarmstack local down --name {name}` "
-            "it first or choose another --name"
-        )
-    image = images.ensure_cloud_image(progress)
-    cluster = LocalCluster.open_or_create(name, image, progress=progress)
+    check_name_for(name, "azure")
+    cluster = open_machines(name, progress)
     progress(f"starting the simulated Azure on {cluster.gateway}")
     urls = start_service(name, cluster.gateway)
     key_text = keys.ensure_key_pair(cluster.ssh_key_path, f"swarmstack-local-{name}")
@@ -231,35 +207,9 @@ def _deployment(resources: Any, method: str, group: str, body: Any) -> dict[str,
 
 def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:
     """Until every instance of the scale sets has a booted machine (SSH answers)."""
-    files = SimFiles.of(name)
-    deadline = time.monotonic() + timeout
-    reported = -1
-    while True:
-        rows = instances(files)
-        failed = [r for r in rows if r["machine"] == "failed"]
-        if failed:
-            raise LocalProviderError(
-                *(f"{r['instance_id']}: {r['error']}" for r in failed),
-                hint=f"the simulation's log: {files.log}",
-            )
-        wanted = [r for r in rows if r["vm_state"] != "gone"]
-        booted = [r for r in wanted if r["machine"] == "running"]
-        if len(booted) != reported:
-            reported = len(booted)
-            progress(f"machines booted: {len(booted)}/{len(wanted)}")
-        if wanted and len(booted) == len(wanted):
-            return
-        if service_pid(files) is None:
-            raise LocalProviderError(
-                f"the Azure simulation of cluster {name} is not running",
-                hint=f"its log: {files.log}",
-            )
-        if time.monotonic() > deadline:
-            raise LocalProviderError(
-                f"{len(booted)} of {len(wanted)} machines booted after {timeout:.0f} s",
-                hint=f"the simulation's log: {files.log}",
-            )
-        time.sleep(0.5)
+    wait_for_machines(
+        name, "Azure", lambda row: row["vm_state"] != "gone", timeout=timeout, progress=progress
+    )
 
 
 def status(name: str) -> dict[str, Any]:

@@ -26,9 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-from xml.sax.saxutils import escape
 
 from .....templates.azure.selfmanaging import ROLES
+from .blob_store import Blobs, blob_reply
+from .replies import Reply
 
 ROLE_NAMES = {role_id: name for name, role_id in ROLES.items()}
 # Built-in roles reduced to what the agent does: (resource kind, action).
@@ -93,7 +94,7 @@ class FakeNodeCloud:
         self.instances: dict[str, Instance] = {}
         self.tokens: dict[str, str] = {}  # access token -> scale set
         self.secrets: dict[str, list[str]] = {}  # name -> versions
-        self.blobs: dict[tuple[str, str], bytes] = {}
+        self.blobs: Blobs = {}  # (container, name) -> body
         self.arm: dict[str, Any] = {}  # lower-case resource id -> body
         self.denied: list[str] = []
         self.imds_url = ""
@@ -262,28 +263,7 @@ class FakeNodeCloud:
                 f"{self.tokens[token]} {action} {container}/{name}",
                 "AuthorizationPermissionMismatch",
             )
-        key = (container, name)
-        if method == "GET" and query.get("comp") == "list":
-            prefix = query.get("prefix", "")
-            names = sorted(n for c, n in self.blobs if c == container and n.startswith(prefix))
-            xml = "".join(f"<Blob><Name>{escape(n)}</Name></Blob>" for n in names)
-            text = (
-                '<?xml version="1.0"?><EnumerationResults>'
-                f"<Blobs>{xml}</Blobs><NextMarker/></EnumerationResults>"
-            )
-            return Reply(200, text.encode())
-        if method == "GET":
-            return (
-                Reply(200, self.blobs[key])
-                if key in self.blobs
-                else Reply(404, None, {"x-ms-error-code": "BlobNotFound"})
-            )
-        if method == "DELETE":
-            return Reply(202, None) if self.blobs.pop(key, None) is not None else Reply(404, None)
-        if headers.get("if-none-match") == "*" and key in self.blobs:
-            return Reply(409, None, {"x-ms-error-code": "BlobAlreadyExists"})
-        self.blobs[key] = body
-        return Reply(201, None)
+        return blob_reply(self.blobs, (container,), name, method, query, headers, body)
 
     def arm_call(self, token: str, method: str, path: str, body: bytes) -> Reply:
         parts = path.split("/")
@@ -324,13 +304,6 @@ class FakeNodeCloud:
                     {"properties": {"virtualMachine": {"id": vm_id}, "ipConfigurations": [config]}}
                 )
         return result
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _handler(fake: FakeNodeCloud, imds: bool) -> type[BaseHTTPRequestHandler]:

@@ -19,11 +19,13 @@ import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from .replies import Reply, error_reply
 
 # Long-running-operation style per resource type (lower case).
 LRO_STYLE = {
@@ -58,17 +60,6 @@ class Request:
     path: str
     api_version: str | None
     body: Any
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"error": {"code": code, "message": message}})
 
 
 class FakeAzure:
@@ -172,7 +163,7 @@ class FakeAzure:
                 return (
                     refused
                     if refused.status != 401
-                    else _error(
+                    else error_reply(
                         401, "InvalidAuthenticationToken", "The access token is missing or invalid."
                     )
                 )
@@ -184,9 +175,9 @@ class FakeAzure:
             if lower[:1] == ["fake"]:
                 return self._poll(lower[1], lower[2])
             if len(lower) < 4 or lower[0] != "subscriptions" or lower[2] != "resourcegroups":
-                return _error(404, "NotFound", f"no route {method} {path}")
+                return error_reply(404, "NotFound", f"no route {method} {path}")
             if "api-version" not in query:
-                return _error(
+                return error_reply(
                     400,
                     "MissingApiVersionParameter",
                     "The api-version query parameter is required.",
@@ -195,22 +186,24 @@ class FakeAzure:
             if len(lower) == 4:
                 return self._group(method, path, group, payload)
             if group not in self.groups:
-                return _error(
+                return error_reply(
                     404,
                     "ResourceGroupNotFound",
                     f"Resource group '{segments[3]}' could not be found.",
                 )
             if self.deployments is not None and self.deployments.matches(path):
                 api_version = next(iter(query.get("api-version", [])), None)
-                reply = self.deployments.handle(method, path, api_version, payload, self.base_url)
-                return Reply(reply.status, reply.body, reply.headers)
+                reply: Reply = self.deployments.handle(
+                    method, path, api_version, payload, self.base_url
+                )
+                return reply
             if lower[4:] == ["resources"]:
                 return self._list_group(group)
             if len(lower) == 8 and lower[4] == "providers":
                 return self._resource(method, path, payload)
             if len(lower) == 9 and lower[6] == "virtualmachinescalesets" and method == "POST":
                 if lower[8] != "delete":
-                    return _error(404, "NotFound", f"no route {method} {path}")
+                    return error_reply(404, "NotFound", f"no route {method} {path}")
                 ids = [str(i) for i in (payload or {}).get("instanceIds") or []]
                 return self._delete_instances("/".join(["", *lower[:8]]), ids)
             if len(lower) == 9 and lower[6] == "virtualmachinescalesets":
@@ -223,7 +216,7 @@ class FakeAzure:
                 return self._port_mapping(lower, payload)
             if len(lower) > 8 and lower[4] == "providers" and len(lower) % 2 == 0:
                 return self._nested(method, path, payload)
-            return _error(404, "NotFound", f"no route {method} {path}")
+            return error_reply(404, "NotFound", f"no route {method} {path}")
 
     # --- identity ------------------------------------------------------------------------
 
@@ -269,12 +262,12 @@ class FakeAzure:
     def _group(self, method: str, path: str, group: str, payload: Any) -> Reply:
         refused = self.refusals.get((method, group))
         if refused:
-            return _error(*refused)
+            return error_reply(*refused)
         if method == "HEAD":  # check_existence
             return Reply(204 if group in self.groups else 404)
         if method == "GET":
             if group not in self.groups:
-                return _error(
+                return error_reply(
                     404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
                 )
             return Reply(200, self.groups[group])
@@ -295,7 +288,7 @@ class FakeAzure:
                 return Reply(204)
             self.log.append(("delete requested", group))
             return self._start(group_id(path), "delete", group)
-        return _error(405, "MethodNotAllowed", method)
+        return error_reply(405, "MethodNotAllowed", method)
 
     def _list_group(self, group: str) -> Reply:
         value = [
@@ -312,7 +305,7 @@ class FakeAzure:
         name = self._name(resource_id)
         refused = self.refusals.get((method, name))
         if refused:
-            return _error(*refused)
+            return error_reply(*refused)
         busy = [
             o
             for o in self.operations.values()
@@ -321,13 +314,13 @@ class FakeAzure:
         existing = self.resources.get(resource_id)
         if method == "GET":
             if existing is None:
-                return _error(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
+                return error_reply(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
             for operation in busy:
                 if LRO_STYLE.get(self._type(resource_id)) == "state":
                     self._advance(operation)
             return Reply(200, existing)
         if busy:
-            return _error(
+            return error_reply(
                 409,
                 "AnotherOperationInProgress",
                 f"Another operation on this or dependent resource is in progress. {path}",
@@ -337,14 +330,14 @@ class FakeAzure:
                 ref for ref in self._references(payload, resource_id) if ref not in self.resources
             ]
             if missing:
-                return _error(
+                return error_reply(
                     400,
                     "InvalidResourceReference",
                     f"Resource {missing[0]} referenced by {path} was not found.",
                 )
             clash = _same_backend_rules(payload) if self._type(resource_id) == LB_TYPE else None
             if clash:
-                return _error(400, "RulesUseSameBackendPortProtocolAndPool", clash)
+                return error_reply(400, "RulesUseSameBackendPortProtocolAndPool", clash)
             return self._put(path, resource_id, payload, existing is None)
         if method == "DELETE":
             if existing is None:
@@ -361,13 +354,13 @@ class FakeAzure:
                 and self._type(other) not in NETWORK_RULE_HOLDERS
             ]
             if users:
-                return _error(
+                return error_reply(
                     409, "InUseResourceCannotBeDeleted", f"{path} is in use by {users[0]}."
                 )
             self.log.append(("delete requested", name))
             existing["properties"]["provisioningState"] = "Deleting"
             return self._start(resource_id, "delete", name)
-        return _error(405, "MethodNotAllowed", method)
+        return error_reply(405, "MethodNotAllowed", method)
 
     def _put(self, path: str, resource_id: str, payload: dict[str, Any], created: bool) -> Reply:
         segments = path.split("/")
@@ -415,7 +408,7 @@ class FakeAzure:
     def _poll(self, style: str, operation_id: str) -> Reply:
         operation = self.operations.get(operation_id)
         if operation is None:
-            return _error(404, "NotFound", "no such operation")
+            return error_reply(404, "NotFound", "no such operation")
         self._advance(operation)
         if style == "operations":
             body: dict[str, Any] = {
@@ -433,7 +426,7 @@ class FakeAzure:
                 {"Location": f"{self.base_url}/fake/locations/{operation.id}", "Retry-After": "0"},
             )
         if operation.status == "Failed" and operation.failure:
-            return _error(400, *operation.failure)
+            return error_reply(400, *operation.failure)
         if operation.kind == "delete":
             return Reply(204)
         return Reply(200, self.resources.get(operation.resource_id))
@@ -509,13 +502,17 @@ class FakeAzure:
         Events the instances leave after their event; otherwise at once."""
         body = self.resources.get(scale_set_id)
         if body is None:
-            return _error(404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found.")
+            return error_reply(
+                404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found."
+            )
         if not instance_ids:
-            return _error(400, "InvalidParameter", "instanceIds: at least one instance id")
+            return error_reply(400, "InvalidParameter", "instanceIds: at least one instance id")
         known = {i["instanceId"] for i in self.instances.get(scale_set_id, [])}
         unknown = [i for i in instance_ids if i not in known]
         if unknown:
-            return _error(404, "NotFound", f"instance {unknown[0]} of {body['name']} not found")
+            return error_reply(
+                404, "NotFound", f"instance {unknown[0]} of {body['name']} not found"
+            )
         body["sku"]["capacity"] -= len(instance_ids)
         if self.on_leaving is not None:
             self.on_leaving(scale_set_id, instance_ids)
@@ -541,7 +538,7 @@ class FakeAzure:
         if method == "GET":
             found = self.resources.get(resource_id)
             if found is None:
-                return _error(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
+                return error_reply(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
             return Reply(200, found)
         if method == "PUT":
             created = resource_id not in self.resources
@@ -551,7 +548,7 @@ class FakeAzure:
             if parent is not None:
                 parent[:] = [r for r in parent if r["id"].lower() != resource_id]
             return Reply(200 if self.resources.pop(resource_id, None) is not None else 204)
-        return _error(405, "MethodNotAllowed", method)
+        return error_reply(405, "MethodNotAllowed", method)
 
     def apply(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A PUT done at once (a template deployment's, or a nested resource's): the body as
@@ -605,7 +602,9 @@ class FakeAzure:
         scale_set_id = path.lower().rsplit("/", 1)[0]
         body = self.resources.get(scale_set_id)
         if body is None:
-            return _error(404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found.")
+            return error_reply(
+                404, "ResourceNotFound", f"The Resource '{scale_set_id}' was not found."
+            )
         prefix = body["properties"]["virtualMachineProfile"]["osProfile"]["computerNamePrefix"]
         base = body["id"]
         value = []
@@ -656,7 +655,7 @@ class FakeAzure:
         """POST .../virtualMachineScaleSets/S/virtualMachines/N/retrieveBootDiagnosticsData."""
         scale_set, instance = segments[7].lower(), segments[9]
         if not any(i["instanceId"] == instance for i in self._instances_of(scale_set)):
-            return _error(404, "NotFound", f"instance {instance} of {scale_set} not found")
+            return error_reply(404, "NotFound", f"instance {instance} of {scale_set} not found")
         url = f"{self.base_url}/serial-logs/{scale_set}/{instance}?sv=2022-11-02&sig="
         return Reply(
             200,
@@ -672,18 +671,18 @@ class FakeAzure:
 
     def _serial_log(self, lower: list[str], query: dict[str, list[str]]) -> Reply:
         if query.get("sig") != [self.sas_signature] or len(lower) != 3:
-            return _error(403, "AuthenticationFailed", "Signature did not match.")
+            return error_reply(403, "AuthenticationFailed", "Signature did not match.")
         text = self.serial_logs.get((lower[1], lower[2]))
         if text is None and self.read_serial_log is not None:
             text = self.read_serial_log(lower[1], lower[2])
         if text is None:
-            return _error(404, "BlobNotFound", "The specified blob does not exist.")
+            return error_reply(404, "BlobNotFound", "The specified blob does not exist.")
         return Reply(200, text.encode())
 
     def _port_mapping(self, lower: list[str], payload: Any) -> Reply:
         lb = self.resources.get("/".join(["", *lower[:8]]))
         if lb is None:
-            return _error(404, "ResourceNotFound", "load balancer not found")
+            return error_reply(404, "ResourceNotFound", "load balancer not found")
         pool = lower[9]
         ip_config = payload["ipConfiguration"]["id"].lower()
         scale_set_id, _, rest = ip_config.partition("/virtualmachines/")
@@ -703,7 +702,7 @@ class FakeAzure:
             else []
         )
         if pool_id not in pools:
-            return _error(400, "InvalidRequest", f"{ip_config} is not in backend pool {pool}")
+            return error_reply(400, "InvalidRequest", f"{ip_config} is not in backend pool {pool}")
         mappings = []
         for rule in lb["properties"].get("inboundNatRules", []):
             properties = rule["properties"]

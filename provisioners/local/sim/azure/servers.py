@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .resource_manager import Reply
+from .replies import Reply
 from .world import World
 
 VAULT_PREFIX = "/keyvault/"

@@ -29,12 +29,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
-from xml.sax.saxutils import escape
 
 from .arm import ResourcePut
+from .blob_store import Blobs, blob_reply
 from .deployments import DeploymentsEndpoint
 from .node_cloud import ALLOWS, ROLE_NAMES
-from .resource_manager import FakeAzure, Reply
+from .replies import Reply
+from .resource_manager import FakeAzure
 
 TENANT = "72f988bf-0000-4000-8000-00000000a2e1"
 CLIENT_ID = "5e1f0000-0000-4000-8000-00000000c11e"
@@ -72,7 +73,7 @@ class Place:
 class World:
     rm: FakeAzure = field(default_factory=lambda: FakeAzure(TENANT, CLIENT_ID, CLIENT_SECRET))
     tokens: dict[str, str] = field(default_factory=dict)  # access token -> principal id
-    blobs: dict[tuple[str, str, str], bytes] = field(default_factory=dict)  # account, cont., name
+    blobs: Blobs = field(default_factory=dict)  # (account, container, name) -> body
     leaving: dict[tuple[str, str], Leaving] = field(default_factory=dict)
     places: dict[str, Place] = field(default_factory=dict)  # machine address -> place
     denied: list[str] = field(default_factory=list)
@@ -387,32 +388,9 @@ class World:
                 return self._deny(
                     token, f"{action} {container}/{name}", "AuthorizationPermissionMismatch"
                 )
-            key = (account.lower(), container.lower(), name)
-            if method == "GET" and query.get("comp") == "list":
-                prefix = query.get("prefix", "")
-                names = sorted(
-                    n for (a, c, n) in self.blobs if (a, c) == key[:2] and n.startswith(prefix)
-                )
-                xml = "".join(f"<Blob><Name>{escape(n)}</Name></Blob>" for n in names)
-                text = (
-                    '<?xml version="1.0" encoding="utf-8"?><EnumerationResults>'
-                    f"<Blobs>{xml}</Blobs><NextMarker/></EnumerationResults>"
-                )
-                return Reply(200, text.encode(), {"Content-Type": "application/xml"})
-            if method == "GET":
-                if key not in self.blobs:
-                    return Reply(404, None, {"x-ms-error-code": "BlobNotFound"})
-                return Reply(200, self.blobs[key], {"Content-Type": "application/octet-stream"})
-            if method == "DELETE":
-                if self.blobs.pop(key, None) is None:
-                    return Reply(404, None, {"x-ms-error-code": "BlobNotFound"})
-                return Reply(202, None)
-            if method == "PUT":
-                if headers.get("if-none-match") == "*" and key in self.blobs:
-                    return Reply(409, None, {"x-ms-error-code": "BlobAlreadyExists"})
-                self.blobs[key] = body
-                return Reply(201, None)
-            return Reply(405, None)
+            return blob_reply(
+                self.blobs, (account.lower(), container.lower()), name, method, query, headers, body
+            )
 
 
 class WorldStore:
