@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import AzureInterrupted, UsageError
@@ -83,27 +84,47 @@ class AzureDeployment:
             )
         return settings, location
 
-    @property
+    # What the spec makes, computed once per deployment (rendering renders the custom data).
+    @cached_property
+    def parameters(self) -> dict[str, Any]:
+        return parameter_values(self.settings, self.location)
+
+    @cached_property
+    def arm(self) -> dict[str, Any]:
+        return arm_template(self.settings)
+
+    @cached_property
+    def resources(self) -> list[AzureResource]:
+        refs = ConcreteRefs(self.clients.subscription_id, self.group, self.parameters)
+        return build_resources(self.settings, refs)
+
+    @cached_property
     def template(self) -> TemplateDeployment:
-        labels = {resource.name.lower(): label(resource) for resource in self._resources()}
+        labels = {resource.name.lower(): label(resource) for resource in self.resources}
         return TemplateDeployment(self.clients, self.group, deployment_name(self.spec.name), labels)
 
-    def _resources(self) -> list[AzureResource]:
-        refs = ConcreteRefs(
-            self.clients.subscription_id, self.group, parameter_values(self.settings, self.location)
-        )
-        return build_resources(self.settings, refs)
+    @cached_property
+    def digest(self) -> str:
+        """What the deployment is made of (template and parameters), to tell whether the
+        last deployment is the one this spec and this swarmstack would make."""
+        made_of = {"template": self.arm, "parameters": self.parameters}
+        text = json.dumps(made_of, sort_keys=True).encode()
+        return hashlib.sha256(text).hexdigest()[:32]
 
     def plan(self) -> Plan:
         """Read what exists and compare it with the resources the spec asks for; the
         deployment record says whether the rest of the template (vault, storage, roles) is
         in place as this version of swarmstack writes it."""
-        resources = self._resources()
         plan = make_plan(
-            self.clients, self.group, self.location, self.spec.name, dict(self.spec.tags), resources
+            self.clients,
+            self.group,
+            self.location,
+            self.spec.name,
+            dict(self.spec.tags),
+            self.resources,
         )
         record = None if plan.create_group else self.template.get()
-        return plan.with_deployment(_deployment_state(record, self._digest()))
+        return plan.with_deployment(_deployment_state(record, self.digest))
 
     def deploy(
         self, plan: Plan, poll_seconds: float, on_event: Callable[[Event], None] = _ignore
@@ -123,11 +144,7 @@ class AzureDeployment:
                         self.group, {"location": self.location, "tags": plan.group_tags}
                     )
                 on_event(Event("group", f"resourceGroup ({self.group})", "created"))
-            template.start(
-                arm_template(self.settings),
-                parameter_values(self.settings, self.location),
-                {DIGEST_TAG: self._digest()},
-            )
+            template.start(self.arm, self.parameters, {DIGEST_TAG: self.digest})
             on_event(Event(template.name, template.label, "submitted"))
             record = template.watch(poll_seconds, on_event)
         except KeyboardInterrupt:
@@ -139,16 +156,6 @@ class AzureDeployment:
             raise template.failure(record)
         outputs = record["properties"].get("outputs") or {}
         return {key: value.get("value") for key, value in outputs.items()}
-
-    def _digest(self) -> str:
-        """What the deployment is made of (template and parameters), to tell whether the
-        last deployment is the one this spec and this swarmstack would make."""
-        made_of = {
-            "template": arm_template(self.settings),
-            "parameters": parameter_values(self.settings, self.location),
-        }
-        text = json.dumps(made_of, sort_keys=True).encode()
-        return hashlib.sha256(text).hexdigest()[:32]
 
     def discover(self) -> Discovery:
         return discover(self.clients, self.group, self.settings.names, self.settings.admin_username)

@@ -150,31 +150,29 @@ def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: flo
                     context.emit("deleted")
                     return
                 context.sleep(poll_seconds)
-        poller = operations.begin_delete(group, target.name)
-        context.emit("deleting")
-        wait(context, poller)
-        context.emit("deleted")
+        _deleted(context, operations.begin_delete(group, target.name))
 
     return run
 
 
 def _delete_by_id(clients: AzureClients, target: Target) -> Any:
     def run(context: StepContext) -> None:
-        poller = clients.resources.resources.begin_delete_by_id(
-            target.resource_id, api_version=STORAGE_API_VERSION
-        )
-        context.emit("deleting")
-        wait(context, poller)
-        context.emit("deleted")
+        resources = clients.resources.resources
+        poller = resources.begin_delete_by_id(target.resource_id, api_version=STORAGE_API_VERSION)
+        _deleted(context, poller)
 
     return run
 
 
 def _delete_group(clients: AzureClients, group: str) -> Any:
     def run(context: StepContext) -> None:
-        poller = clients.resources.resource_groups.begin_delete(group)
-        context.emit("deleting")
-        wait(context, poller)
-        context.emit("deleted")
+        _deleted(context, clients.resources.resource_groups.begin_delete(group))
 
     return run
+
+
+def _deleted(context: StepContext, poller: Any) -> None:
+    """Report a delete Azure accepted, wait for it, report it done."""
+    context.emit("deleting")
+    wait(context, poller)
+    context.emit("deleted")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..handoff import wait_for_each
+from ..handoff import SILENT_HINT, wait_for_each
 from ..provisioners.nodeagent.azure import NODE_RECORD_PREFIX
 from .clients import AzureClients, as_dict
 from .failures import azure_errors
@@ -107,7 +107,6 @@ def wait_for_records(
         return record if record is not None and (record.ready is True or not ready) else None
 
     what = "Ready in the swarm" if ready else "publishing their host keys"
-    extra = {"hint": NOT_READY_HINT} if ready else {}
     return wait_for_each(
         wanted,
         instances,
@@ -117,7 +116,7 @@ def wait_for_records(
         info=info,
         clock=clock,
         sleep=sleep,
-        **extra,
+        hint=NOT_READY_HINT if ready else SILENT_HINT,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import SwarmstackError
 from ..stepgraph import Event
 from .clients import AzureClients
 from .failures import Failure, azure_errors, error_for, one_line
@@ -99,7 +100,7 @@ class TemplateDeployment:
                 return record
             sleep(max(poll_seconds, 0.2))
 
-    def failure(self, record: dict[str, Any]) -> Exception:
+    def failure(self, record: dict[str, Any]) -> SwarmstackError:
         """The error for a deployment that did not succeed: each failed resource, its code and
         message (Azure's own summary only when no resource says more)."""
         failures = []

@@ -13,7 +13,6 @@ nodes form their swarm themselves; nothing here talks to them.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 DEPLOYMENT = "swarmstack"
-DEPLOYMENTS_API = "2024-03-01"
-TERMINAL = ("Succeeded", "Failed", "Canceled")
 # What to put in the environment to drive the simulation with the SDK or az (not secrets:
 # the simulation's own fake client); also what `local up` prints.
 _CLEARED = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -132,77 +129,39 @@ def deploy_template(
     spec: ClusterSpec, urls: AzureUrls, group: str, ssh_key: str, progress: Progress
 ) -> dict[str, Any]:
     """`az group create` + `az deployment group create` of the spec's template, through the
-    SDK (the same REST calls); returns the deployment's outputs."""
-    from azure.identity import ClientSecretCredential
-
-    from .....azure.clients import connect
-    from .....azure.credentials import AzureCloud
+    SDK (the same REST calls as az, through swarmstack's TemplateDeployment); returns the
+    deployment's outputs."""
+    from .....azure.template_deployment import TemplateDeployment
     from .....templates.azure import resolve_settings
     from .....templates.azure.arm import arm_template
 
     settings = resolve_settings(spec, require_ssh_key=False)
     template = arm_template(settings)
-    parameters: dict[str, Any] = {}
-    if ssh_key and "sshPublicKey" in template["parameters"]:
-        parameters["sshPublicKey"] = {"value": ssh_key}
-    with sim_azure_environment(urls):
-        credential = ClientSecretCredential(
-            TENANT, CLIENT_ID, CLIENT_SECRET, authority=urls.arm, disable_instance_discovery=True
-        )
-        clients = connect(credential, SUBSCRIPTION, AzureCloud(urls.arm), poll_seconds=0)
-        try:
-            resources = clients.resources
-            if resources.resource_groups.check_existence(group):
-                existing = _deployment(clients.resources, "GET", group, None)
-                progress(f"resource group {group} exists; deployment {DEPLOYMENT} kept")
-                return dict(existing["properties"].get("outputs") or {})
-            resources.resource_groups.create_or_update(group, {"location": LOCATION})
-            progress(f"deploying the ARM template of {spec.name} into resource group {group}")
-            body = {
-                "properties": {
-                    "mode": "Incremental",
-                    "template": template,
-                    "parameters": parameters,
-                }
-            }
-            deployment = _deployment(clients.resources, "PUT", group, body)
-            while deployment["properties"]["provisioningState"] not in TERMINAL:
-                time.sleep(1)
-                deployment = _deployment(clients.resources, "GET", group, None)
-        finally:
-            clients.close()
-    state = deployment["properties"]["provisioningState"]
-    if state != "Succeeded":
-        error = deployment["properties"].get("error") or {}
-        raise LocalProviderError(
-            f"deployment {DEPLOYMENT} on the simulated Azure is {state}: "
-            f"{error.get('code', '')} {error.get('message', '')}".strip()
-        )
+    wanted = ssh_key and "sshPublicKey" in template["parameters"]
+    parameters = {"sshPublicKey": ssh_key} if wanted else {}
+    with sim_clients(urls) as clients:
+        deployment = TemplateDeployment(clients, group, DEPLOYMENT)
+        if clients.resources.resource_groups.check_existence(group):
+            existing = deployment.get()
+            if existing is None:
+                raise LocalProviderError(
+                    f"resource group {group} exists on the simulated Azure without deployment "
+                    f"{DEPLOYMENT}"
+                )
+            progress(f"resource group {group} exists; deployment {DEPLOYMENT} kept")
+            return dict(existing["properties"].get("outputs") or {})
+        clients.resources.resource_groups.create_or_update(group, {"location": LOCATION})
+        progress(f"deploying the ARM template of {spec.name} into resource group {group}")
+        deployment.start(template, parameters, {})
+        record = deployment.watch(1.0, lambda _event: None)
+        state = record["properties"]["provisioningState"]
+        if state != "Succeeded":
+            failure = deployment.failure(record)
+            raise LocalProviderError(
+                f"deployment {DEPLOYMENT} on the simulated Azure is {state}", *failure.problems
+            )
     progress(f"deployment {DEPLOYMENT}: {state}")
-    return dict(deployment["properties"].get("outputs") or {})
-
-
-def _deployment(resources: Any, method: str, group: str, body: Any) -> dict[str, Any]:
-    """A template deployment's REST call through the SDK's pipeline (azure-mgmt-resource
-    keeps deployments in a separate package since 24; the REST API is what az sends)."""
-    from azure.core.rest import HttpRequest
-
-    url = (
-        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{group}/providers/"
-        f"Microsoft.Resources/deployments/{DEPLOYMENT}?api-version={DEPLOYMENTS_API}"
-    )
-    response = resources.send_request(HttpRequest(method, url, json=body))
-    if response.status_code not in (200, 201):
-        try:
-            error = response.json().get("error") or {}
-        except ValueError:
-            error = {}
-        raise LocalProviderError(
-            f"{method} deployment {DEPLOYMENT} on the simulated Azure: {response.status_code} "
-            f"{error.get('code', '')}: {error.get('message', '')}"
-        )
-    answer: dict[str, Any] = response.json()
-    return answer
+    return dict(record["properties"].get("outputs") or {})
 
 
 def wait_for_instances(name: str, *, timeout: float = 300.0, progress: Progress = _quiet) -> None:
