@@ -24,7 +24,14 @@ import sys
 import time
 
 import boto3
-from sim_rounds import SWARMSTACK, main, node_states, timed_local_down, wait
+from sim_rounds import (
+    SWARMSTACK,
+    main,
+    remove_and_wait_gone,
+    timed_local_down,
+    wait,
+    wait_all_ready,
+)
 
 from swarmstack.provisioners.local import LocalCluster, sim
 from swarmstack.provisioners.local.sim.launch import sim_credentials
@@ -65,31 +72,24 @@ def one_round(managers: int, workers: int) -> dict[str, float]:
     cluster = LocalCluster.open(NAME)
     total = managers + workers
     manager = _running("manager")[0]
-
-    def all_ready() -> bool:
-        states = node_states(cluster, manager)
-        return len(states) == total and all(s == "ready" for s in states.values())
-
-    ready = wait(all_ready, f"{total} Ready nodes")
+    ready = wait_all_ready(cluster, manager, total)
     figures["swarm"] = ready - booted
     figures["up"] = ready - started
     if workers:
         victim = _running("worker")[0]
-        # Every node labelled: the leader knows which node is the victim's.
-        wait(lambda: victim in node_states(cluster, manager), "the worker's node labelled")
         endpoint = sim.status(NAME)["endpoint_url"]
         with sim_credentials():
             autoscaling = boto3.client(
                 "autoscaling", region_name="us-east-1", endpoint_url=endpoint
             )
-            started = time.monotonic()
-            autoscaling.terminate_instance_in_auto_scaling_group(
-                InstanceId=victim, ShouldDecrementDesiredCapacity=True
+            started, gone = remove_and_wait_gone(
+                cluster,
+                manager,
+                victim,
+                lambda: autoscaling.terminate_instance_in_auto_scaling_group(
+                    InstanceId=victim, ShouldDecrementDesiredCapacity=True
+                ),
             )
-        gone = wait(
-            lambda: (states := node_states(cluster, manager)) != {} and victim not in states,
-            "the worker's node gone",
-        )
         figures["termination"] = gone - started
         terminated = wait(lambda: victim not in _running(), "the worker's instance terminated")
         figures["terminated"] = terminated - started

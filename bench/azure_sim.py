@@ -23,7 +23,14 @@ from __future__ import annotations
 import sys
 import time
 
-from sim_rounds import main, node_states, timed_local_down, timed_local_up, wait
+from sim_rounds import (
+    main,
+    remove_and_wait_gone,
+    timed_local_down,
+    timed_local_up,
+    wait,
+    wait_all_ready,
+)
 
 from swarmstack.provisioners.local import LocalCluster, sim
 from swarmstack.provisioners.local.sim.azure import local as azure_sim
@@ -67,23 +74,13 @@ def one_round(managers: int, workers: int) -> dict[str, float]:
     cluster = LocalCluster.open(NAME)
     total = managers + workers
     manager = _in_service("manager")[0][0]
-
-    def all_ready() -> bool:
-        states = node_states(cluster, manager)
-        return len(states) == total and all(s == "ready" for s in states.values())
-
-    ready = wait(all_ready, f"{total} Ready nodes")
+    ready = wait_all_ready(cluster, manager, total)
     figures["swarm"] = ready - booted
     figures["up"] = ready - started
     if workers:
         machine, victim = _in_service("worker")[0]
-        # Every node labelled: the leader knows which node is the victim's.
-        wait(lambda: victim in node_states(cluster, manager), "the worker's node labelled")
-        started = time.monotonic()
-        _delete_instance(victim)
-        gone = wait(
-            lambda: (states := node_states(cluster, manager)) != {} and victim not in states,
-            "the worker's node gone",
+        started, gone = remove_and_wait_gone(
+            cluster, manager, victim, lambda: _delete_instance(victim)
         )
         figures["termination"] = gone - started
         deleted = wait(

@@ -57,6 +57,32 @@ def node_states(cluster: LocalCluster, manager: str) -> dict[str, str]:
     return states
 
 
+def wait_all_ready(cluster: LocalCluster, manager: str, total: int) -> float:
+    """Until ``manager`` sees ``total`` nodes, every one Ready; the time it first did."""
+
+    def all_ready() -> bool:
+        states = node_states(cluster, manager)
+        return len(states) == total and all(s == "ready" for s in states.values())
+
+    return wait(all_ready, f"{total} Ready nodes")
+
+
+def remove_and_wait_gone(
+    cluster: LocalCluster, manager: str, victim: str, remove: Callable[[], object]
+) -> tuple[float, float]:
+    """Once the leader labelled the victim's node (it then knows which node is the
+    instance's), ``remove()`` the instance through the cloud and wait until its node is gone
+    from ``manager``'s view; returns (when removed, when gone)."""
+    wait(lambda: victim in node_states(cluster, manager), "the worker's node labelled")
+    started = time.monotonic()
+    remove()
+    gone = wait(
+        lambda: (states := node_states(cluster, manager)) != {} and victim not in states,
+        "the worker's node gone",
+    )
+    return started, gone
+
+
 def timed_local_up(cloud: str, name: str, managers: int, workers: int) -> float:
     """Runs `swarmstack local up --cloud CLOUD`; the seconds it took (machines booted)."""
     command = [str(SWARMSTACK), "local", "up", "--cloud", cloud, "--name", name]
