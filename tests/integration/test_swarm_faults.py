@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from swarmstack.contract import SWARM_PORT
 from swarmstack.errors import SwarmstackError
 from swarmstack.provisioners.bootstrap import BootstrapResult, converge
 from swarmstack.provisioners.inventory import inventory_from_data
@@ -259,12 +260,20 @@ def test_a_manager_cut_off_from_the_others_and_healed(swarm: LocalCluster) -> No
     assert_healthy(swarm)
 
 
+# The worker cannot reach the managers' swarm port while this runs, so its join stays in
+# progress until dockerd is killed: a join that finished between two polls would leave nothing
+# to kill (a fast join takes less than the poll interval).
+HOLD_JOINS = f"iptables -I OUTPUT 1 -p tcp --dport {SWARM_PORT} -j DROP"
+RELEASE_JOINS = f"iptables -D OUTPUT -p tcp --dport {SWARM_PORT} -j DROP"
 KILL_DOCKERD_ON_JOIN = (
     # Waits for a join to start (dockerd records it in its swarm state), then kills dockerd.
-    "for i in $(seq 1200); do "
+    "echo $$ > /run/faults-watcher.pid; for i in $(seq 1200); do "
     "if grep -qs JoinInProgress.:true /var/lib/docker/swarm/docker-state.json; then "
-    "kill -9 $(pgrep -x dockerd) && echo killed > /run/faults-killed; exit 0; fi; sleep 0.05; done"
+    "kill -9 $(pgrep -x dockerd) && echo killed > /run/faults-killed; break; fi; sleep 0.05; "
+    f"done; {RELEASE_JOINS}"
 )
+# A watcher left running would kill dockerd in a later test's join.
+STOP_WATCHER = f"kill $(cat /run/faults-watcher.pid) 2>/dev/null; {RELEASE_JOINS} 2>/dev/null; true"
 
 
 def test_dockerd_killed_on_a_worker_during_a_join(swarm: LocalCluster) -> None:
@@ -272,19 +281,20 @@ def test_dockerd_killed_on_a_worker_during_a_join(swarm: LocalCluster) -> None:
     docker(swarm, worker.name, "swarm leave --force >/dev/null")
     swarm.ssh(
         worker.name,
-        "sudo rm -f /run/faults-killed; sudo setsid -f sh -c "
-        + shlex.quote(KILL_DOCKERD_ON_JOIN)
-        + " >/dev/null 2>&1 </dev/null",
+        f"sudo rm -f /run/faults-killed /run/faults-watcher.pid; sudo {HOLD_JOINS}; "
+        "sudo setsid -f sh -c " + shlex.quote(KILL_DOCKERD_ON_JOIN) + " >/dev/null 2>&1 </dev/null",
     )
-    first_error = ""
     try:
-        form(swarm)
-    except SwarmstackError as exc:  # the join lost its daemon: one clear error, then re-run
-        first_error = str(exc)
-        assert worker.address in first_error or worker.name in first_error, first_error
-    assert swarm.ssh(worker.name, "cat /run/faults-killed", check=False).stdout.strip() == (
-        "killed"
-    ), "dockerd was not killed during the join"
+        first_error = ""
+        try:
+            form(swarm)
+        except SwarmstackError as exc:  # the join lost its daemon: one clear error, then re-run
+            first_error = str(exc)
+            assert worker.address in first_error or worker.name in first_error, first_error
+        killed = swarm.ssh(worker.name, "cat /run/faults-killed", check=False).stdout.strip()
+        assert killed == "killed", "dockerd was not killed during the join"
+    finally:
+        swarm.ssh(worker.name, "sudo sh -c " + shlex.quote(STOP_WATCHER), check=False)
     # systemd restarts dockerd; a re-run repairs whatever the join left (pending, error, a
     # stale entry) or finds nothing to do.
     deadline = time.monotonic() + 60
