@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..contract import STATE_DIR
 from ..errors import UsageError
 from ..spec import Cloud, ClusterSpec, Role
 
@@ -27,6 +28,9 @@ from ..spec import Cloud, ClusterSpec, Role
 SYSCTL_FILE = "/etc/sysctl.d/90-swarmstack.conf"
 MODULES_FILE = "/etc/modules-load.d/swarmstack.conf"
 DAEMON_JSON = "/etc/docker/daemon.json"
+# The setup script's record of the daemon.json dockerd was last (re)started with (its
+# `changed docker` / `applied docker`, state_dir/NAME.sha256): another file restarts dockerd.
+DOCKER_APPLIED = f"{STATE_DIR}/docker.sha256"
 AUDIT_RULES_FILE = "/etc/audit/rules.d/90-swarmstack-docker.rules"
 # sshd takes the first value it reads and includes sshd_config.d/*.conf in name order, so
 # "10-" beats cloud-init's own 50-cloud-init.conf.

@@ -42,9 +42,12 @@ FACTS_COMMAND = (
     "|| docker info --format '{{json .}}' 2>/dev/null); "
     "echo @@info; printf '%s\\n' \"$info\"; "
     'case "$info" in *\'"ControlAvailable":true\'*) '
-    "echo @@nodes; ids=$(docker node ls -q 2>&1) || "
+    "echo @@nodes; "
+    # The node list from the Engine API (one JSON array); from the CLI where that fails.
+    f"if n=$(curl -sf --unix-socket /var/run/docker.sock http://localhost/nodes); then "
+    "printf '%s\\n' \"$n\"; else ids=$(docker node ls -q 2>&1) || "
     "{ printf '%s\\n' \"$ids\"; echo @@nodes-failed; exit 0; }; "
-    f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed;; esac"
+    f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed; fi;; esac"
 )
 
 
@@ -197,15 +200,19 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def parse_node_lines(lines: list[str]) -> tuple[SwarmNode, ...]:
-    """Parse NODE_FORMAT lines (inspect) or ``docker node ls --format '{{json .}}'`` lines.
+    """Parse the Engine API's node list (GET /nodes, a JSON array on one line), NODE_FORMAT
+    lines (inspect) or ``docker node ls --format '{{json .}}'`` lines.
 
     Raises ValueError when a line is not one of them.
     """
-    nodes = []
+    nodes: list[SwarmNode] = []
     for line in lines:
         if not line.strip():
             continue
         item = json.loads(line)
+        if isinstance(item, list):
+            nodes.extend(_api_node(node) for node in item)
+            continue
         if not isinstance(item, dict):
             raise ValueError(line)
         if "ID" in item:  # docker node ls
@@ -239,6 +246,25 @@ def parse_node_lines(lines: list[str]) -> tuple[SwarmNode, ...]:
             )
         )
     return tuple(nodes)
+
+
+def _api_node(item: object) -> SwarmNode:
+    """One node of the Engine API's node list (the object `docker node inspect` prints)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"not a node: {str(item)[:80]}")
+    spec, status = item.get("Spec") or {}, item.get("Status") or {}
+    manager = item.get("ManagerStatus") or {}
+    return SwarmNode(
+        id=str(item["ID"]),
+        hostname=str((item.get("Description") or {}).get("Hostname") or ""),
+        role=str(spec.get("Role") or "worker"),
+        availability=str(spec.get("Availability") or ""),
+        state=str(status.get("State") or ""),
+        addr=str(status.get("Addr") or ""),
+        labels={str(k): str(v) for k, v in (spec.get("Labels") or {}).items()},
+        leader=bool(manager.get("Leader")),
+        reachability=str(manager.get("Reachability") or ""),
+    )
 
 
 def _parse_nodes(lines: list[str]) -> tuple[tuple[SwarmNode, ...] | None, str]:

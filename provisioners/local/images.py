@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ...cloudinit.tuning import DAEMON_JSON, host_tuning
+from ...cloudinit.tuning import DAEMON_JSON, DOCKER_APPLIED, host_tuning
 from ...errors import LocalProviderError
 from ...spec import ClusterSpec
 from . import paths
@@ -31,7 +31,8 @@ from .run import run
 
 # 2: curl (joins go to the Docker API with it; see provisioners/commands.py).
 # 3: daemon.json is the host tuning's (no bip of its own).
-RECIPE_VERSION = 3
+# 4: the tuning's record that dockerd runs with that daemon.json (no restart at first tuning).
+RECIPE_VERSION = 4
 SUITE = "bookworm"
 PACKAGES = (
     "systemd,systemd-sysv,dbus,openssh-server,docker.io,sudo,iproute2,ca-certificates,"
@@ -244,7 +245,12 @@ def _customise(root: Path) -> None:
     if resolv.is_symlink() or resolv.exists():
         resolv.unlink()
     resolv.write_text("")
-    _write(root / DAEMON_JSON.lstrip("/"), image_daemon_json())
+    daemon_json = image_daemon_json()
+    _write(root / DAEMON_JSON.lstrip("/"), daemon_json)
+    # The tuning restarts dockerd when daemon.json differs from the one it last applied; the
+    # image's dockerd starts with this file, so it is recorded as applied.
+    digest = hashlib.sha256(daemon_json.encode()).hexdigest()
+    _write(root / DOCKER_APPLIED.lstrip("/"), digest + "\n")
     units = root / "etc/systemd/system"
     for unit in MASKED_UNITS:
         link = units / unit

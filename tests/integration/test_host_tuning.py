@@ -28,6 +28,7 @@ from swarmstack.contract import TUNING_MARKER
 from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.local import LocalCluster, Machine, busybox_image
+from swarmstack.provisioners.local.formation import LOCAL_DEFAULTS
 from swarmstack.provisioners.tuning import APPLY_COMMAND
 from swarmstack.spec import ClusterSpec
 
@@ -173,6 +174,22 @@ def test_a_second_run_changes_nothing(tuned: tuple[LocalCluster, Machine, str]) 
     assert "wrote " not in log
     assert "restarted" not in log
     assert ssh(cluster, target, pid).strip() == before, "dockerd was restarted"
+
+
+def test_the_first_tuning_of_a_fresh_machine_keeps_its_dockerd() -> None:
+    """`local up` tunes machines whose image already runs dockerd with the tuning's daemon.json:
+    the tuning must not restart it (a restart costs every new machine a second or more)."""
+    require_root()
+    cluster = LocalCluster.up(1, 0, name=session_cluster_name("-fresh"), progress=_progress)
+    try:
+        (target,) = cluster.machines
+        pid = "systemctl show -p MainPID --value docker.service"
+        before = ssh(cluster, target, pid).strip()
+        log = apply(cluster, target, ClusterSpec.model_validate(LOCAL_DEFAULTS))
+        assert "restarted" not in log, log
+        assert ssh(cluster, target, pid).strip() == before, "dockerd was restarted"
+    finally:
+        cluster.down()
 
 
 def test_switching_prune_off_removes_the_timer(tuned: tuple[LocalCluster, Machine, str]) -> None:

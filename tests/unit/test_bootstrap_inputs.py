@@ -189,6 +189,54 @@ def test_node_ls_lines() -> None:
     )
 
 
+# GET /nodes as the Engine API answers it (docker 28; fields planning does not use left out).
+API_NODES = [
+    {
+        "ID": "n1",
+        "Version": {"Index": 31},
+        "Spec": {
+            "Labels": {"swarmstack.role": "manager"},
+            "Role": "manager",
+            "Availability": "drain",
+        },
+        "Description": {"Hostname": "m1", "Engine": {"EngineVersion": "28.5.1"}},
+        "Status": {"State": "ready", "Addr": "198.18.0.11"},
+        "ManagerStatus": {"Leader": True, "Reachability": "reachable", "Addr": "198.18.0.11:2377"},
+    },
+    {
+        "ID": "n2",
+        "Version": {"Index": 40},
+        "Spec": {"Labels": {}, "Role": "worker", "Availability": "active"},
+        "Description": {"Hostname": "w1"},
+        "Status": {"State": "down", "Message": "heartbeat failure", "Addr": "198.18.0.14"},
+    },
+]
+
+
+def test_the_engine_api_node_list_reads_like_node_inspect() -> None:
+    manager, worker = parse_node_lines([json.dumps(API_NODES)])
+    (inspected,) = parse_node_lines([json.dumps({**NODE, "availability": "drain"})])
+    assert manager == inspected
+    assert (worker.id, worker.hostname, worker.role, worker.state, worker.labels) == (
+        "n2",
+        "w1",
+        "worker",
+        "down",
+        {},
+    )
+    assert not worker.leader
+    assert worker.reachability == ""
+
+
+def test_parse_facts_with_the_node_list_from_the_engine_api() -> None:
+    text = f"@@hostname\nm1\n@@info\n{json.dumps(INFO)}\n@@nodes\n{json.dumps(API_NODES)}\n"
+    facts = parse_facts("198.18.0.11", text)
+    assert facts.nodes is not None
+    assert [n.hostname for n in facts.nodes] == ["m1", "w1"]
+    assert facts.nodes[0].leader
+    assert facts.nodes[0].reachable
+
+
 def test_redact_blanks_tokens_and_unlock_keys() -> None:
     token = "SWMTKN-1-4hb6kiosrh1c2ozvu0whifmw7fszejomb6jm7b5d6ydogz8b1k-9ii6ninrhhk1z3qvmuuamu64g"
     key = "SWMKEY-1-abcDEF123+/="

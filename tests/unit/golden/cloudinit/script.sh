@@ -295,11 +295,12 @@ if changed sshd /etc/ssh/sshd_config.d/10-swarmstack.conf; then
     applied sshd /etc/ssh/sshd_config.d/10-swarmstack.conf
 fi
 
-if [[ "$(dockerd --help 2>&1 || true)" == *--validate* ]]; then
-    dockerd --validate --config-file=/etc/docker/daemon.json >/dev/null || fail "dockerd rejected /etc/docker/daemon.json"
-fi
 systemctl enable docker.service >/dev/null 2>&1 || true
 if changed docker /etc/docker/daemon.json; then
+    # Checked before dockerd gets it (the file dockerd runs with was checked when applied).
+    if [[ "$(dockerd --help 2>&1 || true)" == *--validate* ]]; then
+        dockerd --validate --config-file=/etc/docker/daemon.json >/dev/null || fail "dockerd rejected /etc/docker/daemon.json"
+    fi
     # Only when daemon.json changed: a restart stops the containers of this host.
     systemctl restart docker.service
     applied docker /etc/docker/daemon.json
