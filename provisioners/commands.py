@@ -455,7 +455,8 @@ _NODE_UPDATE = "swarmstack_node_update"
 # by LABELS (JSON members: a later member wins in the daemon's JSON decoding) and, if given,
 # its Availability replaced. The version makes the write fail ("update out of sequence") if
 # the managers changed the node in between (its status, right after a join): it is read and
-# written again, as is a node not known yet by its hostname (404 "node NAME not found"; the
+# written again 50 ms later (a fresh read settles the race; a longer pause only delays the
+# label), as is a node not known yet by its hostname (404 "node NAME not found"; the
 # CLI says "No such node"). The spec is cut
 # from the JSON by the shell (no jq or python on every image): Labels, then Role, in the
 # order the daemon writes them; anything else fails rather than write a wrong spec.
@@ -479,8 +480,9 @@ _NODE_UPDATE_FUNCTION = (
     "--data-binary @- -w ' %{http_code}' "
     '"http://localhost/nodes/$i/update?version=$v") || return 1; '
     '[ "${j##* }" = 200 ] && return 0; fi; '
-    'case "$j" in *"update out of sequence"*|*" 404") n=$((n + 1)); '
-    "[ $n -lt 50 ] && sleep 0.2 && continue;; esac; "
+    'case "$j" in *"update out of sequence"*) n=$((n + 1)); '
+    "[ $n -lt 100 ] && sleep 0.05 && continue;; "
+    '*" 404") n=$((n + 1)); [ $n -lt 100 ] && sleep 0.1 && continue;; esac; '
     "printf '%s\\n' \"${j% *}\" >&2; return 1; done; }"
 )
 
