@@ -14,8 +14,10 @@ For each size (managers+workers) it boots local machines once, then repeatedly:
   it runs: `raw` tasks, the machines have no python3 for docker_swarm).
 
 Every round is appended as one JSON line to bench/results/bootstrap-<UTC time>.jsonl with the
-machine's core count and load average. Host tuning is excluded (it is first-boot work, not swarm
-formation). A round that fails is recorded and counted, and the bench goes on. Needs root.
+machine's core count and load average, and swarmstack's command timeline (each command's start,
+duration, host and kind - facts, init, join, label, read nodes - never its text). Host tuning
+is excluded (it is first-boot work, not swarm formation). A round that fails is recorded and
+counted, and the bench goes on. Needs root.
 
     sudo .venv/bin/python bench/bootstrap.py                 # 3+2, 3+9, 3+17, 3 rounds each
     sudo .venv/bin/python bench/bootstrap.py --sizes 3+2 --rounds 5 --keep
@@ -97,6 +99,8 @@ class Round:
     ansible_error: str = ""  # the playbook failed (the round's swarmstack figures stand)
     stale_entries: int = 0  # node entries left not Ready (a worker that joined again)
     error: str = ""  # the round failed: the error's first line
+    # swarmstack's commands: [start (s after converge began), seconds, host, what]
+    timeline: list[tuple[float, float, str, str]] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -216,6 +220,10 @@ def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measur
     result = converge(SPEC, inventory, apply_host_tuning=False, local_machine=True)
     record.wall, record.cpu = time.monotonic() - wall0, time.process_time() - cpu0
     record.phases = dict(result.timings)
+    record.timeline = [
+        (round(c.started - wall0, 3), round(c.seconds, 3), c.address, command_kind(c.command))
+        for c in sorted(result.commands, key=lambda c: c.started)
+    ]
     ready = {n.address for n in result.nodes if n.state == "ready" and n.address}
     missing = [h.address for h in inventory.hosts if h.address not in ready]
     if missing:
@@ -234,6 +242,20 @@ def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measur
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             record.ansible_error = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
     return record
+
+
+def command_kind(text: str) -> str:
+    """What a command of the formation is, for the round's timeline (never its text)."""
+    for marker, kind in (
+        ("@@hostname", "facts"),
+        ("/swarm/init", "init"),
+        ("/swarm/join", "join"),
+        ("swarmstack_node_update", "label"),
+        ("/nodes", "read nodes"),
+    ):
+        if marker in text:
+            return kind
+    return "other"
 
 
 def describe(record: Round) -> str:
