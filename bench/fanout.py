@@ -295,6 +295,7 @@ def main() -> None:
     parser.add_argument("--hold", action="store_true", help="keep connections open, as converge")
     parser.add_argument("--tools", default="swarmstack", help=",".join(TOOLS))
     parser.add_argument("--tools-venv", type=Path, help="the virtualenv of pyinfra and ansible")
+    parser.add_argument("--note", default="", help="a note kept with each round's figures")
     parser.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--hosts", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--known-hosts", help=argparse.SUPPRESS)
@@ -324,6 +325,8 @@ def main() -> None:
             for number in range(1, args.rounds + 1):
                 for tool, hosts in ((t, h) for h in sizes for t in tools):
                     figures = run_round(tool, namespace, folder, hosts, args) | {"round": number}
+                    if args.note:
+                        figures["note"] = args.note
                     rounds.append(figures)
                     with out.open("a") as handle:
                         handle.write(json.dumps(figures, sort_keys=True) + "\n")
