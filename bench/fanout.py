@@ -18,6 +18,11 @@ bench/results/fanout-<UTC time>.jsonl with the machine's core count and load.
 --hold keeps every connection open until all hosts are done, as `converge()` does (each open
 paramiko connection has a transport thread): that shows the cost of holding N connections.
 
+--tools bootstrap-plan runs the real thing instead of the proxy: `swarmstack bootstrap --plan`
+(connect, host-key check, facts, plan; --no-tuning) as a whole process, against stand-in
+`docker`/`curl` commands on the server side that answer the facts as a formed swarm of N nodes
+(the first address its leader manager), so the plan is "no changes" (bench/fanout_plan.py).
+
 --tools pyinfra,ansible runs the same fan-out with `pyinfra INVENTORY exec -- echo ok` and
 `ansible all -m command -a 'echo ok'` (--forks = --max-parallel, pipelining), both checking host
 keys strictly against the same known_hosts, from a bench-only virtualenv (--tools-venv; see
@@ -30,6 +35,7 @@ Needs root (network namespace). Examples:
     sudo .venv/bin/python bench/fanout.py --sizes 100 --rounds 1 --max-parallel 16
     sudo .venv/bin/python bench/fanout.py --tools swarmstack,pyinfra,ansible \\
         --tools-venv /tmp/fanout-tools --rounds 1
+    sudo .venv/bin/python bench/fanout.py --tools bootstrap-plan --rounds 1
 """
 
 from __future__ import annotations
@@ -54,12 +60,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fanout_plan import check_no_changes, install_stand_ins, plan_command, write_answers
 from fanout_tools import ansible_command, measure, pyinfra_command
 
 NETWORK = ipaddress.ip_network("198.18.0.0/22")  # 1022 host addresses, inside the namespace
 RESULTS = Path(__file__).resolve().parent / "results"
 SSHD = "/usr/sbin/sshd"
 COMMAND = "echo ok"
+TOOLS = ("swarmstack", "bootstrap-plan", "pyinfra", "ansible")
+SESSION_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sshd's default
 
 
 def host_addresses(count: int) -> list[str]:
@@ -150,8 +159,9 @@ class _ThreadPeak:
 
 
 @contextmanager
-def namespace_with_sshd(folder: Path) -> Iterator[str]:
-    """A network namespace where 198.18.0.0/22 is local, with one sshd answering on all of it."""
+def namespace_with_sshd(folder: Path, stand_ins: Path | None = None) -> Iterator[str]:
+    """A network namespace where 198.18.0.0/22 is local, with one sshd answering on all of it
+    (its sessions find the commands in ``stand_ins`` first, if given)."""
     name = f"swarmstack-fanout-{os.getpid()}"
     _run("ip", "netns", "add", name)
     try:
@@ -171,7 +181,7 @@ def namespace_with_sshd(folder: Path) -> Iterator[str]:
             "UseDNS no\nMaxStartups 2000:100:4000\nLogLevel INFO\n"
             # bash sources ~/.bashrc when sshd starts it (SSH_CLIENT set, SHLVL < 2); a heavy
             # one (pyenv init) would be timed instead of the command.
-            "SetEnv SHLVL=1\n"
+            "SetEnv SHLVL=1" + (f" PATH={stand_ins}:{SESSION_PATH}" if stand_ins else "") + "\n"
         )
         config = folder / "sshd_config"
         sshd = subprocess.Popen(
@@ -222,6 +232,9 @@ def run_round(
             "--max-parallel", str(args.max_parallel), "--known-hosts", str(known_hosts),
             "--key", str(folder / "user_ed25519"),
         ] + (["--hold"] if args.hold else [])  # fmt: skip
+    elif tool == "bootstrap-plan":
+        write_answers(folder, addresses)
+        command = plan_command(folder, addresses, known_hosts, args.max_parallel)
     elif tool == "pyinfra":
         command = pyinfra_command(
             args.tools_venv, folder, addresses, known_hosts, args.max_parallel
@@ -234,6 +247,8 @@ def run_round(
     measured = measure(["ip", "netns", "exec", namespace, *command], env)
     if measured.returncode != 0:
         sys.exit(f"{tool} failed at {hosts} hosts:\n{measured.stderr[-3000:]}")
+    if tool == "bootstrap-plan" and (wrong := check_no_changes(measured.stdout)):
+        sys.exit(f"bootstrap --plan at {hosts} hosts: {wrong}")
     figures: dict[str, Any] = {
         "tool": tool,
         "hosts": hosts,
@@ -278,8 +293,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-parallel", type=int, default=32, help="controller threads")
     parser.add_argument("--hold", action="store_true", help="keep connections open, as converge")
-    parser.add_argument("--tools", default="swarmstack", help="swarmstack,pyinfra,ansible")
+    parser.add_argument("--tools", default="swarmstack", help=",".join(TOOLS))
     parser.add_argument("--tools-venv", type=Path, help="the virtualenv of pyinfra and ansible")
+    parser.add_argument("--note", default="", help="a note kept with each round's figures")
     parser.add_argument("--controller", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--hosts", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--known-hosts", help=argparse.SUPPRESS)
@@ -290,9 +306,9 @@ def main() -> None:
         return
     sizes = [int(size) for size in args.sizes.split(",")]
     tools = args.tools.split(",")
-    if not set(tools) <= {"swarmstack", "pyinfra", "ansible"}:
-        sys.exit(f"--tools: swarmstack, pyinfra or ansible, not {args.tools!r}")
-    if set(tools) - {"swarmstack"} and args.tools_venv is None:
+    if not set(tools) <= set(TOOLS):
+        sys.exit(f"--tools: any of {', '.join(TOOLS)}, not {args.tools!r}")
+    if set(tools) & {"pyinfra", "ansible"} and args.tools_venv is None:
         sys.exit("--tools-venv: needed for pyinfra and ansible (see bench/fanout_tools.py)")
     if max(sizes) > NETWORK.num_addresses - 2 or os.geteuid() != 0:
         sys.exit("needs root, and at most 1000 hosts")
@@ -304,10 +320,13 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="swarmstack-fanout-"))
     rounds: list[dict[str, Any]] = []
     try:
-        with namespace_with_sshd(folder) as namespace:
+        stand_ins = install_stand_ins(folder) if "bootstrap-plan" in tools else None
+        with namespace_with_sshd(folder, stand_ins) as namespace:
             for number in range(1, args.rounds + 1):
                 for tool, hosts in ((t, h) for h in sizes for t in tools):
                     figures = run_round(tool, namespace, folder, hosts, args) | {"round": number}
+                    if args.note:
+                        figures["note"] = args.note
                     rounds.append(figures)
                     with out.open("a") as handle:
                         handle.write(json.dumps(figures, sort_keys=True) + "\n")

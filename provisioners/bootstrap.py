@@ -8,6 +8,8 @@ and `azure deploy`::
 
 Order of work (each phase as parallel as it can be):
 1. connect to every host (verified host keys, bounded retries) and read facts, in parallel;
+   a connection stays open afterwards only for a host the run is likely to work on, and only
+   while fewer than --max-parallel are kept (connections.py); others reconnect on demand;
 2. preparation: host tuning where its digest differs, a stopped docker daemon started;
 3. plan (pure: facts in, steps out) - errors such as a foreign swarm stop here, before any
    swarm change;
@@ -42,8 +44,9 @@ from ..errors import (
 )
 from ..spec import ClusterSpec
 from . import commands
+from .connections import HostConnections
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
-from .inventory import Inventory
+from .inventory import Host, Inventory
 from .progress import NullProgress, Progress
 from .ssh import CommandRecord, CommandResult, Connection, Connector, brief_command, redact
 from .swarm import Plan, PrepStep, Step, plan_preparation, plan_swarm
@@ -211,7 +214,12 @@ class _Run:
         self.max_parallel = max(2, max_parallel)
         self.pool = cf.ThreadPoolExecutor(self.max_parallel, thread_name_prefix="swarmstack")
         self.connector = Connector(inventory.ssh, connect_window=connect_window)
-        self.connections: dict[str, Connection] = {}
+        # Every command goes through self.hosts.use(address); kept between uses: at most
+        # max_parallel connections, the first manager's (later the anchor's) always.
+        self.hosts = HostConnections(self.open_connection, keep=self.max_parallel)
+        self.hosts.pinned = next((h.address for h in inventory.managers), "")
+        self._needed: dict[str, bool] = {}  # after its facts: the run will use this host
+        self.hosts.wanted = lambda address: self._needed.get(address, True)
         self.timings: dict[str, float] = {}
         self._secrets: dict[str, str] = {}  # join tokens and the unlock key, in memory only
         self.node_ids: dict[str, str] = {}  # host address -> node id, for hosts joined now
@@ -232,8 +240,21 @@ class _Run:
         self.progress.stop()
 
     def close_connections(self) -> None:
-        for connection in list(self.connections.values()):
-            connection.close()
+        self.hosts.close_all()
+
+    def open_connection(self, address: str) -> Connection:
+        """A verified connection to a host of the inventory (its first, or a reconnect)."""
+        host = self.inventory.host(address)
+        # A host being removed may be gone for good: do not wait long for it to boot.
+        window = None
+        if host.state == "absent":
+            window = min(ABSENT_CONNECT_WINDOW, self.connector.connect_window)
+        return self.connector.connect(
+            address,
+            host.port,
+            on_retry=lambda m: self.progress.phase(address, m),
+            window=window,
+        )
 
     def fan_out(self, items: list[str], work: Callable[[str], T]) -> dict[str, T | BaseException]:
         """Run ``work`` for every item on the bounded pool; collect results or errors."""
@@ -262,14 +283,16 @@ class _Run:
         rotate_unlock_key: bool,
     ) -> BootstrapResult:
         self.progress.start([h.address for h in self.inventory.hosts])
+        tuning = self.tuning_scripts(local_machine) if apply_host_tuning else {}
+        digests = {address: digest(script) for address, script in tuning.items()}
+        if dry_run:  # the plan needs the facts only: each connection closes after them
+            self.hosts.retain((), pinned="")
         started = time.monotonic()
-        facts = self.gather_facts()
+        facts = self.gather_facts(lambda host, f: needs_connection(host, f, digests))
         self.timings["connect"] = max(0.0, self._connected_at - started)
         self.timings["facts"] = time.monotonic() - max(started, self._connected_at)
 
         started = time.monotonic()
-        tuning = self.tuning_scripts(local_machine) if apply_host_tuning else {}
-        digests = {address: digest(script) for address, script in tuning.items()}
         prep = plan_preparation(self.inventory, facts, digests)
         if prep and not dry_run:
             facts.update(self.prepare(prep, tuning))
@@ -280,6 +303,8 @@ class _Run:
         plan = self.plan_once_raft_settles(facts)
         for warning in plan.warnings:
             log.warning("%s", warning)
+        # Now exactly known: the hosts steps run on (others reconnect if a repair needs them).
+        self.hosts.retain({step.host for step in plan.steps} | {plan.anchor}, plan.anchor)
         started = time.monotonic()
         if plan.steps:
             self.execute(plan)
@@ -292,12 +317,11 @@ class _Run:
         self.timed("ready", started)
         for host in self.inventory.hosts:
             self.progress.phase(host.address, "done" if plan.changed or prep else "no changes")
-        commands = tuple(c for conn in self.connections.values() for c in conn.history)
         return BootstrapResult(
             nodes=nodes,
             changed=bool(plan.changed or prep),
             plan=plan,
-            commands=commands,
+            commands=self.hosts.history(),
             timings=dict(self.timings),
             warnings=plan.warnings,
             prepare=prep,
@@ -346,33 +370,28 @@ class _Run:
             nodes=(),
             changed=bool(plan.changed or prep),
             plan=plan,
-            commands=tuple(c for conn in self.connections.values() for c in conn.history),
+            commands=self.hosts.history(),
             timings=dict(self.timings),
             warnings=warnings,
             prepare=prep,
             dry_run=True,
         )
 
-    def gather_facts(self) -> dict[str, HostFacts]:
-        """Connect to every host and read its facts, all in parallel; one round trip each."""
+    def gather_facts(self, needed: Callable[[Host, HostFacts], bool]) -> dict[str, HostFacts]:
+        """Connect to every host and read its facts, all in parallel; one round trip each.
+
+        ``needed(host, facts)``: whether the run is likely to use the host's connection
+        again (if not, or if enough are kept already, it is closed after the facts)."""
 
         def connect_and_read(address: str) -> HostFacts:
             host = self.inventory.host(address)
             self.progress.phase(address, "connecting")
-            # A host being removed may be gone for good: do not wait long for it to boot.
-            window = None
-            if host.state == "absent":
-                window = min(ABSENT_CONNECT_WINDOW, self.connector.connect_window)
-            connection = self.connector.connect(
-                address,
-                host.port,
-                on_retry=lambda m: self.progress.phase(address, m),
-                window=window,
-            )
-            self.connections[address] = connection
-            self._connected_at = max(self._connected_at, time.monotonic())
-            self.progress.phase(address, "reading facts")
-            return self.read_facts(address)
+            with self.hosts.use(address):
+                self._connected_at = max(self._connected_at, time.monotonic())
+                self.progress.phase(address, "reading facts")
+                facts = self.read_facts(address)
+                self._needed[address] = needed(host, facts)
+            return facts
 
         results = self.fan_out([h.address for h in self.inventory.hosts], connect_and_read)
         facts: dict[str, HostFacts] = {}
@@ -415,15 +434,15 @@ class _Run:
             by_host.setdefault(step.host, []).append(step)
 
         def prepare_host(address: str) -> HostFacts:
-            connection = self.connections[address]
-            for step in by_host[address]:
-                if step.action == "tune":
-                    self.progress.phase(address, "tuning the host")
-                    apply_tuning(connection, tuning[address])
-                elif step.action == "start-docker":
-                    self.progress.phase(address, "starting docker")
-                    connection.run("systemctl start docker", mutating=True)
-            return self.read_facts(address)
+            with self.hosts.use(address) as connection:
+                for step in by_host[address]:
+                    if step.action == "tune":
+                        self.progress.phase(address, "tuning the host")
+                        apply_tuning(connection, tuning[address])
+                    elif step.action == "start-docker":
+                        self.progress.phase(address, "starting docker")
+                        connection.run("systemctl start docker", mutating=True)
+                return self.read_facts(address)
 
         results = self.fan_out(list(by_host), prepare_host)
         fresh: dict[str, HostFacts] = {}
@@ -501,7 +520,7 @@ class _Run:
         """Unlock the locked managers in parallel; the others are left as they are."""
         self.progress.start([h.address for h in self.inventory.hosts])
         self._secrets["unlock-key"] = key
-        facts = self.gather_facts()
+        facts = self.gather_facts(lambda host, f: f.swarm_state == "locked")
         locked = [a for a, f in facts.items() if f.swarm_state == "locked"]
         for address in facts:
             if address not in locked:
@@ -616,13 +635,14 @@ class _Run:
         """
         what = what or command_label(command.run)
         try:
-            result = self.connections[address].run(
-                command.run,
-                stdin=stdin,
-                mutating=command.mutating,
-                secret_output=command.secret_output,
-                check=False,
-            )
+            with self.hosts.use(address) as connection:
+                result = connection.run(
+                    command.run,
+                    stdin=stdin,
+                    mutating=command.mutating,
+                    secret_output=command.secret_output,
+                    check=False,
+                )
         except RemoteCommandFailed as exc:  # the channel broke or timed out
             log.debug("%s: failed command: %s", address, command.run)
             raise RemoteCommandFailed(
@@ -673,7 +693,10 @@ class _Run:
 
     def wait_ready(self, plan: Plan, timeout: float) -> tuple[NodeStatus, ...]:
         """Poll `docker node ls` on the anchor until every node is Ready with its role."""
-        anchor = self.connections[plan.anchor]
+        with self.hosts.use(plan.anchor) as anchor:
+            return self.poll_ready(anchor, plan, timeout)
+
+    def poll_ready(self, anchor: Connection, plan: Plan, timeout: float) -> tuple[NodeStatus, ...]:
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
@@ -731,6 +754,27 @@ class _Run:
             )
         order = {e.address: i for i, e in enumerate(plan.expected)}
         return tuple(sorted(rows, key=lambda r: (order.get(r.address, len(order)), r.hostname)))
+
+
+def needs_connection(host: Host, facts: HostFacts, tuning: Mapping[str, str]) -> bool:
+    """Whether a run is likely to use a host's own connection after its facts: managers (the
+    anchor runs tokens, label updates and the Ready poll), hosts that join, leave, get tuned or
+    have docker started. A worker already in a swarm, tuned, has no step of its own (its labels
+    change on the anchor); should the plan give it one after all, it is reconnected."""
+    wanted_digest = tuning.get(host.address, "")
+    return (
+        host.role == "manager"
+        or facts.is_manager
+        or host.state == "absent"
+        or facts.swarm_state != "active"
+        or not facts.docker_running
+        or bool(facts.facts_error)
+        or (
+            bool(wanted_digest)
+            and facts.tuning_digest != wanted_digest
+            and not facts.tuned_by_cloud_init
+        )
+    )
 
 
 def _node_state(node: SwarmNode) -> str:

@@ -176,6 +176,37 @@ def test_a_second_run_changes_nothing(swarm: LocalCluster) -> None:
     assert node_versions(swarm) == before
 
 
+def test_with_few_connections_kept_hosts_are_reconnected_for_their_steps(
+    swarm: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --max-parallel 2 keeps 2 connections between uses (the first manager's and one more):
+    # of the five hosts the run needs (three managers, two workers to rejoin), some must be
+    # connected again for their steps.
+    for worker in swarm.workers:
+        docker(swarm, worker.name, "swarm leave --force")
+    connects: list[str] = []
+    connect = Connector.connect
+
+    def counted(self: Connector, address: str, *args: Any, **kwargs: Any) -> Any:
+        connects.append(address)
+        return connect(self, address, *args, **kwargs)
+
+    monkeypatch.setattr(Connector, "connect", counted)
+    result = form(swarm, max_parallel=2)
+    workers = {w.address for w in swarm.workers}
+    joined = {s.host for s in result.plan.steps if s.action == "join"}
+    assert joined == workers
+    assert any(connects.count(a) == 2 for a in workers)  # closed after the facts, reopened
+    assert sorted((n.hostname, n.role, n.state) for n in result.nodes) == sorted(
+        (m.name, m.role, "ready") for m in (*swarm.managers, *swarm.workers)
+    )
+    connects.clear()
+    assert form(swarm, max_parallel=2).changed is False
+    # Workers in the swarm have no step: one connection each, for their facts.
+    assert all(connects.count(a) == 1 for a in workers)
+    assert set(connects) == workers | {m.address for m in swarm.managers}
+
+
 def test_a_host_key_that_does_not_match_is_refused(swarm: LocalCluster, tmp_path: Path) -> None:
     before = node_versions(swarm)
     known = swarm.known_hosts_path.read_text().splitlines()

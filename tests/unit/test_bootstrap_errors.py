@@ -16,6 +16,7 @@ import pytest
 from swarmstack.errors import RemoteCommandFailed
 from swarmstack.provisioners import bootstrap, commands
 from swarmstack.provisioners.commands import step_commands
+from swarmstack.provisioners.connections import HostConnections
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.progress import NullProgress
 from swarmstack.provisioners.ssh import CommandResult, brief_command
@@ -39,6 +40,7 @@ class FakeConnection:
     stderr: str = ""
     raises: Exception | None = None
     ran: list[str] = field(default_factory=list)
+    history: list[Any] = field(default_factory=list)
 
     def run(self, command: str, **_: Any) -> CommandResult:
         self.ran.append(command)
@@ -76,7 +78,7 @@ def run_with(connection: FakeConnection, plan: Plan) -> RemoteCommandFailed:
     ]
     inventory = inventory_from_data({"hosts": hosts}, base=Path("/"))
     run = bootstrap._Run(ClusterSpec.model_validate({}), inventory, NullProgress(), 8, None)
-    run.connections[connection.address] = connection  # type: ignore[assignment]
+    run.hosts = HostConnections(lambda address: connection, keep=8)  # type: ignore[arg-type,return-value]
     run._secrets.update(worker=TOKEN, manager=TOKEN)
     try:
         with pytest.raises(RemoteCommandFailed) as caught:

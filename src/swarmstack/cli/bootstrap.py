@@ -71,7 +71,8 @@ def emit_plan(output: Output, result: BootstrapResult) -> None:
     type=click.IntRange(1, 256),
     default=DEFAULT_MAX_PARALLEL,
     show_default=True,
-    help="Hosts worked on at the same time.",
+    help="Hosts worked on at the same time; also the most SSH connections kept open "
+    "between uses (others are reconnected when needed).",
 )
 @click.option(
     "--tuning/--no-tuning",
