@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..contract import DOCKER_SOCKET
 from .facts import FACTS_COMMAND
 from .swarm import Step
 from .swarmapi import init_body, init_options, join_body
@@ -41,7 +42,6 @@ UNLOCK_KEY = "<<unlock key>>"
 OUTPUT_NODE_ID = "node id"  # the last line: the id of the node that just joined
 OUTPUT_SECRETS = "secrets"  # lines "NAME VALUE"; NAME is worker, manager or unlock-key
 OUTPUT_JOIN_TOKEN = "join token"  # noqa: S105 - one token (the name of an output kind)
-DOCKER_SOCKET = "/var/run/docker.sock"
 OUTPUT_MANAGER_STATE = "manager state"  # "reachable", or what the node is instead
 
 MANAGER_SETTLE_TIMEOUT = 30.0  # seconds a promoted node may take to join raft

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import TUNING_MARKER
+from ..contract import DOCKER_SOCKET, TUNING_MARKER
 
 # How long the facts wait for a running cloud-init to finish (package installs included).
 CLOUD_INIT_WAIT_SECONDS = 900
@@ -38,13 +38,13 @@ FACTS_COMMAND = (
     f"echo @@tuning; [ -r {TUNING_MARKER} ] && read -r t < {TUNING_MARKER} && "
     "printf '%s\\n' \"$t\"; "
     "if ! command -v docker >/dev/null 2>&1; then echo @@nodocker; exit 0; fi; "
-    "info=$(curl -sf --unix-socket /var/run/docker.sock http://localhost/info 2>/dev/null "
+    f"info=$(curl -sf --unix-socket {DOCKER_SOCKET} http://localhost/info 2>/dev/null "
     "|| docker info --format '{{json .}}' 2>/dev/null); "
     "echo @@info; printf '%s\\n' \"$info\"; "
     'case "$info" in *\'"ControlAvailable":true\'*) '
     "echo @@nodes; "
     # The node list from the Engine API (one JSON array); from the CLI where that fails.
-    f"if n=$(curl -sf --unix-socket /var/run/docker.sock http://localhost/nodes); then "
+    f"if n=$(curl -sf --unix-socket {DOCKER_SOCKET} http://localhost/nodes); then "
     "printf '%s\\n' \"$n\"; else ids=$(docker node ls -q 2>&1) || "
     "{ printf '%s\\n' \"$ids\"; echo @@nodes-failed; exit 0; }; "
     f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed; fi;; esac"

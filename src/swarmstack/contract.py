@@ -58,6 +58,8 @@ LABEL_INSTANCE: Final = "swarmstack.instance-id"
 # --- files on every host ---------------------------------------------------------------------
 
 STATE_DIR: Final = "/var/lib/swarmstack"
+# dockerd's API socket, which the SSH steps and facts reach with curl.
+DOCKER_SOCKET: Final = "/var/run/docker.sock"
 # Written last by the host tuning (cloud-init or SSH): one JSON line whose "tuning" key is the
 # digest of the tuning it applied. The SSH facts read it; a host whose digest matches is not
 # tuned again.
