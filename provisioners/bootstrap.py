@@ -223,6 +223,8 @@ class _Run:
         self.timings: dict[str, float] = {}
         self._secrets: dict[str, str] = {}  # join tokens and the unlock key, in memory only
         self.node_ids: dict[str, str] = {}  # host address -> node id, for hosts joined now
+        # The node list the last step of a new swarm read (then_nodes), for the wait for Ready.
+        self.nodes_seen: tuple[SwarmNode, ...] = ()
         self._token_lock = threading.Lock()
         # (phase, started, ended) of every step run, for the run's timings (step_phase).
         self.step_spans: list[tuple[str, float, float]] = []
@@ -688,11 +690,22 @@ class _Run:
                 lines = stdout.strip().splitlines()
                 if lines:
                     self.node_ids[target] = lines[-1]
+            elif command.output == commands.OUTPUT_NODES:
+                try:
+                    self.nodes_seen = parse_node_lines(stdout.splitlines())
+                except ValueError:
+                    self.nodes_seen = ()
 
     # --- the end: every node Ready ---------------------------------------------------------
 
     def wait_ready(self, plan: Plan, timeout: float) -> tuple[NodeStatus, ...]:
-        """Poll `docker node ls` on the anchor until every node is Ready with its role."""
+        """Poll `docker node ls` on the anchor until every node is Ready with its role.
+
+        The plan's last step may have read the node list already (``then_nodes``): if every
+        node is Ready in it, that is the answer, without another round trip."""
+        seen = self.nodes_seen
+        if seen and not self.not_ready(plan, seen):
+            return self.node_table(plan, seen)
         with self.hosts.use(plan.anchor) as anchor:
             return self.poll_ready(anchor, plan, timeout)
 

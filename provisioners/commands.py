@@ -42,6 +42,7 @@ UNLOCK_KEY = "<<unlock key>>"
 OUTPUT_NODE_ID = "node id"  # the last line: the id of the node that just joined
 OUTPUT_SECRETS = "secrets"  # lines "NAME VALUE"; NAME is worker, manager or unlock-key
 OUTPUT_JOIN_TOKEN = "join token"  # noqa: S105 - one token (the name of an output kind)
+OUTPUT_NODES = "nodes"  # the node list (GET /nodes) after an update, for the wait for Ready
 OUTPUT_MANAGER_STATE = "manager state"  # "reachable", or what the node is instead
 
 MANAGER_SETTLE_TIMEOUT = 30.0  # seconds a promoted node may take to join raft
@@ -204,7 +205,16 @@ def _demote(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCom
 
 
 def _update(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:
-    return (HostCommand(_update_command(_by_id(args, joined)), mutating=True),)
+    text = _update_command(_by_id(args, joined))
+    if args.get("then_nodes"):  # the node list too (a failed read only means a poll later)
+        return (
+            HostCommand(
+                f"{text} && {{ {_engine_get('/nodes')} || true; }}",
+                mutating=True,
+                output=OUTPUT_NODES,
+            ),
+        )
+    return (HostCommand(text, mutating=True),)
 
 
 def _update_many(args: Mapping[str, Any], joined: Mapping[str, str]) -> tuple[HostCommand, ...]:

@@ -223,9 +223,10 @@ class _Planner:
         self.add_update(first, init, node=self.facts[first.address].hostname, current=None)
         remote = [f"{first.advertise_address}:{SWARM_PORT}"]
         previous = init
-        for host in managers[1:]:
+        for index, host in enumerate(managers[1:], start=2):
             cleanup = self.leave_half_joined(host)
-            previous = self.join_manager(host, [previous, *cleanup], remote)
+            last = index == len(managers)
+            previous = self.join_manager(host, [previous, *cleanup], remote, then_nodes=last)
         for host in self.inventory.workers:
             cleanup = self.leave_half_joined(host)
             join = self.add(
@@ -281,11 +282,22 @@ class _Planner:
         return args
 
     def add_update(
-        self, host: Host, after: str | None, *, node: str, current: SwarmNode | None
+        self,
+        host: Host,
+        after: str | None,
+        *,
+        node: str,
+        current: SwarmNode | None,
+        then_nodes: bool = False,
     ) -> None:
-        """An `update` step on the anchor, if the node's labels or availability differ."""
+        """An `update` step on the anchor, if the node's labels or availability differ.
+
+        ``then_nodes``: the step also reads the node list, which the wait for Ready uses
+        first (the last step of a new swarm: one round trip fewer at the end)."""
         args = self.update_args(host, node=node, current=current)
         if args is not None:
+            if then_nodes:
+                args["then_nodes"] = True
             self.add("update", "", host.address, [after] if after else [], **args)
 
     def batch_update(
@@ -314,13 +326,16 @@ class _Planner:
         f = self.facts.get(host.address)
         return {f.hostname, f.node_id} if f else set()
 
-    def join_manager(self, host: Host, after: list[str], remote: list[str]) -> str:
+    def join_manager(
+        self, host: Host, after: list[str], remote: list[str], *, then_nodes: bool = False
+    ) -> str:
         """A manager joins (printing its node id); its labels are an ``update`` of their own
         on the anchor, beside the chain: the next manager joins as soon as this join returns.
         Returns the join step, which the next membership change waits for."""
         join = self.add("join", host.address, host.address, after, role="manager",
                         remote=remote, advertise_addr=host.advertise_address)  # fmt: skip
-        self.add_update(host, join, node=self.facts[host.address].hostname, current=None)
+        hostname = self.facts[host.address].hostname
+        self.add_update(host, join, node=hostname, current=None, then_nodes=then_nodes)
         return join
 
     def plan_existing(self, cluster_id: str, view: HostFacts) -> Plan:
