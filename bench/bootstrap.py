@@ -333,13 +333,27 @@ def main() -> int:
     return 0 if all(not r.error for _, rounds in rows for r in rounds) else 1
 
 
+# docker's swarm init returns in ~0.17 s or ~0.67 s, at random: in dockerd's log, the new
+# node's agent selects its manager ("manager selected by agent for new session") either a few
+# ms after "dispatcher starting" or ~500 ms later. The floor's init and swarmstack's draw alike.
+QUICK_INIT = 0.4
+
+
+def quick_inits(rounds: list[Round]) -> str:
+    """How many rounds had a quick init: swarmstack's/the floor's."""
+    ours = sum(1 for r in rounds if r.phases.get("init", 1.0) < QUICK_INIT)
+    floor = sum(1 for r in rounds if r.floor_parts.get("init", 1.0) < QUICK_INIT)
+    return f"{ours}/{floor} of {len(rounds)}"
+
+
 def print_table(rows: list[tuple[str, list[Round]]]) -> None:
     def med(values: list[float]) -> float:
         return statistics.median(values) if values else float("nan")
 
     header = (
-        "size", "ok", "swarmstack s", "docker floor s", "ratio", "best ratio", "ansible s",
-        "ansible ok", *PHASES, "controller CPU s", "load",
+        "size", "ok", "swarmstack s", "docker floor s", "ratio", "ratio of medians",
+        "best ratio", "quick inits", "ansible s", "ansible ok", *PHASES, "controller CPU s",
+        "load",
     )  # fmt: skip
     lines: list[tuple[str, ...]] = [header]
     for size, all_rounds in rows:
@@ -352,7 +366,11 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
                 f"{med([r.wall for r in rounds]):.2f}",
                 f"{med([r.floor for r in measured]):.2f}" if measured else "-",
                 f"{med([r.ratio for r in measured]):.2f}x" if measured else "-",
+                f"{med([r.wall for r in measured]) / med([r.floor for r in measured]):.2f}x"
+                if measured
+                else "-",
                 f"{min(r.ratio for r in measured):.2f}x" if measured else "-",
+                f"{quick_inits(measured)}" if measured else "-",
                 f"{med([r.ansible for r in all_rounds if r.ansible]):.2f}",
                 f"{sum(1 for r in all_rounds if r.ansible)}/{len(all_rounds)}",
                 *(f"{med([r.phases.get(p, 0.0) for r in rounds]):.2f}" for p in PHASES),
@@ -365,7 +383,10 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
     print(
         f"(medians over the successful rounds on {os.cpu_count()} cores; ratio = median of the "
-        "per-round ratios swarmstack / floor; floor = init + max(manager joins in sequence, "
+        "per-round ratios swarmstack / floor; ratio of medians = median swarmstack / median "
+        "floor; quick inits = rounds whose init took under "
+        f"{QUICK_INIT}s, swarmstack's/the floor's (docker's init takes ~0.17 s or ~0.67 s at "
+        "random, in either run of a round); floor = init + max(manager joins in sequence, "
         "slowest parallel worker join), each timed on the host; phases are spans and overlap; "
         "load = 1-minute load average at the start of a round)"
     )

@@ -24,8 +24,6 @@ from typing import Any
 
 from swarmstack.spec import ClusterSpec
 
-NODE_FORMAT_KEYS = ("id", "hostname", "role", "availability", "labels", "state", "addr", "manager")
-
 _ADDRESS = "a=${SSH_CONNECTION#* * }; a=${a%% *}; d=ANSWERS/current\n"
 
 DOCKER = (
@@ -99,7 +97,8 @@ def write_answers(folder: Path, addresses: list[str]) -> None:
         (target / f"info-{address}.json").write_text(_compact(info) + "\n")
     (target / f"nodes-{manager}.json").write_text(_compact(nodes) + "\n")
     (target / "ids").write_text("".join(f"{n['ID']}\n" for n in nodes))
-    (target / "inspect").write_text("".join(_compact(_inspect_line(n)) + "\n" for n in nodes))
+    # `docker node inspect --format '{{json .}}'`: the same objects, one per line.
+    (target / "inspect").write_text("".join(_compact(n) + "\n" for n in nodes))
     current = answers / "current"
     current.unlink(missing_ok=True)
     current.symlink_to(target.name)
@@ -128,16 +127,6 @@ def _node(index: int, address: str, spec: ClusterSpec) -> dict[str, Any]:
         node["ManagerStatus"] = {"Leader": True, "Reachability": "reachable",
                                  "Addr": f"{address}:2377"}  # fmt: skip
     return node
-
-
-def _inspect_line(node: dict[str, Any]) -> dict[str, Any]:
-    """The same node as facts.NODE_FORMAT prints it (`docker node inspect --format`)."""
-    values = (
-        node["ID"], node["Description"]["Hostname"], node["Spec"]["Role"],
-        node["Spec"]["Availability"], node["Spec"]["Labels"], node["Status"]["State"],
-        node["Status"]["Addr"], node.get("ManagerStatus"),
-    )  # fmt: skip
-    return dict(zip(NODE_FORMAT_KEYS, values, strict=True))
 
 
 def plan_command(

@@ -1,8 +1,9 @@
 """Facts: what each host is now, read in one read-only round trip and parsed into plain data.
 
 ``FACTS_COMMAND`` prints tagged sections (docker info as JSON, the docker service state, the
-host-tuning marker and, on managers, ``docker node ls`` as JSON lines); ``parse_facts`` turns
-that text into ``HostFacts``. Parsing is pure, so planning can be tested from data files.
+host-tuning marker and, on managers, the node list as the Engine API gives it);
+``parse_facts`` turns that text into ``HostFacts``. Parsing is pure, so planning can be
+tested from data files.
 """
 
 from __future__ import annotations
@@ -18,12 +19,6 @@ CLOUD_INIT_WAIT_SECONDS = 900
 # The marker's "cloud" for the SSH form of the tuning; any other value was written by
 # cloud-init from a cloud's user data.
 SSH_TUNING_CLOUD = "generic"
-# `docker node inspect` reduced to what planning needs, one JSON object per line.
-NODE_FORMAT = (
-    '{"id":{{json .ID}},"hostname":{{json .Description.Hostname}},"role":{{json .Spec.Role}},'
-    '"availability":{{json .Spec.Availability}},"labels":{{json .Spec.Labels}},'
-    '"state":{{json .Status.State}},"addr":{{json .Status.Addr}},"manager":{{json .ManagerStatus}}}'
-)
 # One round trip, read-only. Sections start with a line "@@name". Shell builtins where they
 # do (every process counts when many hosts share little CPU). The daemon's info comes from the
 # Engine API with curl (the same JSON as `docker info --format '{{json .}}'` without the
@@ -47,7 +42,8 @@ FACTS_COMMAND = (
     f"if n=$(curl -sf --unix-socket {DOCKER_SOCKET} http://localhost/nodes); then "
     "printf '%s\\n' \"$n\"; else ids=$(docker node ls -q 2>&1) || "
     "{ printf '%s\\n' \"$ids\"; echo @@nodes-failed; exit 0; }; "
-    f"docker node inspect --format '{NODE_FORMAT}' $ids 2>&1 || echo @@nodes-failed; fi;; esac"
+    # The CLI's inspect prints the API's node objects, one per line with this format.
+    "docker node inspect --format '{{json .}}' $ids 2>&1 || echo @@nodes-failed; fi;; esac"
 )
 
 
@@ -200,8 +196,9 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def parse_node_lines(lines: list[str]) -> tuple[SwarmNode, ...]:
-    """Parse the Engine API's node list (GET /nodes, a JSON array on one line), NODE_FORMAT
-    lines (inspect) or ``docker node ls --format '{{json .}}'`` lines.
+    """Parse the Engine API's node list (GET /nodes, a JSON array on one line), its node
+    objects one per line (``docker node inspect --format '{{json .}}'``) or
+    ``docker node ls --format '{{json .}}'`` lines.
 
     Raises ValueError when a line is not one of them.
     """
@@ -212,40 +209,29 @@ def parse_node_lines(lines: list[str]) -> tuple[SwarmNode, ...]:
         item = json.loads(line)
         if isinstance(item, list):
             nodes.extend(_api_node(node) for node in item)
-            continue
-        if not isinstance(item, dict):
-            raise ValueError(line)
-        if "ID" in item:  # docker node ls
-            manager_status = str(item.get("ManagerStatus") or "")
-            nodes.append(
-                SwarmNode(
-                    id=str(item["ID"]),
-                    hostname=str(item.get("Hostname", "")),
-                    role="manager" if manager_status else "worker",
-                    availability=str(item.get("Availability", "")).lower(),
-                    state=str(item.get("Status", "")).lower(),
-                    leader=manager_status == "Leader",
-                    reachability="reachable"
-                    if manager_status in ("Leader", "Reachable")
-                    else manager_status.lower(),
-                )
-            )
-            continue
-        manager = item.get("manager") or {}
-        nodes.append(
-            SwarmNode(
-                id=str(item["id"]),
-                hostname=str(item.get("hostname") or ""),
-                role=str(item.get("role") or "worker"),
-                availability=str(item.get("availability") or ""),
-                state=str(item.get("state") or ""),
-                addr=str(item.get("addr") or ""),
-                labels={str(k): str(v) for k, v in (item.get("labels") or {}).items()},
-                leader=bool(manager.get("Leader")),
-                reachability=str(manager.get("Reachability") or ""),
-            )
-        )
+        elif isinstance(item, dict) and "Spec" in item:  # docker node inspect
+            nodes.append(_api_node(item))
+        elif isinstance(item, dict) and "ID" in item:  # docker node ls
+            nodes.append(_listed_node(item))
+        else:
+            raise ValueError(line[:80])
     return tuple(nodes)
+
+
+def _listed_node(item: dict[str, Any]) -> SwarmNode:
+    """One line of ``docker node ls --format '{{json .}}'`` (no labels, no address)."""
+    manager_status = str(item.get("ManagerStatus") or "")
+    return SwarmNode(
+        id=str(item["ID"]),
+        hostname=str(item.get("Hostname", "")),
+        role="manager" if manager_status else "worker",
+        availability=str(item.get("Availability", "")).lower(),
+        state=str(item.get("Status", "")).lower(),
+        leader=manager_status == "Leader",
+        reachability="reachable"
+        if manager_status in ("Leader", "Reachable")
+        else manager_status.lower(),
+    )
 
 
 def _api_node(item: object) -> SwarmNode:

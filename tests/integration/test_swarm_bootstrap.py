@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from swarmstack.errors import (
     HostUnreachable,
 )
 from swarmstack.provisioners.bootstrap import BootstrapResult, converge
+from swarmstack.provisioners.facts import FACTS_COMMAND, parse_facts
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
     SWARM_DEFAULT_ADDR_POOL,
@@ -174,6 +176,26 @@ def test_a_second_run_changes_nothing(swarm: LocalCluster) -> None:
     assert result.mutating_commands == ()
     assert result.to_dict()["changed"] is False
     assert node_versions(swarm) == before
+
+
+def test_the_facts_read_the_same_nodes_through_the_cli_as_through_the_engine_api(
+    swarm: LocalCluster,
+) -> None:
+    """Where the Engine API cannot be read with curl, the facts fall back to the docker CLI
+    (`docker node inspect --format '{{json .}}'`): the planner sees the same nodes."""
+    manager = swarm.managers[0]
+    api = swarm.ssh(manager.name, f"sudo bash -c {shlex.quote(FACTS_COMMAND)}").stdout
+    no_curl = "curl() { return 7; }; " + FACTS_COMMAND  # a function hides the binary
+    cli = swarm.ssh(manager.name, f"sudo bash -c {shlex.quote(no_curl)}").stdout
+    through_api = parse_facts(manager.address, api)
+    through_cli = parse_facts(manager.address, cli)
+    assert through_api.nodes is not None
+    assert len(through_api.nodes) == 5
+    assert through_cli.nodes_error == ""
+    assert sorted(through_cli.nodes or (), key=lambda n: n.id) == sorted(
+        through_api.nodes, key=lambda n: n.id
+    )
+    assert through_cli.node_id == through_api.node_id != ""
 
 
 def test_with_few_connections_kept_hosts_are_reconnected_for_their_steps(

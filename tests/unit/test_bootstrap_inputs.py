@@ -106,15 +106,14 @@ INFO = {
         },
     },
 }
+# One node as `docker node inspect --format '{{json .}}'` prints it (the API's node object).
 NODE = {
-    "id": "n1",
-    "hostname": "m1",
-    "role": "manager",
-    "availability": "active",
-    "labels": {"swarmstack.role": "manager"},
-    "state": "ready",
-    "addr": "198.18.0.11",
-    "manager": {"Leader": True, "Reachability": "reachable", "Addr": "198.18.0.11:2377"},
+    "ID": "n1",
+    "Version": {"Index": 31},
+    "Spec": {"Labels": {"swarmstack.role": "manager"}, "Role": "manager", "Availability": "active"},
+    "Description": {"Hostname": "m1"},
+    "Status": {"State": "ready", "Addr": "198.18.0.11"},
+    "ManagerStatus": {"Leader": True, "Reachability": "reachable", "Addr": "198.18.0.11:2377"},
 }
 
 
@@ -215,7 +214,8 @@ API_NODES = [
 
 def test_the_engine_api_node_list_reads_like_node_inspect() -> None:
     manager, worker = parse_node_lines([json.dumps(API_NODES)])
-    (inspected,) = parse_node_lines([json.dumps({**NODE, "availability": "drain"})])
+    spec = {**NODE["Spec"], "Availability": "drain"}  # type: ignore[dict-item]
+    (inspected,) = parse_node_lines([json.dumps({**NODE, "Spec": spec})])
     assert manager == inspected
     assert (worker.id, worker.hostname, worker.role, worker.state, worker.labels) == (
         "n2",
