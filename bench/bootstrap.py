@@ -8,7 +8,9 @@ For each size (managers+workers) it boots local machines once, then repeatedly:
   init, then the manager joins one after another while every worker joins at once - the same
   Engine API calls swarmstack sends (provisioners/commands.py; the join token in the request
   body on stdin, never in a command line), each timed on the host itself; the floor is
-  init + max(the manager joins in sequence, the slowest worker join);
+  init + max(the manager joins in sequence, the slowest worker join); then it writes
+  swarmstack's labels for every node at once, right after the floor's last join, timed on the
+  host ("labels after the joins": reported beside the floor, not part of it);
 - with --ansible TOOLS (a virtualenv with ansible-core), resets again and times an Ansible
   playbook forming the same swarm on the same machines (bench/bootstrap_ansible.py says what
   it runs: `raw` tasks, the machines have no python3 for docker_swarm).
@@ -53,7 +55,7 @@ from swarmstack.provisioners.local import (
     LocalCluster,
 )
 from swarmstack.provisioners.ssh import Connection, Connector
-from swarmstack.provisioners.swarm import Step
+from swarmstack.provisioners.swarm import Step, desired_labels
 from swarmstack.spec import ClusterSpec
 
 SPEC = ClusterSpec.model_validate(
@@ -168,7 +170,9 @@ def timed(conn: Connection, command: HostCommand, stdin: str | None = None) -> t
     return int(elapsed) / 1e6, "\n".join(output)
 
 
-def docker_floor(inventory: Inventory, conns: Hosts) -> tuple[float, dict[str, float]]:
+def docker_floor(
+    inventory: Inventory, conns: Hosts, hostnames: dict[str, str]
+) -> tuple[float, dict[str, float]]:
     """Docker's own work in swarmstack's order, through the same Engine API calls swarmstack
     sends (provisioners/commands.py: the init with both join tokens read back, then the joins
     with the token in the request body on stdin): init; then the managers one at a time while
@@ -190,7 +194,34 @@ def docker_floor(inventory: Inventory, conns: Hosts) -> tuple[float, dict[str, f
         worker_joins = [f.result() for f in worker_futures]
     serial, slowest = sum(manager_joins), max(worker_joins, default=0.0)
     parts = {"init": init, "manager joins": serial, "slowest worker join": slowest}
+    # Not in the floor: swarmstack's labels, written at once right after the last join, to
+    # show what a raft write costs in the seconds after the joins (docker's own work after a
+    # join - the nodes' ingress network attachments, for one - goes on past the join's return).
+    parts[LABELS_AFTER] = label_all(inventory, conns, hostnames)
     return init + max(serial, slowest), parts
+
+
+LABELS_AFTER = "labels after the joins"
+
+
+def label_all(inventory: Inventory, conns: Hosts, hostnames: dict[str, str]) -> float:
+    """swarmstack's label (and managers' drain) updates for every node, all at once in one
+    command on the first manager (update-many), timed on the host."""
+    updates = []
+    for host in inventory.hosts:
+        update: dict[str, object] = {
+            "node": hostnames[host.address],
+            "address": host.address,
+            "labels_add": desired_labels(host),
+            "labels_rm": [],
+        }
+        if host.role == "manager" and not SPEC.managers_accept_workloads:
+            update["availability"] = "drain"
+        updates.append(update)
+    first = inventory.managers[0].address
+    step = Step("update-many:floor", "update-many", first, "floor", {"updates": updates})
+    (command,) = step_commands(step)
+    return timed(conns[first], command)[0]
 
 
 def init_step(address: str) -> Step:
@@ -232,7 +263,7 @@ def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measur
     record.stale_entries = sum(1 for n in result.nodes if n.state != "ready")
     if measure.floor:
         reset(conns)
-        record.floor, record.floor_parts = docker_floor(inventory, conns)
+        record.floor, record.floor_parts = docker_floor(inventory, conns, measure.hostnames)
     if measure.ansible is not None:
         reset(conns)
         try:
@@ -352,8 +383,8 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
 
     header = (
         "size", "ok", "swarmstack s", "docker floor s", "ratio", "ratio of medians",
-        "best ratio", "quick inits", "ansible s", "ansible ok", *PHASES, "controller CPU s",
-        "load",
+        "best ratio", "quick inits", "labels after floor s", "ansible s", "ansible ok", *PHASES,
+        "controller CPU s", "load",
     )  # fmt: skip
     lines: list[tuple[str, ...]] = [header]
     for size, all_rounds in rows:
@@ -371,6 +402,9 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
                 else "-",
                 f"{min(r.ratio for r in measured):.2f}x" if measured else "-",
                 f"{quick_inits(measured)}" if measured else "-",
+                f"{med([r.floor_parts.get(LABELS_AFTER, 0.0) for r in measured]):.2f}"
+                if measured
+                else "-",
                 f"{med([r.ansible for r in all_rounds if r.ansible]):.2f}",
                 f"{sum(1 for r in all_rounds if r.ansible)}/{len(all_rounds)}",
                 *(f"{med([r.phases.get(p, 0.0) for r in rounds]):.2f}" for p in PHASES),
@@ -386,7 +420,9 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
         "per-round ratios swarmstack / floor; ratio of medians = median swarmstack / median "
         "floor; quick inits = rounds whose init took under "
         f"{QUICK_INIT}s, swarmstack's/the floor's (docker's init takes ~0.17 s or ~0.67 s at "
-        "random, in either run of a round); floor = init + max(manager joins in sequence, "
+        "random, in either run of a round); labels after floor = swarmstack's labels written at "
+        "once right after the floor's last join, timed on the host (not part of the floor); "
+        "floor = init + max(manager joins in sequence, "
         "slowest parallel worker join), each timed on the host; phases are spans and overlap; "
         "load = 1-minute load average at the start of a round)"
     )
