@@ -4,6 +4,7 @@ rejoined as a manager through a live one at once (no SSH: run_command is replace
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,12 @@ class ScriptedHosts:
         return CommandResult(command.run, 0, out, "", 0.0)
 
 
-def run_plan(monkeypatch: pytest.MonkeyPatch, hosts: ScriptedHosts) -> bootstrap._Run:
+Answer = Callable[[bootstrap._Run, str, commands.HostCommand, str | None], CommandResult]
+
+
+def answer_commands_with(monkeypatch: pytest.MonkeyPatch, hosts: Answer) -> None:
+    """Every host command the executor runs is answered by ``hosts`` (no SSH)."""
+
     def run_command(
         self: bootstrap._Run,
         address: str,
@@ -56,6 +62,10 @@ def run_plan(monkeypatch: pytest.MonkeyPatch, hosts: ScriptedHosts) -> bootstrap
         return hosts(self, address, command, stdin)
 
     monkeypatch.setattr(bootstrap._Run, "run_command", run_command)
+
+
+def run_plan(monkeypatch: pytest.MonkeyPatch, hosts: ScriptedHosts) -> bootstrap._Run:
+    answer_commands_with(monkeypatch, hosts)
     plan = plan_case(CASE)
     inventory = inventory_from_data(CASE["inventory"], base=Path("/"))
     run = bootstrap._Run(ClusterSpec.model_validate({}), inventory, NullProgress(), 8, None)

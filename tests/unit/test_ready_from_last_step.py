@@ -18,6 +18,7 @@ from swarmstack.provisioners.progress import NullProgress
 from swarmstack.provisioners.ssh import CommandResult
 from swarmstack.spec import ClusterSpec
 
+from .test_manager_repair import answer_commands_with
 from .test_swarm_plans import plan_case
 
 CASE = json.loads((Path(__file__).parent / "swarm_plans" / "new_swarm_3_2.json").read_text())
@@ -56,12 +57,8 @@ def formed(monkeypatch: pytest.MonkeyPatch, last_read: str, anchor: Anchor) -> b
     """Run the 3+2 plan; the step that reads the node list gets ``last_read``."""
     ran: list[commands.HostCommand] = []
 
-    def run_command(
-        self: bootstrap._Run,
-        address: str,
-        command: commands.HostCommand,
-        stdin: str | None = None,
-        what: str = "",
+    def answer(
+        _run: bootstrap._Run, _address: str, command: commands.HostCommand, _stdin: str | None
     ) -> CommandResult:
         ran.append(command)
         out = {
@@ -71,7 +68,7 @@ def formed(monkeypatch: pytest.MonkeyPatch, last_read: str, anchor: Anchor) -> b
         }.get(command.output, "")
         return CommandResult(command.run, 0, out, "", 0.0)
 
-    monkeypatch.setattr(bootstrap._Run, "run_command", run_command)
+    answer_commands_with(monkeypatch, answer)
     plan = plan_case(CASE)
     inventory = inventory_from_data(CASE["inventory"], base=Path("/"))
     run = bootstrap._Run(ClusterSpec.model_validate({}), inventory, NullProgress(), 8, None)
