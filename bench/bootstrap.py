@@ -41,6 +41,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bootstrap_ansible import run_playbook
 
@@ -55,7 +56,7 @@ from swarmstack.provisioners.local import (
     LocalCluster,
 )
 from swarmstack.provisioners.ssh import Connection, Connector
-from swarmstack.provisioners.swarm import Step, desired_labels
+from swarmstack.provisioners.swarm import Step
 from swarmstack.spec import ClusterSpec
 
 SPEC = ClusterSpec.model_validate(
@@ -171,7 +172,7 @@ def timed(conn: Connection, command: HostCommand, stdin: str | None = None) -> t
 
 
 def docker_floor(
-    inventory: Inventory, conns: Hosts, hostnames: dict[str, str]
+    inventory: Inventory, conns: Hosts, updates: list[dict[str, Any]]
 ) -> tuple[float, dict[str, float]]:
     """Docker's own work in swarmstack's order, through the same Engine API calls swarmstack
     sends (provisioners/commands.py: the init with both join tokens read back, then the joins
@@ -197,27 +198,16 @@ def docker_floor(
     # Not in the floor: swarmstack's labels, written at once right after the last join, to
     # show what a raft write costs in the seconds after the joins (docker's own work after a
     # join - the nodes' ingress network attachments, for one - goes on past the join's return).
-    parts[LABELS_AFTER] = label_all(inventory, conns, hostnames)
+    parts[LABELS_AFTER] = label_all(inventory, conns, updates)
     return init + max(serial, slowest), parts
 
 
 LABELS_AFTER = "labels after the joins"
 
 
-def label_all(inventory: Inventory, conns: Hosts, hostnames: dict[str, str]) -> float:
-    """swarmstack's label (and managers' drain) updates for every node, all at once in one
-    command on the first manager (update-many), timed on the host."""
-    updates = []
-    for host in inventory.hosts:
-        update: dict[str, object] = {
-            "node": hostnames[host.address],
-            "address": host.address,
-            "labels_add": desired_labels(host),
-            "labels_rm": [],
-        }
-        if host.role == "manager" and not SPEC.managers_accept_workloads:
-            update["availability"] = "drain"
-        updates.append(update)
+def label_all(inventory: Inventory, conns: Hosts, updates: list[dict[str, Any]]) -> float:
+    """``updates`` (the update steps' arguments of swarmstack's plan: labels, managers'
+    drain) all at once in one command on the first manager (update-many), timed on the host."""
     first = inventory.managers[0].address
     step = Step("update-many:floor", "update-many", first, "floor", {"updates": updates})
     (command,) = step_commands(step)
@@ -263,7 +253,9 @@ def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measur
     record.stale_entries = sum(1 for n in result.nodes if n.state != "ready")
     if measure.floor:
         reset(conns)
-        record.floor, record.floor_parts = docker_floor(inventory, conns, measure.hostnames)
+        # The labels swarmstack's plan wrote, by hostname (the floor's nodes have new ids).
+        updates = [dict(s.args) for s in result.plan.steps if s.action == "update"]
+        record.floor, record.floor_parts = docker_floor(inventory, conns, updates)
     if measure.ansible is not None:
         reset(conns)
         try:

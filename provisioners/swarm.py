@@ -223,9 +223,9 @@ class _Planner:
         self.add_update(first, init, node=self.facts[first.address].hostname, current=None)
         remote = [f"{first.advertise_address}:{SWARM_PORT}"]
         previous = init
-        for index, host in enumerate(managers[1:], start=2):
+        for host in managers[1:]:
             cleanup = self.leave_half_joined(host)
-            last = index == len(managers)
+            last = host is managers[-1]
             previous = self.join_manager(host, [previous, *cleanup], remote, then_nodes=last)
         for host in self.inventory.workers:
             cleanup = self.leave_half_joined(host)
