@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from troposphere import If, Ref, Template
+from troposphere import Template
 
 from ...spec import ClusterSpec, Role
 from .checks import check_spec_for_aws
 from .compute import add_group, add_launch_template
-from .conditions import NEW_VPC, add_conditions
+from .conditions import add_conditions
 from .iam import add_log_permissions, add_node_identity
 from .lifecycle import add_lifecycle
 from .load_balancer import add_load_balancer
@@ -47,8 +47,8 @@ def build_template(
     add_conditions(template)
 
     network = add_network(template, spec)
-    # Nodes and the load balancer need the internet route of a new VPC before they start.
-    internet = If(NEW_VPC, Ref("PublicDefaultRoute"), "existing VPC")
+    # Nodes and the load balancer need a new VPC's way to the internet before they start.
+    internet = network.internet_ready
     groups = add_security_groups(template, spec, network)
     add_storage(template, spec, network.vpc_id, groups.node)
     log_group = add_log_group(template, spec)

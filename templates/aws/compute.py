@@ -131,7 +131,7 @@ def add_group(
     lifecycle: Lifecycle,
     log_group: Any,
     target_groups: list[Any],
-    depends_on_internet: Any,
+    depends_on_internet: str,
 ) -> Any:
     if role == "manager":
         # Exactly ManagerSize: the raft quorum depends on an odd, known count.
@@ -157,7 +157,7 @@ def add_group(
             VPCZoneIdentifier=network.subnet_ids,
             LifecycleHookSpecificationList=[termination_hook(lifecycle)],
             Tags=instance_tags(spec, role, Ref(log_group) if log_group is not None else None),
-            Metadata={"swarmstack": {"internet-route": depends_on_internet}},
+            DependsOn=depends_on_internet,
             **sizes,
             **extra,
         )

@@ -34,7 +34,7 @@ def add_load_balancer(
     spec: ClusterSpec,
     network: Network,
     security_group: Any,
-    depends_on_internet: Any,
+    depends_on_internet: str,
 ) -> LoadBalancing | None:
     if not spec.published_ports:
         return None
@@ -49,10 +49,8 @@ def add_load_balancer(
                 LoadBalancerAttributes(Key="load_balancing.cross_zone.enabled", Value="true")
             ],
             Tags=stack_tags(spec, "lb"),
-            Metadata={
-                "swarmstack": {"internet-route": depends_on_internet},
-                **checkov_skip(NLB_ACCESS_LOGS),
-            },
+            DependsOn=depends_on_internet,
+            Metadata=checkov_skip(NLB_ACCESS_LOGS),
         )
     )
     return LoadBalancing(load_balancer=load_balancer, target_groups=[])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from troposphere import GetAZs, If, Ref, Select, Template
+from troposphere.cloudformation import WaitConditionHandle
 from troposphere.ec2 import (
     VPC,
     InternetGateway,
@@ -40,6 +41,9 @@ class Network:
 
     vpc_id: Any
     subnet_ids: Any
+    # The title to put in DependsOn of whatever must not start before a new VPC's subnets
+    # route to the internet.
+    internet_ready: str
 
 
 def network_problems(spec: ClusterSpec) -> list[str]:
@@ -110,7 +114,7 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
             "PublicRouteTable", Condition=NEW_VPC, VpcId=Ref(vpc), Tags=stack_tags(spec, "public")
         )
     )
-    template.add_resource(
+    default_route = template.add_resource(
         Route(
             "PublicDefaultRoute",
             Condition=NEW_VPC,
@@ -120,7 +124,7 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
             GatewayId=Ref(gateway),
         )
     )
-    subnets = []
+    subnets, associations = [], []
     for index, cidr in enumerate(subnet_cidrs(spec)):
         condition = THIRD_SUBNET if index == 2 else NEW_VPC
         subnet = template.add_resource(
@@ -133,7 +137,7 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
                 Tags=stack_tags(spec, f"public-{index + 1}"),
             )
         )
-        template.add_resource(
+        association = template.add_resource(
             SubnetRouteTableAssociation(
                 f"PublicSubnet{index + 1}RouteTableAssociation",
                 Condition=condition,
@@ -142,9 +146,22 @@ def add_network(template: Template, spec: ClusterSpec) -> Network:
             )
         )
         subnets.append(subnet)
+        associations.append(association)
     # Whole lists are chosen, never an AWS::NoValue item (moto keeps those as nulls).
     two, three = [Ref(s) for s in subnets[:2]], [Ref(s) for s in subnets]
+    # A subnet not yet associated uses the VPC's main route table, which has no way out: an
+    # instance started then could not install Docker. So the default route and every
+    # association come first - referenced from Metadata, as DependsOn cannot be conditional,
+    # by one handle (it creates nothing) that the groups and the load balancer depend on.
+    first, second, third = (Ref(a) for a in associations)
+    routed = [Ref(default_route), first, second, If(THIRD_SUBNET, third, "two subnets")]
+    ready = template.add_resource(
+        WaitConditionHandle(
+            "InternetRoutes", Metadata={"routes": If(NEW_VPC, routed, "existing VPC")}
+        )
+    )
     return Network(
         vpc_id=If(NEW_VPC, Ref(vpc), Ref(p.VPC)),
         subnet_ids=If(NEW_VPC, If(THIRD_SUBNET, three, two), Ref(p.SUBNETS)),
+        internet_ready=ready.title,
     )

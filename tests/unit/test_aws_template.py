@@ -403,7 +403,7 @@ def test_resources_name_themselves_and_leave_the_cluster_tag_to_the_stack() -> N
     data = _template()
     tagged = 0
     for title, resource in data["Resources"].items():
-        tags = resource["Properties"].get("Tags")
+        tags = resource.get("Properties", {}).get("Tags")
         if resource["Type"] == "AWS::AutoScaling::AutoScalingGroup" or tags is None:
             continue
         tagged += 1
@@ -556,6 +556,25 @@ def test_what_nodes_need_to_join_is_created_before_the_groups_wait_for_them(name
             checked += 1
             assert not _dependencies(data, title) & groups, title
     assert checked == 2  # the managers' and the workers' agent policies
+
+
+def test_nodes_and_load_balancer_start_only_once_a_new_vpcs_subnets_route_out() -> None:
+    """An instance in a subnet not yet associated with the public route table has no route
+    out and cannot install Docker at boot; so every group and the load balancer wait for the
+    default route and each subnet's association (in Metadata: DependsOn cannot be
+    conditional, and an existing VPC has neither)."""
+    data = json.loads(build_template(spec_of(published_ports=[80])).to_json())
+    routed = {name for name in data["Resources"] if name.endswith("RouteTableAssociation")}
+    assert len(routed) == 3
+    waiting = [
+        title
+        for title, r in data["Resources"].items()
+        if r["Type"]
+        in ("AWS::AutoScaling::AutoScalingGroup", "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    ]
+    assert len(waiting) == 3
+    for title in waiting:
+        assert routed | {"PublicDefaultRoute"} <= _dependencies(data, title), title
 
 
 # --- outputs and suppressions -------------------------------------------------------------
