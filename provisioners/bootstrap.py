@@ -14,7 +14,9 @@ Order of work (each phase as parallel as it can be):
 3. plan (pure: facts in, steps out) - errors such as a foreign swarm stop here, before any
    swarm change;
 4. run the plan's step graph, each step as soon as the steps it depends on are done;
-5. poll `docker node ls` on the anchor manager until every node is Ready.
+5. poll `docker node ls` on the anchor manager until every node is Ready (readiness.py).
+
+What the run returns, and how it names steps and failures, is in outcome.py.
 
 If any present host cannot be reached, nothing is changed on any host. If a step fails, the
 steps already done stay done (each is a reconcile step), the error names the failed step, and a
@@ -28,12 +30,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .. import stepgraph
-from ..contract import DEFAULT_DATA_PATH_PORT, GOSSIP_PORT, SWARM_PORT, quorum
 from ..errors import (
     HostUnreachable,
     QuorumLost,
@@ -47,17 +47,24 @@ from . import commands
 from .connections import HostConnections
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
 from .inventory import Host, Inventory
+from .outcome import (
+    BootstrapResult,
+    NodeStatus,
+    UnlockResult,
+    command_label,
+    failure_reason,
+    phase_spans,
+    step_label,
+    step_phase,
+)
 from .progress import NullProgress, Progress
-from .ssh import CommandRecord, CommandResult, Connection, Connector, brief_command, redact
+from .readiness import SWARM_PORTS, node_table, not_ready, poll_ready
+from .ssh import CommandResult, Connection, Connector, brief_command
 from .swarm import Plan, PrepStep, Step, plan_preparation, plan_swarm
 from .tuning import TuningScript, apply_tuning, digest, tuning_script_for
 from .unlockkey import check_writable, default_unlock_key_file, save_unlock_key
 
 log = logging.getLogger(__name__)
-SWARM_PORTS = (  # what hosts of a swarm must reach on each other, for error hints
-    f"tcp {SWARM_PORT}, tcp and udp {GOSSIP_PORT}, udp {DEFAULT_DATA_PATH_PORT} or the spec's "
-    "data_path_port"
-)
 
 DEFAULT_MAX_PARALLEL = 32
 READY_TIMEOUT = 120.0
@@ -76,57 +83,6 @@ _STEP_PHASES = {
     "drain": "draining",
     "remove": "removing the node",
 }
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    address: str
-    hostname: str
-    role: str
-    state: str
-    availability: str
-
-
-@dataclass
-class BootstrapResult:
-    nodes: tuple[NodeStatus, ...]
-    changed: bool
-    plan: Plan
-    commands: tuple[CommandRecord, ...] = ()
-    # Seconds per phase: connect, facts, prepare, then the steps (init, manager joins, worker
-    # joins, labels, ...: first start to last end of each), swarm (all steps), ready.
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-    prepare: tuple[PrepStep, ...] = ()  # host tuning, docker started
-    dry_run: bool = False  # nothing was changed: `plan` and `prepare` say what would be
-    unlock_key_file: Path | None = None  # autolock: where the unlock key is kept
-    unlock_key_saved: bool = False  # this run wrote it (a new swarm, autolock turned on, rotated)
-
-    @property
-    def mutating_commands(self) -> tuple[CommandRecord, ...]:
-        return tuple(c for c in self.commands if c.mutating)
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.dry_run:
-            return {
-                "changed": self.changed,
-                "prepare": [{"action": p.action, "host": p.host} for p in self.prepare],
-                "steps": [describe_step(s) for s in self.plan.steps],
-            }
-        return {
-            "nodes": [
-                {
-                    "address": n.address,
-                    "hostname": n.hostname,
-                    "role": n.role,
-                    "state": n.state,
-                    "availability": n.availability,
-                }
-                for n in self.nodes
-            ],
-            "changed": self.changed,
-            **({"unlock_key_file": str(self.unlock_key_file)} if self.unlock_key_file else {}),
-        }
 
 
 def converge(
@@ -167,15 +123,6 @@ def converge(
     finally:
         run.close()
     return result
-
-
-@dataclass(frozen=True)
-class UnlockResult:
-    unlocked: tuple[str, ...]  # manager addresses unlocked now
-    not_locked: tuple[str, ...]  # managers that were not locked
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"unlocked": list(self.unlocked), "not_locked": list(self.not_locked)}
 
 
 def unlock(
@@ -704,69 +651,10 @@ class _Run:
         The plan's last step may have read the node list already (``then_nodes``): if every
         node is Ready in it, that is the answer, without another round trip."""
         seen = self.nodes_seen
-        if seen and not self.not_ready(plan, seen):
-            return self.node_table(plan, seen)
+        if seen and not not_ready(plan, seen):
+            return node_table(plan, seen)
         with self.hosts.use(plan.anchor) as anchor:
-            return self.poll_ready(anchor, plan, timeout)
-
-    def poll_ready(self, anchor: Connection, plan: Plan, timeout: float) -> tuple[NodeStatus, ...]:
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        while True:
-            result = anchor.run(commands.list_nodes().run, check=False)
-            nodes: tuple[SwarmNode, ...] = ()
-            if result.exit_status == 0:
-                try:
-                    nodes = parse_node_lines(result.stdout.splitlines())
-                except ValueError:
-                    nodes = ()
-            missing = self.not_ready(plan, nodes)
-            if nodes and not missing:
-                return self.node_table(plan, nodes)
-            if time.monotonic() + delay > deadline:
-                detail = "; ".join(missing) or result.stderr.strip() or "no node list"
-                raise SwarmError(
-                    f"nodes not Ready after {timeout:.0f}s: {detail}{_manager_summary(nodes)}",
-                    hint="the steps are done; check those hosts' docker (`docker info`) and "
-                    f"the network between the hosts ({SWARM_PORTS}), then re-run",
-                )
-            time.sleep(delay)
-            delay = min(0.5, delay * 1.5)
-
-    @staticmethod
-    def not_ready(plan: Plan, nodes: tuple[SwarmNode, ...]) -> list[str]:
-        problems = []
-        by_name: dict[str, list[SwarmNode]] = {}
-        for node in nodes:
-            by_name.setdefault(node.hostname, []).append(node)
-        for expected in plan.expected:
-            candidates = by_name.get(expected.hostname, [])
-            # A manager counts once raft hears from it (Leader or Reachable), not before.
-            if not any(
-                n.ready and n.role == expected.role and (n.reachable or not n.is_manager)
-                for n in candidates
-            ):
-                state = ", ".join(_node_state(n) for n in candidates) or "not in the swarm"
-                problems.append(f"{expected.hostname} ({expected.address}): {state}")
-        removed = set(plan.removed)
-        problems.extend(f"{n.hostname}: still listed" for n in nodes if n.id in removed)
-        return problems
-
-    def node_table(self, plan: Plan, nodes: tuple[SwarmNode, ...]) -> tuple[NodeStatus, ...]:
-        address_of = {e.hostname: e.address for e in plan.expected}
-        rows = []
-        for node in nodes:
-            rows.append(
-                NodeStatus(
-                    address=address_of.get(node.hostname, ""),
-                    hostname=node.hostname,
-                    role=node.role,
-                    state=node.state,
-                    availability=node.availability,
-                )
-            )
-        order = {e.address: i for i, e in enumerate(plan.expected)}
-        return tuple(sorted(rows, key=lambda r: (order.get(r.address, len(order)), r.hostname)))
+            return poll_ready(anchor, plan, timeout)
 
 
 def needs_connection(host: Host, facts: HostFacts, tuning: Mapping[str, str]) -> bool:
@@ -790,76 +678,6 @@ def needs_connection(host: Host, facts: HostFacts, tuning: Mapping[str, str]) ->
     )
 
 
-def _node_state(node: SwarmNode) -> str:
-    reachability = f" {node.reachability}" if node.is_manager and node.reachability else ""
-    return f"{node.role} {node.state}{reachability}"
-
-
-def _manager_summary(nodes: tuple[SwarmNode, ...]) -> str:
-    """The swarm's raft state in a few words, for the error that ends a run."""
-    managers = [n for n in nodes if n.is_manager]
-    if not managers:
-        return ""
-    reachable = sum(1 for n in managers if n.reachable)
-    holds = "quorum holds" if reachable >= quorum(len(managers)) else "quorum is LOST"
-    return f" ({reachable} of {len(managers)} managers reachable, {holds})"
-
-
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1].strip() if lines else ""
-
-
-def step_phase(step: Step) -> str:
-    """The phase a step belongs to in the run's timings."""
-    if step.action == "join":
-        return f"{step.args['role']} joins"
-    if step.action in ("update", "update-many"):
-        return "labels"
-    return step.action
-
-
-def phase_spans(spans: list[tuple[str, float, float]]) -> dict[str, float]:
-    """Seconds from the first step of each phase starting to the last one ending."""
-    bounds: dict[str, tuple[float, float]] = {}
-    for phase, started, ended in spans:
-        low, high = bounds.get(phase, (started, ended))
-        bounds[phase] = (min(low, started), max(high, ended))
-    return {phase: high - low for phase, (low, high) in bounds.items()}
-
-
-MAX_REASON = 300  # characters of a failed command's output shown in its error
-
-
-def step_label(step: Step) -> str:
-    """A step as an error names it: ``step join of 198.18.0.14 (as worker)``."""
-    target = step.target.split("#")[0]
-    if step.action == "update-many":
-        return f"step update-many (labels of {len(step.args['updates'])} nodes)"
-    if step.action == "join":
-        return f"step join of {target} (as {step.args['role']})"
-    return f"step {step.action} of {target}"
-
-
-def command_label(text: str) -> str:
-    """A short name for a command outside the plan: its first words, never its arguments."""
-    words = text.split()
-    return "`" + " ".join(words[:3]) + (" ...`" if len(words) > 3 else "`")
-
-
-def failure_reason(stderr: str, stdout: str, secret_output: bool) -> str:
-    """The last line a failed command printed (secrets blanked), cut to MAX_REASON."""
-    detail = redact(stderr.strip() or ("" if secret_output else stdout.strip()))
-    last = detail.splitlines()[-1].strip() if detail else "no output"
-    return last if len(last) <= MAX_REASON else last[: MAX_REASON - 3] + "..."
-
-
-def describe_step(step: Step) -> dict[str, Any]:
-    """A step for people and -o json (never holds a secret: tokens are not in steps)."""
-    details = {k: v for k, v in step.args.items() if k not in ("then_update",)}
-    return {
-        "action": step.action,
-        "target": step.target.split("#")[0],
-        "runs_on": step.host,
-        "details": details,
-    }

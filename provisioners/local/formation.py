@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 
 from ...errors import UsageError
 from ...spec import ClusterSpec
-from ..bootstrap import BootstrapResult, converge
+from ..bootstrap import converge
 from ..inventory import inventory_from_data
+from ..outcome import BootstrapResult
 from ..progress import NullProgress, Progress
 from .cluster import LocalCluster
 from .plan import (

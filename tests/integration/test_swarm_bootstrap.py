@@ -29,7 +29,7 @@ from swarmstack.errors import (
     HostKeyUnknown,
     HostUnreachable,
 )
-from swarmstack.provisioners.bootstrap import BootstrapResult, converge
+from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.facts import FACTS_COMMAND, parse_facts
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -39,6 +39,7 @@ from swarmstack.provisioners.local import (
     Machine,
     busybox_image,
 )
+from swarmstack.provisioners.outcome import BootstrapResult
 from swarmstack.provisioners.ssh import Connector
 from swarmstack.spec import ClusterSpec
 

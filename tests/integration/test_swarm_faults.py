@@ -19,9 +19,10 @@ import pytest
 
 from swarmstack.contract import SWARM_PORT
 from swarmstack.errors import SwarmstackError
-from swarmstack.provisioners.bootstrap import BootstrapResult, converge
+from swarmstack.provisioners.bootstrap import converge
 from swarmstack.provisioners.inventory import inventory_from_data
 from swarmstack.provisioners.local import LocalCluster, busybox_image
+from swarmstack.provisioners.outcome import BootstrapResult
 from swarmstack.provisioners.ssh import Connector
 
 from .conftest import ClusterFactory

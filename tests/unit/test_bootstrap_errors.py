@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from swarmstack.errors import RemoteCommandFailed
-from swarmstack.provisioners import bootstrap, commands
+from swarmstack.provisioners import bootstrap, commands, outcome
 from swarmstack.provisioners.commands import step_commands
 from swarmstack.provisioners.connections import HostConnections
 from swarmstack.provisioners.inventory import inventory_from_data
@@ -120,9 +120,9 @@ def test_a_broken_channel_names_the_step_not_the_command() -> None:
 
 
 def test_a_long_reason_is_cut() -> None:
-    reason = bootstrap.failure_reason("x" * 5000, "", secret_output=False)
-    assert len(reason) == bootstrap.MAX_REASON
-    assert bootstrap.failure_reason("", "secret", secret_output=True) == "no output"
+    reason = outcome.failure_reason("x" * 5000, "", secret_output=False)
+    assert len(reason) == outcome.MAX_REASON
+    assert outcome.failure_reason("", "secret", secret_output=True) == "no output"
 
 
 # --- the retry, run by a real shell against a stand-in docker -------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from swarmstack.errors import RemoteCommandFailed
-from swarmstack.provisioners import bootstrap, commands
+from swarmstack.provisioners import bootstrap, commands, outcome
 from swarmstack.provisioners.connections import HostConnections
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.ssh import CommandRecord, CommandResult
@@ -144,7 +144,7 @@ def inventory(workers: list[str]) -> Inventory:
 
 def converge_fakes(
     monkeypatch: pytest.MonkeyPatch, workers: int, joined: int, max_parallel: int, **kw: Any
-) -> tuple[bootstrap.BootstrapResult, FakeSwarm, FakeConnector]:
+) -> tuple[outcome.BootstrapResult, FakeSwarm, FakeConnector]:
     addresses = worker_addresses(workers)
     swarm = FakeSwarm(addresses[:joined])
     connector = FakeConnector(swarm)

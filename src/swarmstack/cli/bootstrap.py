@@ -10,8 +10,9 @@ import click
 from rich.console import Console
 
 from ..output import Output, table
-from ..provisioners.bootstrap import DEFAULT_MAX_PARALLEL, BootstrapResult, converge
+from ..provisioners.bootstrap import DEFAULT_MAX_PARALLEL, converge
 from ..provisioners.inventory import load_inventory
+from ..provisioners.outcome import BootstrapResult
 from .options import connect_window_option, inventory_option, spec_from_options, spec_options
 from .progress import progress_for
 from .spec_scope import BOOTSTRAP

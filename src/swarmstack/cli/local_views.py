@@ -13,8 +13,8 @@ from ..output import Output, table
 from .options import load_named_spec, spec_file_option
 
 if TYPE_CHECKING:
-    from ..provisioners.bootstrap import BootstrapResult
     from ..provisioners.local import LocalCluster
+    from ..provisioners.outcome import BootstrapResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_NAME = "local"
