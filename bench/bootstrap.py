@@ -382,6 +382,7 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
     for size, all_rounds in rows:
         rounds = [r for r in all_rounds if not r.error]
         measured = [r for r in rounds if r.floor]
+        with_ansible = [r for r in all_rounds if r.ansible or r.ansible_error]
         lines.append(
             (
                 size,
@@ -397,8 +398,12 @@ def print_table(rows: list[tuple[str, list[Round]]]) -> None:
                 f"{med([r.floor_parts.get(LABELS_AFTER, 0.0) for r in measured]):.2f}"
                 if measured
                 else "-",
-                f"{med([r.ansible for r in all_rounds if r.ansible]):.2f}",
-                f"{sum(1 for r in all_rounds if r.ansible)}/{len(all_rounds)}",
+                f"{med([r.ansible for r in with_ansible if r.ansible]):.2f}"
+                if with_ansible
+                else "-",
+                f"{sum(1 for r in with_ansible if r.ansible)}/{len(all_rounds)}"
+                if with_ansible
+                else "-",
                 *(f"{med([r.phases.get(p, 0.0) for r in rounds]):.2f}" for p in PHASES),
                 f"{med([r.cpu for r in rounds]):.2f}",
                 f"{med([r.load[0] for r in all_rounds]):.1f}",
