@@ -112,6 +112,41 @@ def _calm_transport(
     return _CalmTransport(sock, disabled_algorithms=disabled_algorithms)
 
 
+class _QuickAckSocket(socket.socket):
+    """A TCP socket that acknowledges what it receives at once (Linux TCP_QUICKACK, reset by
+    the kernel, so set before every read). sshd writes small packets with Nagle on: after
+    login it sends a global request, then the answer to our first channel, and holds the
+    second until the first is acknowledged - 40 ms of delayed ACK on every connection."""
+
+    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
+        self.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return super().recv(bufsize, flags)
+
+
+_HAS_QUICKACK = hasattr(socket, "TCP_QUICKACK")  # Linux only
+
+
+def _open_socket(address: str, port: int, timeout: float) -> socket.socket:
+    """The TCP connection an SSH connection runs on, with Nagle off (our key exchange and
+    login are small writes, each waiting for the last to be acknowledged otherwise) and, where
+    the kernel has it, quick acknowledgements. Errors are OSErrors, retried while hosts boot."""
+    error: OSError | None = None
+    for family, kind, proto, _, target in socket.getaddrinfo(
+        address, port, type=socket.SOCK_STREAM
+    ):
+        sock = (_QuickAckSocket if _HAS_QUICKACK else socket.socket)(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error or OSError(f"no address for {address}")
+
+
 class _SharedKeysClient(paramiko.SSHClient):
     """An SSHClient that checks host keys against the run's one parsed known_hosts.
 
@@ -307,6 +342,8 @@ class Connector:
     ) -> paramiko.SSHClient:
         client = _SharedKeysClient(self.known_hosts)
         client.set_missing_host_key_policy(self._policy)
+        # Through the bastion, its channel; else our own TCP connection.
+        stream = sock or _open_socket(address, port, min(CONNECT_TIMEOUT, budget))
         try:
             client.connect(
                 address,
@@ -320,11 +357,12 @@ class Connector:
                 banner_timeout=min(BANNER_TIMEOUT, budget),
                 auth_timeout=min(AUTH_TIMEOUT, budget),
                 channel_timeout=min(AUTH_TIMEOUT, budget),
-                sock=sock,
+                sock=stream,
                 transport_factory=_calm_transport,
             )
         except BaseException:
             _close(client)
+            stream.close()
             raise
         transport = client.get_transport()
         assert transport is not None

@@ -73,6 +73,38 @@ def test_a_known_host_key_is_accepted_and_commands_run(sshd: Sshd, tmp_path: Pat
     assert known.read_text() == sshd.known_hosts_line("127.0.0.1")
 
 
+def test_connections_write_without_nagle_and_acknowledge_at_once(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSH's handshake and sshd's replies are small writes: with Nagle on either side and
+    delayed ACKs, each connection stalled ~40 ms twice (connect and first channel). Our
+    writes go out at once, and (Linux) every read acknowledges at once."""
+    quick_acks = 0
+    if sys.platform == "linux":
+        set_option = ssh._QuickAckSocket.setsockopt
+
+        def counting(self: socket.socket, level: int, option: int, value: Any) -> None:
+            nonlocal quick_acks
+            quick_acks += option == socket.TCP_QUICKACK
+            set_option(self, level, option, value)
+
+        monkeypatch.setattr(ssh._QuickAckSocket, "setsockopt", counting)
+    known = known_hosts_of(tmp_path, sshd.known_hosts_line("127.0.0.1"))
+    connector = Connector(settings(sshd, known))
+    connection = connector.connect("127.0.0.1")
+    try:
+        transport = connection.client.get_transport()
+        assert transport is not None
+        assert isinstance(transport.sock, socket.socket)  # no bastion: our own TCP socket
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert connection.client.exec_command("true")[1].channel.recv_exit_status() == 0
+    finally:
+        connection.close()
+        connector.close()
+    if sys.platform == "linux":
+        assert quick_acks >= 4  # banner, key exchange, login, the command's answer
+
+
 def test_an_unknown_host_is_refused_at_once(sshd: Sshd, tmp_path: Path) -> None:
     # 127.0.0.2 is not in known_hosts (only .1 is): no trust on first use, no retries.
     known = known_hosts_of(tmp_path, sshd.known_hosts_line("127.0.0.1"))
