@@ -8,7 +8,9 @@ the steps and their commands are unchanged):
 - ``now``: the planner's order (labels right after each node's join);
 - ``workers-after-m2``: the workers join only after the second manager's join;
 - ``labels-held``: every worker's label waits for the last manager's join too;
-- ``labels-batched``: every worker's label in one update-many step after the last worker join.
+- ``labels-batched``: every worker's label in one update-many step after the last worker join;
+- ``ssh-nagle``: the planner's order over SSH connections as they were before TCP_NODELAY and
+  TCP_QUICKACK (paramiko's own socket: Nagle on, delayed ACKs).
 
 Every label retry (a version race, "update out of sequence", or a node not known yet) is counted
 on the first manager. Rounds are kept as JSON lines in bench/results/orders-<size>-<UTC>.jsonl.
@@ -25,6 +27,7 @@ import dataclasses
 import datetime
 import json
 import os
+import socket
 import statistics
 import sys
 from collections.abc import Callable, Mapping
@@ -41,7 +44,7 @@ from bootstrap import (
 )
 
 import swarmstack.provisioners.bootstrap as executor
-from swarmstack.provisioners import commands
+from swarmstack.provisioners import commands, ssh
 from swarmstack.provisioners.facts import HostFacts
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import LocalCluster
@@ -116,7 +119,16 @@ VARIANTS: dict[str, Callable[[Plan], Plan]] = {
     "workers-after-m2": workers_after_m2,
     "labels-held": labels_held,
     "labels-batched": labels_batched,
+    "ssh-nagle": lambda plan: plan,
 }
+
+
+def nagle_socket(address: str, port: int, timeout: float) -> socket.socket:
+    """The TCP connection as paramiko opens it itself (the ssh-nagle variant)."""
+    return socket.create_connection((address, port), timeout)
+
+
+FAST_SOCKET = ssh._open_socket
 
 
 def count_retries() -> None:
@@ -163,6 +175,7 @@ def main() -> int:
         for index in range(args.rounds + 1):  # round 0 warms up
             for variant in variants if index % 2 else variants[::-1]:
                 chosen[0] = variant
+                ssh._open_socket = nagle_socket if variant == "ssh-nagle" else FAST_SOCKET
                 anchor.run(f"rm -f {RETRIES}")
                 record = Round(args.size, index, os.getloadavg(), os.cpu_count() or 0)
                 try:
