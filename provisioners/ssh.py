@@ -8,6 +8,8 @@ inside a bounded window; no attempt outlasts the window by more than ATTEMPT_FLO
 
 known_hosts and the private key are parsed once per Connector (one per run) and shared by
 every connection (ssh_files.py); a broken local file stops the run before any connection.
+Connections run on TCP sockets opened here, not by paramiko: Nagle off and quick ACKs, so no
+small write waits ~40 ms for an acknowledgement (bench/ssh_acks.py measures it).
 
 Secrets (join tokens) travel on a channel's stdin, never on a command line; outputs that hold
 them are marked secret and never logged. Error text passes through ``redact`` anyway.
