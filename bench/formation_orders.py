@@ -10,7 +10,9 @@ the steps and their commands are unchanged):
 - ``labels-held``: every worker's label waits for the last manager's join too;
 - ``labels-batched``: every worker's label in one update-many step after the last worker join;
 - ``ssh-nagle``: the planner's order over SSH connections as they were before TCP_NODELAY and
-  TCP_QUICKACK (paramiko's own socket: Nagle on, delayed ACKs).
+  TCP_QUICKACK (paramiko's own socket: Nagle on, delayed ACKs);
+- ``labels-one-by-one``: the planner's order with every label update its own command, as before
+  the executor coalesced the updates that queue up on the leader (provisioners/coalesce.py).
 
 Every label retry (a version race, "update out of sequence", or a node not known yet) is counted
 on the first manager. Rounds are kept as JSON lines in bench/results/orders-<size>-<UTC>.jsonl.
@@ -31,6 +33,7 @@ import socket
 import statistics
 import sys
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from bootstrap import (
     RESULTS,
@@ -45,6 +48,7 @@ from bootstrap import (
 
 import swarmstack.provisioners.bootstrap as executor
 from swarmstack.provisioners import commands, ssh
+from swarmstack.provisioners.coalesce import Coalescer
 from swarmstack.provisioners.facts import HostFacts
 from swarmstack.provisioners.inventory import Inventory, inventory_from_data
 from swarmstack.provisioners.local import LocalCluster
@@ -52,6 +56,7 @@ from swarmstack.provisioners.swarm import Plan, Step
 from swarmstack.provisioners.swarm import plan_swarm as planned_by_swarmstack
 from swarmstack.spec import ClusterSpec
 
+T = TypeVar("T")
 RETRIES = "/tmp/swarmstack-bench-label-retries"  # noqa: S108 - on the machine, bench only
 
 
@@ -120,7 +125,15 @@ VARIANTS: dict[str, Callable[[Plan], Plan]] = {
     "labels-held": labels_held,
     "labels-batched": labels_batched,
     "ssh-nagle": lambda plan: plan,
+    "labels-one-by-one": lambda plan: plan,
 }
+
+
+class OneByOne(Coalescer[T]):
+    """Every item runs alone, at once (the labels-one-by-one variant)."""
+
+    def submit(self, item: T) -> None:
+        self._run([item])
 
 
 def nagle_socket(address: str, port: int, timeout: float) -> socket.socket:
@@ -176,6 +189,8 @@ def main() -> int:
             for variant in variants if index % 2 else variants[::-1]:
                 chosen[0] = variant
                 ssh._open_socket = nagle_socket if variant == "ssh-nagle" else FAST_SOCKET
+                one_by_one = variant == "labels-one-by-one"
+                setattr(executor, "Coalescer", OneByOne if one_by_one else Coalescer)  # noqa: B010
                 anchor.run(f"rm -f {RETRIES}")
                 record = Round(args.size, index, os.getloadavg(), os.cpu_count() or 0)
                 try:

@@ -44,6 +44,7 @@ from ..errors import (
 )
 from ..spec import ClusterSpec
 from . import commands
+from .coalesce import Coalescer
 from .connections import HostConnections
 from .facts import HostFacts, SwarmNode, parse_facts, parse_node_lines
 from .inventory import Host, Inventory
@@ -173,6 +174,8 @@ class _Run:
         # The node list the last step of a new swarm read (then_nodes), for the wait for Ready.
         self.nodes_seen: tuple[SwarmNode, ...] = ()
         self._token_lock = threading.Lock()
+        # Per host that runs label updates: those that queue up while one runs go as one.
+        self._label_updates: dict[str, Coalescer[Step]] = {}
         # (phase, started, ended) of every step run, for the run's timings (step_phase).
         self.step_spans: list[tuple[str, float, float]] = []
         self._connected_at = 0.0  # when the last host's SSH connection was up
@@ -518,7 +521,23 @@ class _Run:
             return self._secrets[role]
 
     def run_step(self, plan: Plan, step: Step) -> None:
-        """Run the host commands of one planned step (commands.step_commands)."""
+        """Run the host commands of one planned step (commands.step_commands); a label update
+        through its host's coalescer (one command for the updates that queue up meanwhile)."""
+        if step.action == "update" and not step.args.get("then_nodes"):
+            self.progress.phase(step.target.split("#")[0], _STEP_PHASES["update"])
+            self.label_updates(plan, step.host).submit(step)
+        else:
+            self.run_commands(plan, step)
+
+    def label_updates(self, plan: Plan, host: str) -> Coalescer[Step]:
+        with self._token_lock:
+            if host not in self._label_updates:
+                self._label_updates[host] = Coalescer(
+                    lambda steps: self.run_commands(plan, merged_updates(host, steps))
+                )
+            return self._label_updates[host]
+
+    def run_commands(self, plan: Plan, step: Step) -> None:
         target = step.target.split("#")[0]
         if step.action == "update-many":
             for update in step.args["updates"]:
@@ -655,6 +674,20 @@ class _Run:
             return node_table(plan, seen)
         with self.hosts.use(plan.anchor) as anchor:
             return poll_ready(anchor, plan, timeout)
+
+
+def merged_updates(host: str, steps: list[Step]) -> Step:
+    """One step for label updates that queued up on ``host``: the step itself when alone,
+    else one update-many (the updates in parallel, in one command)."""
+    if len(steps) == 1:
+        return steps[0]
+    return Step(
+        id=f"update-many:{host}",
+        action="update-many",
+        host=host,
+        target=host,
+        args={"updates": [dict(step.args) for step in steps]},
+    )
 
 
 def needs_connection(host: Host, facts: HostFacts, tuning: Mapping[str, str]) -> bool:
