@@ -13,7 +13,8 @@ Order of work (each phase as parallel as it can be):
 2. preparation: host tuning where its digest differs, a stopped docker daemon started;
 3. plan (pure: facts in, steps out) - errors such as a foreign swarm stop here, before any
    swarm change;
-4. run the plan's step graph, each step as soon as the steps it depends on are done;
+4. run the plan's step graph, each step as soon as the steps it depends on are done (label
+   updates that queue up on one host meanwhile go as one command: coalesce.py);
 5. poll `docker node ls` on the anchor manager until every node is Ready (readiness.py).
 
 What the run returns, and how it names steps and failures, is in outcome.py.
