@@ -132,21 +132,13 @@ def _open_socket(address: str, port: int, timeout: float) -> socket.socket:
     """The TCP connection an SSH connection runs on, with Nagle off (our key exchange and
     login are small writes, each waiting for the last to be acknowledged otherwise) and, where
     the kernel has it, quick acknowledgements. Errors are OSErrors, retried while hosts boot."""
-    error: OSError | None = None
-    for family, kind, proto, _, target in socket.getaddrinfo(
-        address, port, type=socket.SOCK_STREAM
-    ):
-        sock = (_QuickAckSocket if _HAS_QUICKACK else socket.socket)(family, kind, proto)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(target)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        return sock
-    raise error or OSError(f"no address for {address}")
+    plain = socket.create_connection((address, port), timeout)
+    plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if not _HAS_QUICKACK:
+        return plain
+    quick = _QuickAckSocket(fileno=plain.detach())  # the same connection, reading with ACKs
+    quick.settimeout(timeout)
+    return quick
 
 
 class _SharedKeysClient(paramiko.SSHClient):
