@@ -41,13 +41,12 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bootstrap_ansible import run_playbook
 
 from swarmstack.contract import SWARM_PORT
 from swarmstack.errors import RemoteCommandFailed, SshError
-from swarmstack.provisioners.bootstrap import converge
+from swarmstack.provisioners.bootstrap import converge, merged_updates
 from swarmstack.provisioners.commands import JOIN_TOKENS, HostCommand, join_swarm, step_commands
 from swarmstack.provisioners.inventory import Host, Inventory, inventory_from_data
 from swarmstack.provisioners.local import (
@@ -172,7 +171,7 @@ def timed(conn: Connection, command: HostCommand, stdin: str | None = None) -> t
 
 
 def docker_floor(
-    inventory: Inventory, conns: Hosts, updates: list[dict[str, Any]]
+    inventory: Inventory, conns: Hosts, updates: list[Step]
 ) -> tuple[float, dict[str, float]]:
     """Docker's own work in swarmstack's order, through the same Engine API calls swarmstack
     sends (provisioners/commands.py: the init with both join tokens read back, then the joins
@@ -205,12 +204,12 @@ def docker_floor(
 LABELS_AFTER = "labels after the joins"
 
 
-def label_all(inventory: Inventory, conns: Hosts, updates: list[dict[str, Any]]) -> float:
-    """``updates`` (the update steps' arguments of swarmstack's plan: labels, managers'
-    drain) all at once in one command on the first manager (update-many), timed on the host."""
+def label_all(inventory: Inventory, conns: Hosts, updates: list[Step]) -> float:
+    """``updates`` (the update steps of swarmstack's plan: labels, managers' drain) all at
+    once in one command on the first manager, merged as the executor merges them (one
+    update-many), timed on the host."""
     first = inventory.managers[0].address
-    step = Step("update-many:floor", "update-many", first, "floor", {"updates": updates})
-    (command,) = step_commands(step)
+    (command,) = step_commands(merged_updates(first, updates))
     return timed(conns[first], command)[0]
 
 
@@ -254,7 +253,7 @@ def one_round(inventory: Inventory, conns: Hosts, record: Round, measure: Measur
     if measure.floor:
         reset(conns)
         # The labels swarmstack's plan wrote, by hostname (the floor's nodes have new ids).
-        updates = [dict(s.args) for s in result.plan.steps if s.action == "update"]
+        updates = [s for s in result.plan.steps if s.action == "update"]
         record.floor, record.floor_parts = docker_floor(inventory, conns, updates)
     if measure.ansible is not None:
         reset(conns)

@@ -29,7 +29,6 @@ import dataclasses
 import datetime
 import json
 import os
-import socket
 import statistics
 import sys
 from collections.abc import Callable, Mapping
@@ -45,6 +44,7 @@ from bootstrap import (
     parse_size,
     reset,
 )
+from ssh_acks import paramiko_socket
 
 import swarmstack.provisioners.bootstrap as executor
 from swarmstack.provisioners import commands, ssh
@@ -136,11 +136,6 @@ class OneByOne(Coalescer[T]):
         self._run([item])
 
 
-def nagle_socket(address: str, port: int, timeout: float) -> socket.socket:
-    """The TCP connection as paramiko opens it itself (the ssh-nagle variant)."""
-    return socket.create_connection((address, port), timeout)
-
-
 FAST_SOCKET = ssh._open_socket
 
 
@@ -188,7 +183,7 @@ def main() -> int:
         for index in range(args.rounds + 1):  # round 0 warms up
             for variant in variants if index % 2 else variants[::-1]:
                 chosen[0] = variant
-                ssh._open_socket = nagle_socket if variant == "ssh-nagle" else FAST_SOCKET
+                ssh._open_socket = paramiko_socket if variant == "ssh-nagle" else FAST_SOCKET
                 one_by_one = variant == "labels-one-by-one"
                 setattr(executor, "Coalescer", OneByOne if one_by_one else Coalescer)  # noqa: B010
                 anchor.run(f"rm -f {RETRIES}")
