@@ -11,6 +11,8 @@ APT_PACKAGES=(
     openssh-server                                  # sshd for the SSH connector's tests and bench/fanout.py
     cloud-init                                      # `cloud-init schema` validates user data
     shellcheck                                      # lints the rendered host tuning scripts
+    qemu-system-x86 qemu-utils e2fsprogs            # machines with their own kernel (NFS client)
+    nfs-ganesha nfs-ganesha-vfs                     # the NFS server standing in for EFS
 )
 
 missing=()

@@ -32,11 +32,12 @@ for arg in "$@"; do
 done
 
 is_stale() {  # a test session's cluster whose pytest has ended, or pieces without state
-    local name="$1" pid
-    [ -f "$STATE_ROOT/$name/state.json" ] || return 0
-    [[ "$name" =~ ^it([0-9]+) ]] || return 1
-    pid="${BASH_REMATCH[1]}"
-    [ ! -e "/proc/$pid" ]
+    local name="$1"
+    if [[ "$name" =~ ^it([0-9]+) ]]; then
+        [ ! -e "/proc/${BASH_REMATCH[1]}" ]
+        return
+    fi
+    [ ! -f "$STATE_ROOT/$name/state.json" ]
 }
 
 if [ "$mode" != named ]; then
@@ -44,6 +45,13 @@ if [ "$mode" != named ]; then
     for dir in "$STATE_ROOT"/*/; do [ -d "$dir" ] && found+=("$(basename "$dir")"); done
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^swarmstack-'); do
         name="${ns#swarmstack-}"; found+=("${name%-ss-*}")
+    done
+    for name in $(iptables -w -S FORWARD | grep -o 'swarmstack-local:[^" ]*' | cut -d: -f2); do
+        found+=("$name")
+    done
+    # Machines with their own kernel (tests/integration/vm_machines.py): qemu -name NAME-N.
+    for vm in $(pgrep -a qemu-system | grep -o -- '-name [^ ]*' | awk '{print $2}'); do
+        found+=("${vm%-*}")
     done
     for cg in /sys/fs/cgroup/*/swarmstack/*/ /sys/fs/cgroup/swarmstack/*/; do
         [ -d "$cg" ] && found+=("$(basename "$cg")")
@@ -64,6 +72,7 @@ cluster_pids() {  # every process of the cluster: in its cgroups or naming its d
         2>/dev/null
     find /sys/fs/cgroup -path "*/swarmstack/$name/*" -name cgroup.procs -exec cat {} + 2>/dev/null
     grep -lsa -- "$STATE_ROOT/$name/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3
+    pgrep -f -- "^qemu-system-x86_64 -name $name-[0-9]+ "
 }
 
 for name in "${clusters[@]}"; do
@@ -91,9 +100,12 @@ for name in "${clusters[@]}"; do
     rm -rf /run/systemd/nspawn/propagate/"$name"-ss-*
 done
 
-# Bridges no cluster's iptables rules point at any more; stray veths only when removing all.
-for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^ss(br|v)[0-9]'); do
-    if [[ "$link" == ssv* ]]; then
+# Bridges no cluster's iptables rules point at any more; taps no qemu holds (DOWN); stray
+# veths only when removing all.
+for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^ss(br|v|t)[0-9]'); do
+    if [[ "$link" == sst* ]]; then
+        { [ "$mode" = all ] || grep -qx down "/sys/class/net/$link/operstate"; } && ip link del "$link" 2>/dev/null
+    elif [[ "$link" == ssv* ]]; then
         [ "$mode" = all ] && ip link del "$link" 2>/dev/null
     elif ! iptables -w -S FORWARD | grep -q -- "-i $link "; then
         ip link del "$link" 2>/dev/null

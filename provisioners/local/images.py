@@ -292,9 +292,11 @@ def _tar_bytes(files: dict[str, tuple[bytes, int] | str]) -> bytes:
 
 
 BUSYBOX_TAG = "swarmstack/busybox:latest"
-BUSYBOX_RECIPE = 2  # bump when the applets change: the cached tarball is named after it
+BUSYBOX_RECIPE = 3  # bump when the applets change: the cached tarball is named after it
 # No wget: glibc-static busybox crashes in it. `nc` and `httpd` cover network checks.
-BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "hostname", "httpd", "nc", "true", "env")
+# mkdir: the shared-volume test runs `volume mount-string`'s prepare command with this image.
+BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "hostname", "httpd", "nc", "true", "env",
+                   "mkdir")  # fmt: skip
 
 
 def busybox_image(busybox: Path = Path("/bin/busybox")) -> Path:
