@@ -1,14 +1,16 @@
 """A service's volume on the shared storage follows its task (issue 14's "done when"): the task
 writes to the volume, its node is drained, and the task rescheduled on the other node reads
-what the first one wrote.
+what the first one wrote. Once with EFS (AWS), once with Azure Files.
 
-Real here: the stack is the real template with EnableCloudStorEfs on (on moto); the `--mount`
-value and the directory's prepare command are what `swarmstack volume mount-string` prints from
-that stack's outputs; `swarmstack bootstrap` forms the swarm; docker's stock `local` driver
-mounts the share with the kernel's NFS 4.1 client, in machines with a kernel of their own
-(vm_machines.py: this host's kernel has no NFS). Standing in: EFS is NFS-Ganesha on the
-machines' bridge (nfs_server.py), and the VPC resolver's answer for the file system's DNS name
-(the mount target in the node's zone) is a line in the machines' /etc/hosts.
+Real here: the storage comes from the real templates (on moto: the CloudFormation template with
+EnableCloudStorEfs on; on the fake Resource Manager: the ARM template of `azure template
+--shared-storage`, deployed by hand); the `--mount` value and the directory's prepare command
+are what `swarmstack volume mount-string` prints from them; `swarmstack bootstrap` forms the
+swarm; docker's stock `local` driver mounts the share with the kernel's NFS 4.1 client, in
+machines with a kernel of their own (vm_machines.py: this host's kernel has no NFS). Standing
+in: the NFS service is NFS-Ganesha on the machines' bridge (nfs_server.py), and the answer of
+the network's resolver for the server's name (EFS: the mount target in the node's zone; Azure
+Files: the private endpoint) is a line in the machines' /etc/hosts.
 """
 
 from __future__ import annotations
@@ -17,31 +19,52 @@ import json
 import shlex
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 import yaml
+from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+from azure.mgmt.resource.deployments.models import (
+    Deployment,
+    DeploymentParameter,
+    DeploymentProperties,
+)
 from click.testing import CliRunner
 
 from swarmstack.aws.stacks import stack_tags
+from swarmstack.azure.clients import connect
+from swarmstack.azure.credentials import AzureCloud
 from swarmstack.cli.main import cli
 from swarmstack.provisioners.local.plan import SWARM_DEFAULT_ADDR_POOL
+from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
 from swarmstack.spec import ClusterSpec
 from swarmstack.templates.aws import build_template, render_body
+from swarmstack.templates.azure.storage import SHARE_NAME
 from swarmstack.volumes import PREPARE_IMAGE
 
+from ..service.azure.conftest import SUBSCRIPTION, fake_azure, secret_credential, tls_files
 from ..service.conftest import aws_endpoint, moto_server, public_image_parameters
 from .conftest import session_cluster_name
 from .nfs_server import NfsServer
 from .vm_machines import VirtualMachines
 
-# The service fixtures (a moto server on loopback, fake credentials, the public image
-# parameters), used here by name.
-__all__ = ["aws_endpoint", "moto_server", "public_image_parameters"]
+# The service fixtures (moto on loopback with fake credentials and the public image parameters;
+# the fake Resource Manager over TLS on loopback), used here by name.
+__all__ = [
+    "aws_endpoint",
+    "fake_azure",
+    "moto_server",
+    "public_image_parameters",
+    "tls_files",
+]
 
-STACK = "volumes"
+CLUSTER = "volumes"
+GROUP = "rg-volumes"
 VOLUME = "uploads"
+SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops"
 # The first task records its node; every task then copies that record to a file named after
 # its own node (the container's host name is the node's: --hostname below).
 TASK = (
@@ -50,23 +73,84 @@ TASK = (
 )
 
 
+@dataclass(frozen=True)
+class Share:
+    server: str  # the NFS server's name, as the mount value gives it
+    root: str  # the share's root on that server: what EFS and Azure Files export
+    cluster_flags: tuple[str, ...]  # how `volume mount-string` finds the cluster
+
+
+@pytest.fixture(params=["efs", "azure_files"])
+def share(request: pytest.FixtureRequest) -> Share:
+    found: Share = request.getfixturevalue(f"{request.param}_share")
+    return found
+
+
 @pytest.fixture
-def efs_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, str]:
-    """The real template with shared storage, created on moto as a console user would; its
-    outputs."""
+def efs_share(aws_endpoint: str, public_image_parameters: str) -> Share:
+    """The real CloudFormation template with shared storage, created on moto as a console
+    user would."""
     boto3.client("ec2").create_key_pair(KeyName="ops")
-    spec = ClusterSpec.model_validate({"name": STACK, "shared_storage": True, "cluster_size": 1})
+    spec = ClusterSpec.model_validate({"name": CLUSTER, "shared_storage": True, "cluster_size": 1})
     cloudformation = boto3.client("cloudformation")
     cloudformation.create_stack(
-        StackName=STACK,
+        StackName=CLUSTER,
         TemplateBody=render_body(build_template(spec)).body,
         Parameters=[{"ParameterKey": "KeyName", "ParameterValue": "ops"}],
         Capabilities=["CAPABILITY_IAM"],
-        Tags=stack_tags(STACK, {}),  # type: ignore[arg-type]
+        Tags=stack_tags(CLUSTER, {}),  # type: ignore[arg-type]
     )
-    [stack] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
+    [stack] = cloudformation.describe_stacks(StackName=CLUSTER)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    return Share(outputs["CloudStorEfsDnsName"], "/", ("--name", CLUSTER))
+
+
+@pytest.fixture
+def azure_files_share(
+    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Share:
+    """The ARM template of `azure template --shared-storage`, deployed by hand (the SDK's
+    deployments client) on the fake Resource Manager."""
+    credential = secret_credential(fake_azure)
+    monkeypatch.setattr("swarmstack.azure.credentials.default_credential", lambda _: credential)
+    out = tmp_path / "template.json"
+    rendered = CliRunner().invoke(
+        cli,
+        ["azure", "template", "--name", CLUSTER, "--shared-storage", "--manager-size", "1",
+         "--cluster-size", "1", "--out", str(out)],
+    )  # fmt: skip
+    assert rendered.exit_code == 0, rendered.output
+    cloud = AzureCloud(fake_azure.base_url)
+    clients = connect(credential, SUBSCRIPTION, cloud, poll_seconds=0)
+    clients.resources.resource_groups.create_or_update(GROUP, {"location": "westeurope"})
+    clients.close()
+    deployments = DeploymentsMgmtClient(
+        credential,
+        SUBSCRIPTION,
+        base_url=fake_azure.base_url,
+        credential_scopes=cloud.scopes,
+        polling_interval=0,
+    )
+    properties = DeploymentProperties(
+        mode="Incremental",
+        template=json.loads(out.read_text()),
+        parameters={"sshPublicKey": DeploymentParameter(value=SSH_PUBLIC_KEY)},
+    )
+    poller = deployments.deployments.begin_create_or_update(
+        GROUP, "by-hand", Deployment(properties=properties)
+    )
+    result = poller.result().properties
+    assert result is not None
+    assert result.outputs is not None
+    outputs: dict[str, Any] = result.outputs
+    account = outputs["volumesStorageAccount"]["value"]
+    return Share(
+        outputs["volumesNfsServer"]["value"],
+        f"/{account}/{SHARE_NAME}",
+        ("--name", CLUSTER, "-g", GROUP, "--subscription", SUBSCRIPTION,
+         "--arm-endpoint", fake_azure.base_url),
+    )  # fmt: skip
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -79,16 +163,17 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def test_a_volume_on_the_shared_storage_follows_its_task_to_another_node(
-    efs_stack: dict[str, str], tmp_path: Path
+    share: Share, tmp_path: Path
 ) -> None:
     machines = VirtualMachines(session_cluster_name("vol"), 2, tmp_path / "machines")
-    machines.hosts[efs_stack["CloudStorEfsDnsName"]] = machines.bridge_address
-    with machines, NfsServer(machines.bridge_address, tmp_path / "nfs") as efs:
+    machines.hosts[share.server] = machines.bridge_address
+    with machines, NfsServer(machines.bridge_address, tmp_path / "nfs") as nfs:
+        root = nfs.export / share.root.lstrip("/")
+        root.mkdir(parents=True, exist_ok=True)  # the file system or share, as created
         names = [m.name for m in machines.machines]
         inventory = tmp_path / "inventory.yaml"
-        inventory.write_text(
-            yaml.safe_dump(machines.inventory(dict(zip(names, ("manager", "worker"), strict=True))))
-        )
+        roles = dict(zip(names, ("manager", "worker"), strict=True))
+        inventory.write_text(yaml.safe_dump(machines.inventory(roles)))
         runner = CliRunner()
         # The machines' own daemon.json keeps dockerd's pools in the benchmark range.
         formed = runner.invoke(
@@ -99,17 +184,17 @@ def test_a_volume_on_the_shared_storage_follows_its_task_to_another_node(
         assert formed.exit_code == 0, formed.output
 
         printed = runner.invoke(
-            cli, ["-o", "json", "volume", "mount-string", VOLUME, "--name", STACK]
+            cli, ["-o", "json", "volume", "mount-string", VOLUME, *share.cluster_flags]
         )
         assert printed.exit_code == 0, printed.output
         volume = json.loads(printed.stdout)
-        assert volume["server"] == efs_stack["CloudStorEfsDnsName"]
+        assert volume["server"] == share.server
         for name in names:
             machines.load_busybox(name, PREPARE_IMAGE)
         manager = names[0]
         machines.run(manager, volume["prepare"])
-        share = efs.export / VOLUME
-        assert share.is_dir(), "the prepare command makes the volume's directory on the share"
+        directory = root / VOLUME
+        assert directory.is_dir(), "the prepare command makes the volume's directory on the share"
 
         machines.run(
             manager,
@@ -118,13 +203,13 @@ def test_a_volume_on_the_shared_storage_follows_its_task_to_another_node(
             f"--mount {shlex.quote(volume['mount'])} swarmstack/busybox:latest "
             f"sh -c {shlex.quote(TASK)}",
         )
-        _wait(lambda: (share / "first").exists(), 120, "the first task to write to the volume")
-        first = (share / "first").read_text().strip()
+        _wait((directory / "first").exists, 120, "the first task to write to the volume")
+        first = (directory / "first").read_text().strip()
         assert first in names
         other = next(n for n in names if n != first)
 
         machines.run(manager, f"docker node update --availability drain {first}")
-        moved = share / f"read-by-{other}"
+        moved = directory / f"read-by-{other}"
         _wait(moved.exists, 120, f"the task rescheduled on {other} to read the volume")
         assert moved.read_text().strip() == first
         # The same data as the rescheduled task itself sees it, through its own mount.

@@ -264,7 +264,8 @@ class _FakeResources:
         self.filters.append(filter)
         return self.listed
 
-    def get_by_id(self, resource_id: str, api_version: str) -> dict[str, Any]:
+    # Keyword-only, as in azure-mgmt-resource: a positional api_version is a TypeError there.
+    def get_by_id(self, resource_id: str, *, api_version: str) -> dict[str, Any]:
         return self.bodies[resource_id]
 
 

@@ -35,4 +35,7 @@ def find_volumes_account(clients: AzureClients, group: str, cluster: str) -> dic
             hint="deploy the ARM template of `swarmstack azure template --shared-storage`",
         )
     with azure_errors(f"storage account {ours[0]['name']}"):
-        return as_dict(clients.resources.resources.get_by_id(ours[0]["id"], STORAGE_API_VERSION))
+        resource_id = ours[0]["id"]
+        return as_dict(
+            clients.resources.resources.get_by_id(resource_id, api_version=STORAGE_API_VERSION)
+        )

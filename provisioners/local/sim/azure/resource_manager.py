@@ -458,10 +458,21 @@ class FakeAzure:
         body["properties"]["provisioningState"] = operation.status
         self.log.append((operation.status.lower(), name))
         if operation.status == "Succeeded":
-            if body["type"].lower() == "microsoft.network/publicipaddresses":
-                body["properties"]["ipAddress"] = FAKE_PUBLIC_IP
-            if body["type"].lower() == "microsoft.compute/virtualmachinescalesets":
-                self._place_instances(body)
+            self._created(body)
+
+    def _created(self, body: dict[str, Any]) -> None:
+        """What Azure adds to a resource once it exists: read-only properties, instances."""
+        kind, name, properties = body["type"].lower(), body["name"], body["properties"]
+        if kind == "microsoft.network/publicipaddresses":
+            properties["ipAddress"] = FAKE_PUBLIC_IP
+        if kind == "microsoft.storage/storageaccounts":
+            # The account's service endpoints, from its name (the public cloud's suffix).
+            properties["primaryEndpoints"] = {
+                service: f"https://{name}.{service}.core.windows.net/"
+                for service in ("blob", "file", "queue", "table", "dfs", "web")
+            }
+        if kind == "microsoft.compute/virtualmachinescalesets":
+            self._place_instances(body)
 
     # --- scale-set instances -------------------------------------------------------------
 
@@ -574,10 +585,7 @@ class FakeAzure:
             parent[:] = [r for r in parent if r["id"].lower() != resource_id]
             parent.append({"id": path, "name": segments[-1], "properties": body["properties"]})
         self.log.append(("put", self._name(resource_id)))
-        if body["type"].lower() == "microsoft.network/publicipaddresses":
-            properties["ipAddress"] = FAKE_PUBLIC_IP
-        if body["type"].lower() == "microsoft.compute/virtualmachinescalesets":
-            self._place_instances(body)
+        self._created(body)
         return body
 
     def _identity(self, resource_id: str, body: dict[str, Any]) -> None:
