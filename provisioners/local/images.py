@@ -226,7 +226,7 @@ def image_daemon_json() -> str:
     return daemon_json
 
 
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
+def write_file(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     path.chmod(mode)
@@ -238,26 +238,26 @@ def _customise(root: Path) -> None:
     (root / "etc/machine-id").write_text("")
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    _write(root / "etc/systemd/system/ssh.service.d/keygen.conf", SSH_KEYGEN_DROPIN)
-    _write(root / "etc/ssh/sshd_config.d/swarmstack.conf", SSHD_CONFIG)
+    write_file(root / "etc/systemd/system/ssh.service.d/keygen.conf", SSH_KEYGEN_DROPIN)
+    write_file(root / "etc/ssh/sshd_config.d/swarmstack.conf", SSHD_CONFIG)
     # No resolver: the machines have no route out, and nothing may try.
     resolv = root / "etc/resolv.conf"
     if resolv.is_symlink() or resolv.exists():
         resolv.unlink()
     resolv.write_text("")
     daemon_json = image_daemon_json()
-    _write(root / DAEMON_JSON.lstrip("/"), daemon_json)
+    write_file(root / DAEMON_JSON.lstrip("/"), daemon_json)
     # The tuning restarts dockerd when daemon.json differs from the one it last applied; the
     # image's dockerd starts with this file, so it is recorded as applied.
     digest = hashlib.sha256(daemon_json.encode()).hexdigest()
-    _write(root / DOCKER_APPLIED.lstrip("/"), digest + "\n")
+    write_file(root / DOCKER_APPLIED.lstrip("/"), digest + "\n")
     units = root / "etc/systemd/system"
     for unit in MASKED_UNITS:
         link = units / unit
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to("/dev/null")
-    _write(units / "swarmstack-cgroup-rw.service", CGROUP_RW_UNIT)
+    write_file(units / "swarmstack-cgroup-rw.service", CGROUP_RW_UNIT)
     wants = units / "multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     link = wants / "swarmstack-cgroup-rw.service"
@@ -266,7 +266,7 @@ def _customise(root: Path) -> None:
     # The sudo user the bootstrap logs in as; each cluster authorises its own key per machine.
     run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash",
          "--groups", "sudo,docker", SSH_USER])  # fmt: skip
-    _write(root / f"etc/sudoers.d/{SSH_USER}", f"{SSH_USER} ALL=(ALL) NOPASSWD:ALL\n", 0o440)
+    write_file(root / f"etc/sudoers.d/{SSH_USER}", f"{SSH_USER} ALL=(ALL) NOPASSWD:ALL\n", 0o440)
     # The apt caches are 100+ MB the machines never need.
     for cache in (root / "var/cache/apt/archives").glob("*.deb"):
         cache.unlink()
@@ -371,38 +371,54 @@ def ensure_cloud_image(progress: Progress) -> Path:
     if (target / STAMP).exists():
         return target
     base = ensure_base_image(progress)
+
+    def build(tmp: Path) -> None:
+        run(["cp", "-a", "--reflink=auto", f"{base}/.", str(tmp)], timeout=600)
+        (tmp / STAMP).unlink()
+        install_in_chroot(tmp, CLOUD_PACKAGES, progress)
+        write_file(tmp / "etc/cloud/cloud.cfg.d/90-datasource.cfg", CLOUD_DATASOURCE_CFG)
+        # cloud-init's locale module sets en_US.UTF-8 and fails when it is not generated.
+        run(["chroot", str(tmp), "sh", "-c", CLOUD_LOCALE_SCRIPT])
+
+    build_variant(target, "cloud image", {"recipe": CLOUD_RECIPE_VERSION, "base": base.name},
+                  build, progress)  # fmt: skip
+    return target
+
+
+def build_variant(
+    target: Path,
+    what: str,
+    stamp: dict[str, object],
+    build: Callable[[Path], None],
+    progress: Progress,
+) -> None:
+    """Build an image derived from the base image once: ``build`` fills a temporary directory
+    beside ``target`` (under the build lock), which is stamped and renamed into place, so a
+    crash never leaves a half-built image where a stamped one is expected."""
     with _lock(paths.IMAGES / ".build.lock"):
         if (target / STAMP).exists():
-            return target
-        for stale in paths.IMAGES.glob(f".{target.name}.*"):
+            return
+        for stale in paths.IMAGES.glob(f".{target.name}.*"):  # a build killed half-way
             shutil.rmtree(stale, ignore_errors=True)
-        progress(f"building the cloud image {target.name} (once; a minute or two)")
+        progress(f"building the {what} {target.name} (once; a minute or two)")
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.IMAGES))
         try:
-            run(["cp", "-a", "--reflink=auto", f"{base}/.", str(tmp)], timeout=600)
-            (tmp / STAMP).unlink()
-            _install_in_chroot(tmp, CLOUD_PACKAGES, progress)
-            _write(tmp / "etc/cloud/cloud.cfg.d/90-datasource.cfg", CLOUD_DATASOURCE_CFG)
-            # cloud-init's locale module sets en_US.UTF-8 and fails when it is not generated.
-            run(["chroot", str(tmp), "sh", "-c", CLOUD_LOCALE_SCRIPT])
-            (tmp / STAMP).write_text(
-                json.dumps({"recipe": CLOUD_RECIPE_VERSION, "base": base.name}) + "\n"
-            )
+            build(tmp)
+            (tmp / STAMP).write_text(json.dumps(stamp) + "\n")
             tmp.rename(target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        progress(f"cloud image ready in {time.monotonic() - started:.0f} s")
-    return target
+        progress(f"{what} ready in {time.monotonic() - started:.0f} s")
 
 
-def _install_in_chroot(root: Path, packages: tuple[str, ...], progress: Progress) -> None:
+def install_in_chroot(root: Path, packages: tuple[str, ...], progress: Progress) -> None:
     """apt-get install inside the image, with the host's resolver for the build only."""
     resolv = root / "etc/resolv.conf"
     policy = root / "usr/sbin/policy-rc.d"
     shutil.copyfile("/etc/resolv.conf", resolv)
-    _write(policy, POLICY_RC_D, 0o755)
+    write_file(policy, POLICY_RC_D, 0o755)
     run(["mount", "-t", "proc", "proc", str(root / "proc")])
     try:
         env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}

@@ -10,10 +10,8 @@ that a boot unit applies before sshd and dockerd start.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +19,11 @@ from . import paths
 from .images import (
     STAMP,
     Progress,
-    _install_in_chroot,
-    _lock,
-    _write,
     base_image_path,
+    build_variant,
     ensure_base_image,
+    install_in_chroot,
+    write_file,
 )
 from .run import run
 
@@ -76,41 +74,29 @@ def ensure_vm_image(progress: Progress) -> VmImage:
     if (target / STAMP).exists():
         return _image_in(target)
     base = ensure_base_image(progress)
-    with _lock(paths.IMAGES / ".build.lock"):
-        if (target / STAMP).exists():
-            return _image_in(target)
-        for stale in paths.IMAGES.glob(f".{target.name}.*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        progress(f"building the VM image {target.name} (once; a minute or two)")
-        started = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.IMAGES))
-        try:
-            root = tmp / "root"
-            run(["cp", "-a", "--reflink=auto", f"{base}/.", str(root)], timeout=600)
-            (root / STAMP).unlink()
-            _install_in_chroot(root, VM_PACKAGES, progress)
-            _customise(root)
-            image = _image_in(tmp)
-            # Debian links /vmlinuz and /initrd.img to the installed kernel's files.
-            shutil.copyfile(root / "vmlinuz", image.kernel)
-            shutil.copyfile(root / "initrd.img", image.initrd)
-            run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(root), str(image.disk),
-                 DISK_SIZE], timeout=600)  # fmt: skip
-            shutil.rmtree(root)
-            (tmp / STAMP).write_text(
-                json.dumps({"recipe": VM_RECIPE_VERSION, "base": base.name}) + "\n"
-            )
-            tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        progress(f"VM image ready in {time.monotonic() - started:.0f} s")
+
+    def build(tmp: Path) -> None:
+        root = tmp / "root"
+        run(["cp", "-a", "--reflink=auto", f"{base}/.", str(root)], timeout=600)
+        (root / STAMP).unlink()
+        install_in_chroot(root, VM_PACKAGES, progress)
+        _customise(root)
+        image = _image_in(tmp)
+        # Debian links /vmlinuz and /initrd.img to the installed kernel's files.
+        shutil.copyfile(root / "vmlinuz", image.kernel)
+        shutil.copyfile(root / "initrd.img", image.initrd)
+        run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(root), str(image.disk),
+             DISK_SIZE], timeout=600)  # fmt: skip
+        shutil.rmtree(root)
+
+    build_variant(target, "VM image", {"recipe": VM_RECIPE_VERSION, "base": base.name},
+                  build, progress)  # fmt: skip
     return _image_in(target)
 
 
 def _customise(root: Path) -> None:
     units = root / "etc/systemd/system"
-    _write(units / "swarmstack-seed.service", SEED_UNIT)
+    write_file(units / "swarmstack-seed.service", SEED_UNIT)
     wants = units / "multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     (wants / "swarmstack-seed.service").symlink_to("/etc/systemd/system/swarmstack-seed.service")

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from .running import stop
+
 NFS_PORT = 2049
 
 CONFIG = """\
@@ -45,7 +47,8 @@ LOG {{
 
 
 class NfsServer:
-    """ganesha.nfsd in the foreground, serving ``export`` at ``address``:2049 until close()."""
+    """ganesha.nfsd in the foreground, serving ``export`` at ``address``:2049 from start() until
+    close() (use with running.started)."""
 
     def __init__(self, address: str, workdir: Path) -> None:
         self.address = address
@@ -53,7 +56,7 @@ class NfsServer:
         self.export = workdir / "export"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> NfsServer:
+    def start(self) -> None:
         (self.state / "recovery").mkdir(parents=True)
         self.export.mkdir(parents=True)
         config = self.state / "ganesha.conf"
@@ -75,15 +78,7 @@ class NfsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        try:
-            self._wait_until_listening()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._wait_until_listening()
 
     @property
     def log(self) -> Path:
@@ -109,10 +104,4 @@ class NfsServer:
             return "(no log)"
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)

@@ -22,19 +22,12 @@ import pytest
 
 from swarmstack.errors import LocalProviderError
 
+from .running import wait_until
+
 
 def _nodes(simulation: Any, manager_instance: str) -> list[dict[str, Any]]:
     out = simulation.run(manager_instance, "docker node ls --format '{{json .}}'")
     return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.mark.parametrize(("manager_count", "worker_count"), [(1, 1), (3, 2)])
@@ -45,13 +38,13 @@ def test_a_stack_forms_its_swarm_without_swarmstack(
     stack = aws_simulation.create_stack(managers=manager_count, workers=worker_count)
     managers = stack.instances("manager")
     total = manager_count + worker_count
-    _wait(lambda: len(_nodes(aws_simulation, managers[0])) == total, 120, f"{total} nodes")
+    wait_until(lambda: len(_nodes(aws_simulation, managers[0])) == total, 120, f"{total} nodes")
     nodes = _nodes(aws_simulation, managers[0])
     assert all(n["Status"] == "Ready" for n in nodes)
     assert sum(n["ManagerStatus"] in ("Leader", "Reachable") for n in nodes) == manager_count
     # The leader labels nodes on its rounds (every few seconds), after they signalled Ready.
     labelled = "docker node ls -q --filter node.label=swarmstack.instance-id"
-    _wait(
+    wait_until(
         lambda: len(aws_simulation.run(managers[0], labelled).split()) == total,
         30,
         "every node labelled",
@@ -77,7 +70,7 @@ def test_a_worker_terminated_through_the_group_leaves_no_down_node(aws_simulatio
         InstanceId=victim, ShouldDecrementDesiredCapacity=True
     )
     manager = stack.instances("manager")[0]
-    _wait(lambda: len(_nodes(aws_simulation, manager)) == 4, 60, "the worker's node to go")
+    wait_until(lambda: len(_nodes(aws_simulation, manager)) == 4, 60, "the worker's node to go")
     assert time.monotonic() - started < 30
 
 
@@ -97,7 +90,7 @@ def _settled(simulation: Any, stack: Any, timeout: float = 180) -> str:
             state == "ready" and instance in expected for instance, state in nodes
         )
 
-    _wait(settled, timeout, "every instance's node Ready and labelled, no other node")
+    wait_until(settled, timeout, "every instance's node Ready and labelled, no other node")
     return str(stack.instances("manager")[0])
 
 
@@ -136,7 +129,7 @@ def test_two_more_workers_through_the_group_join_ready_and_labelled(aws_simulati
     autoscaling.set_desired_capacity(
         AutoScalingGroupName=group, DesiredCapacity=described["DesiredCapacity"] + 2
     )
-    _wait(lambda: len(set(stack.instances()) - before) == 2, 60, "two new instances")
+    wait_until(lambda: len(set(stack.instances()) - before) == 2, 60, "two new instances")
     new = set(stack.instances()) - before
     _settled(aws_simulation, stack, timeout=240)
     took = time.monotonic() - started
@@ -218,7 +211,7 @@ def _start_web(simulation: Any, stack: Any, manager: str, name: str, port: int) 
         return _answering(simulation, manager, urls)
 
     try:
-        _wait(running, 120, f"both replicas of {name} answering on {port}")
+        wait_until(running, 120, f"both replicas of {name} answering on {port}")
     except AssertionError as error:
         tasks = simulation.run(manager, f"docker service ps --no-trunc {name}")
         raise AssertionError(f"{error}; urls {urls}; tasks:\n{tasks}") from None
@@ -268,7 +261,7 @@ def test_a_manager_terminated_through_the_group_is_replaced_and_quorum_holds(
             and set(nodes) == set(stack.instances())
         )
 
-    _wait(replaced, 300, "a replacement manager Ready and Reachable, the old node gone")
+    wait_until(replaced, 300, "a replacement manager Ready and Reachable, the old node gone")
     took = time.monotonic() - started
     aws_simulation.run(survivor, "touch /tmp/probe.stop; sleep 3")
     probes = aws_simulation.run(survivor, "cat /tmp/probe.log").splitlines()
@@ -293,9 +286,9 @@ def test_an_instance_terminated_outside_the_hook_is_swept(aws_simulation: Any) -
     def state_of_victim() -> str:
         return dict(_nodes_with_instances(aws_simulation, manager)).get(victim, "gone")
 
-    _wait(lambda: state_of_victim() == "down", 90, "the terminated instance's node Down")
+    wait_until(lambda: state_of_victim() == "down", 90, "the terminated instance's node Down")
     print(f"node of {victim} Down after {time.monotonic() - started:.0f} s")
-    _wait(lambda: state_of_victim() == "gone", 150, "the Down node swept")
+    wait_until(lambda: state_of_victim() == "gone", 150, "the Down node swept")
     print(f"node of {victim} swept {time.monotonic() - started:.0f} s after the termination")
     nodes = _nodes_with_instances(aws_simulation, manager)
     assert all(state == "ready" for _, state in nodes), nodes
@@ -333,7 +326,7 @@ def test_a_published_service_port_gets_a_listener_and_loses_it_with_the_service(
         "docker service create --detach --name published --publish 8080:80 "
         "swarmstack/busybox:latest httpd -f -p 80",
     )
-    _wait(lambda: 8080 in _listeners(aws_simulation, stack), 60, "a listener on 8080")
+    wait_until(lambda: 8080 in _listeners(aws_simulation, stack), 60, "a listener on 8080")
     print(f"listener on 8080 after {time.monotonic() - started:.0f} s")
     group = _listeners(aws_simulation, stack)[8080]
     assert _target_group_ports(aws_simulation).get(group) == 8080
@@ -343,8 +336,10 @@ def test_a_published_service_port_gets_a_listener_and_loses_it_with_the_service(
     assert group in {a["LoadBalancerTargetGroupARN"] for a in attached}
     started = time.monotonic()
     aws_simulation.run(manager, "docker service rm published")
-    _wait(lambda: 8080 not in _listeners(aws_simulation, stack), 60, "the 8080 listener gone")
-    _wait(lambda: group not in _target_group_ports(aws_simulation), 10, "its target group gone")
+    wait_until(lambda: 8080 not in _listeners(aws_simulation, stack), 60, "the 8080 listener gone")
+    wait_until(
+        lambda: group not in _target_group_ports(aws_simulation), 10, "its target group gone"
+    )
     print(f"listener and target group of 8080 gone after {time.monotonic() - started:.0f} s")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from swarmstack.cli.main import cli
 from swarmstack.spec import ClusterSpec
 
 from .azure_simulation import AzureSimulation, SimDeployment
+from .running import wait_until
 
 FORM_TIMEOUT = 180.0
 
@@ -40,15 +41,6 @@ def _nodes_or_none(simulation: AzureSimulation, manager: str) -> list[dict[str, 
         return _nodes(simulation, manager)
     except Exception:  # not a manager (yet), or docker not up yet
         return None
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _formed(
@@ -71,7 +63,7 @@ def _formed(
         return False
 
     try:
-        _wait(formed, FORM_TIMEOUT, f"{total} Ready nodes, {managers} reachable managers")
+        wait_until(formed, FORM_TIMEOUT, f"{total} Ready nodes, {managers} reachable managers")
     except AssertionError as error:
         notes = "".join(simulation.diagnose(h) for h in deployment.instances()[:2])
         raise AssertionError(f"{error}{notes}") from None
@@ -118,7 +110,7 @@ def test_a_plain_deployment_forms_its_swarm_without_swarmstack(
     total = manager_count + worker_count
     manager = _formed(azure_simulation, deployment, manager_count, total)
     labelled = "docker node ls -q --filter node.label=swarmstack.instance-id"
-    _wait(
+    wait_until(
         lambda: len(azure_simulation.run(manager, labelled).split()) == total,
         60,
         "every node labelled with its instance",
@@ -146,7 +138,7 @@ def test_two_more_workers_join_by_themselves(azure_simulation: AzureSimulation) 
     deployment = azure_simulation.deploy(1, 1)
     manager = _formed(azure_simulation, deployment, 1, 2)
     azure_simulation.set_capacity("worker", 3)
-    _wait(lambda: len(deployment.instances("worker")) == 3, 300, "two more worker machines")
+    wait_until(lambda: len(deployment.instances("worker")) == 3, 300, "two more worker machines")
     _formed(azure_simulation, deployment, 1, 4)
     assert manager in deployment.instances("manager")
 
@@ -161,7 +153,7 @@ def test_scale_in_and_a_deleted_manager_leave_no_down_node(
     manager = _formed(azure_simulation, deployment, 3, 5)
     workers = deployment.instances("worker")
     azure_simulation.set_capacity("worker", 1)
-    _wait(
+    wait_until(
         lambda: (
             workers[-1] not in deployment.instances("worker")
             and len(_nodes(azure_simulation, manager)) == 4
@@ -175,7 +167,7 @@ def test_scale_in_and_a_deleted_manager_leave_no_down_node(
     started = time.monotonic()
     with _quorum_watched(azure_simulation, manager) as spells:
         azure_simulation.delete_instance(victim)
-        _wait(
+        wait_until(
             lambda: victim not in {n["Hostname"] for n in _nodes(azure_simulation, manager)},
             120,
             "the deleted manager's node to go",
@@ -194,7 +186,7 @@ def test_scale_in_and_a_deleted_manager_leave_no_down_node(
         assert set(states.values()) <= {"Ready", "Unknown"}, states
         return set(states.values()) == {"Ready"}
 
-    _wait(all_ready, 30, "every remaining node Ready after the leadership change")
+    wait_until(all_ready, 30, "every remaining node Ready after the leadership change")
     assert sum(n["ManagerStatus"] in ("Leader", "Reachable") for n in nodes) == 2
     azure_simulation.set_capacity("manager", 3)
     _formed(azure_simulation, deployment, 3, 4)  # 3 managers and the one worker left
@@ -219,9 +211,9 @@ def test_a_published_port_gets_a_rule_and_probe_and_loses_them(
         "docker service create -d --no-resolve-image --name web -p 8080:80 "
         "swarmstack/offline:latest",
     )
-    _wait(lambda: "svc-8080" in rules(), 60, "a rule and probe for 8080")
+    wait_until(lambda: "svc-8080" in rules(), 60, "a rule and probe for 8080")
     azure_simulation.run(manager, "docker service rm web")
-    _wait(lambda: "svc-8080" not in rules(), 60, "the rule and probe of 8080 to go")
+    wait_until(lambda: "svc-8080" not in rules(), 60, "the rule and probe of 8080 to go")
 
 
 def test_azure_deploy_drives_the_simulation_without_ssh(

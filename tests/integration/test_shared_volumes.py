@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from ..service.azure.conftest import SUBSCRIPTION, fake_azure, secret_credential
 from ..service.conftest import aws_endpoint, moto_server, public_image_parameters
 from .conftest import session_cluster_name
 from .nfs_server import NfsServer
+from .running import started, wait_until
 from .vm_machines import VirtualMachines
 
 # The service fixtures (moto on loopback with fake credentials and the public image parameters;
@@ -153,21 +152,13 @@ def azure_files_share(
     )  # fmt: skip
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def test_a_volume_on_the_shared_storage_follows_its_task_to_another_node(
     share: Share, tmp_path: Path
 ) -> None:
     machines = VirtualMachines(session_cluster_name("vol"), 2, tmp_path / "machines")
     machines.hosts[share.server] = machines.bridge_address
-    with machines, NfsServer(machines.bridge_address, tmp_path / "nfs") as nfs:
+    nfs_server = NfsServer(machines.bridge_address, tmp_path / "nfs")
+    with started(machines), started(nfs_server) as nfs:
         root = nfs.export / share.root.lstrip("/")
         root.mkdir(parents=True, exist_ok=True)  # the file system or share, as created
         names = [m.name for m in machines.machines]
@@ -203,14 +194,14 @@ def test_a_volume_on_the_shared_storage_follows_its_task_to_another_node(
             f"--mount {shlex.quote(volume['mount'])} swarmstack/busybox:latest "
             f"sh -c {shlex.quote(TASK)}",
         )
-        _wait((directory / "first").exists, 120, "the first task to write to the volume")
+        wait_until((directory / "first").exists, 120, "the first task to write to the volume")
         first = (directory / "first").read_text().strip()
         assert first in names
         other = next(n for n in names if n != first)
 
         machines.run(manager, f"docker node update --availability drain {first}")
         moved = directory / f"read-by-{other}"
-        _wait(moved.exists, 120, f"the task rescheduled on {other} to read the volume")
+        wait_until(moved.exists, 120, f"the task rescheduled on {other} to read the volume")
         assert moved.read_text().strip() == first
         # The same data as the rescheduled task itself sees it, through its own mount.
         seen = machines.run(

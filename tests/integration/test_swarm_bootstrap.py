@@ -44,6 +44,7 @@ from swarmstack.provisioners.ssh import Connector
 from swarmstack.spec import ClusterSpec
 
 from .conftest import ClusterFactory
+from .running import wait_until
 
 SPEC = ClusterSpec.model_validate(
     {
@@ -89,12 +90,7 @@ def node_versions(cluster: LocalCluster) -> dict[str, int]:
 
 
 def wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    wait_until(check, timeout, what, every=0.5)
 
 
 @pytest.fixture

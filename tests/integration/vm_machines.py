@@ -29,6 +29,8 @@ from swarmstack.provisioners.local.plan import SUBNETS, bridge_address, subnet
 from swarmstack.provisioners.local.run import run
 from swarmstack.provisioners.local.vm_image import VmImage, ensure_vm_image, write_seed_disk
 
+from .running import stop
+
 MEMORY_MIB = 1024
 BOOT_TIMEOUT = 240.0
 FIRST_HOST = 21
@@ -59,8 +61,9 @@ def _keygen(path: Path) -> str:
 
 
 class VirtualMachines:
-    """``count`` machines named PREFIX-1.. on their own bridge; a context manager that removes
-    the machines, their taps and the bridge (and its forwarding rules) on exit."""
+    """``count`` machines named PREFIX-1.. on their own bridge, booted by start(); close()
+    removes the machines, their taps and the bridge with its forwarding rules (use with
+    running.started)."""
 
     def __init__(self, prefix: str, count: int, workdir: Path) -> None:
         self.prefix = prefix
@@ -83,18 +86,8 @@ class VirtualMachines:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def __enter__(self) -> VirtualMachines:
-        try:
-            self._start(ensure_vm_image(print))
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _start(self, image: VmImage) -> None:
+    def start(self) -> None:
+        image = ensure_vm_image(print)
         self.workdir.mkdir(parents=True, exist_ok=True)
         authorised = _keygen(self.ssh_key)
         network.ensure_bridge(self.prefix, self.subnet_index)
@@ -178,13 +171,7 @@ chown {SSH_USER}:{SSH_USER} {home}/.ssh/authorized_keys
 
     def close(self) -> None:
         for machine in self.machines:
-            if machine.process is not None and machine.process.poll() is None:
-                machine.process.terminate()
-                try:
-                    machine.process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    machine.process.kill()
-                    machine.process.wait()
+            stop(machine.process)
             run(["ip", "link", "del", machine.tap], check=False)
         network.remove_bridge(self.prefix, self.subnet_index)
         for machine in self.machines:
