@@ -234,3 +234,27 @@ def test_the_sdk_deploys_the_template(
     assert result.outputs is not None
     assert result.outputs["publicIpAddress"]["value"] == FAKE_PUBLIC_IP
     assert fake_azure.resource("byhand-managers")["sku"]["capacity"] == 1
+
+
+def test_volume_mount_string_reads_the_share_of_a_by_hand_deployment(
+    rest: Rest, fake_azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`volume mount-string -g` over the real SDK: it finds the storage account the template
+    created and names its NFS share (the file endpoint Azure gives the account)."""
+    template = rendered_template(tmp_path, "--manager-size", "1", "--shared-storage")
+    reply = rest.call("PUT", f"{DEPLOYMENTS}/by-hand", deployment_body(template, sshPublicKey=KEY))
+    assert rest.wait(reply.headers["Azure-AsyncOperation"])["status"] == "Succeeded"
+    outputs = rest.call("GET", f"{DEPLOYMENTS}/by-hand").json()["properties"]["outputs"]
+    account = outputs["volumesStorageAccount"]["value"]
+    monkeypatch.setattr(
+        "swarmstack.azure.credentials.default_credential", lambda _: secret_credential(fake_azure)
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["-o", "json", "volume", "mount-string", "pgdata", "--name", "byhand", "-g", GROUP,
+         "--subscription", SUBSCRIPTION, "--arm-endpoint", fake_azure.base_url],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["server"] == f"{account}.file.core.windows.net"
+    assert f"volume-opt=device=:/{account}/volumes/pgdata" in printed["mount"]
