@@ -113,25 +113,31 @@ def local_cluster(local_cluster_factory: ClusterFactory) -> LocalCluster:
 
 
 def connect(cluster: LocalCluster, machine: Machine, known_hosts: Path) -> paramiko.SSHClient:
+    return connect_strictly(machine.address, cluster.ssh_user, cluster.ssh_key_path, known_hosts)
+
+
+def connect_strictly(
+    address: str, user: str, key: Path, known_hosts: Path, timeout: float = 10
+) -> paramiko.SSHClient:
     """Strict host key checking: only keys in known_hosts, unknown or different ones refused."""
     client = paramiko.SSHClient()
     client.load_host_keys(str(known_hosts))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     client.connect(
-        machine.address,
-        username=cluster.ssh_user,
-        key_filename=str(cluster.ssh_key_path),
+        address,
+        username=user,
+        key_filename=str(key),
         look_for_keys=False,
         allow_agent=False,
-        timeout=10,
-        banner_timeout=10,
-        auth_timeout=10,
+        timeout=timeout,
+        banner_timeout=timeout,
+        auth_timeout=timeout,
     )
     return client
 
 
-def run(client: paramiko.SSHClient, command: str) -> str:
-    _stdin, stdout, stderr = client.exec_command(command, timeout=60)
+def run(client: paramiko.SSHClient, command: str, timeout: float = 60) -> str:
+    _stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
     code = stdout.channel.recv_exit_status()
     out = stdout.read().decode()
     assert code == 0, f"{command!r} exited {code}: {stderr.read().decode()}"

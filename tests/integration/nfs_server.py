@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-from .running import stop
+from .running import stop, wait_until
 
 NFS_PORT = 2049
 
@@ -85,17 +84,20 @@ class NfsServer:
         return self.state / "ganesha.log"
 
     def _wait_until_listening(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def listening() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"ganesha.nfsd exited: {self.log_tail()}")
+                raise RuntimeError(f"ganesha.nfsd exited: {self.log_tail()}")
             try:
                 socket.create_connection((self.address, NFS_PORT), timeout=1).close()
-                return
             except OSError:
-                time.sleep(0.5)
-        raise AssertionError(f"ganesha.nfsd not listening after {timeout:.0f} s: {self.log_tail()}")
+                return False
+            return True
+
+        try:
+            wait_until(listening, timeout, "ganesha.nfsd to listen", every=0.5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {self.log_tail()}") from None
 
     def log_tail(self) -> str:
         try:

@@ -19,51 +19,40 @@ import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 import yaml
-from azure.mgmt.resource.deployments import DeploymentsMgmtClient
-from azure.mgmt.resource.deployments.models import (
-    Deployment,
-    DeploymentParameter,
-    DeploymentProperties,
-)
 from click.testing import CliRunner
 
-from swarmstack.aws.stacks import stack_tags
-from swarmstack.azure.clients import connect
-from swarmstack.azure.credentials import AzureCloud
 from swarmstack.cli.main import cli
 from swarmstack.provisioners.local.plan import SWARM_DEFAULT_ADDR_POOL
 from swarmstack.provisioners.local.sim.azure.resource_manager import FakeAzure
-from swarmstack.spec import ClusterSpec
-from swarmstack.templates.aws import build_template, render_body
 from swarmstack.templates.azure.storage import SHARE_NAME
 from swarmstack.volumes import PREPARE_IMAGE
 
 from ..service.azure.conftest import SUBSCRIPTION, fake_azure, secret_credential, tls_files
+from ..service.azure.test_arm_deployments import GROUP, Rest, deploy_by_hand, rest
 from ..service.conftest import aws_endpoint, moto_server, public_image_parameters
+from ..service.test_aws_shared_storage import create_storage_stack
 from .conftest import session_cluster_name
 from .nfs_server import NfsServer
 from .running import started, wait_until
 from .vm_machines import VirtualMachines
 
 # The service fixtures (moto on loopback with fake credentials and the public image parameters;
-# the fake Resource Manager over TLS on loopback), used here by name.
+# the fake Resource Manager over TLS on loopback, with a resource group), used here by name.
 __all__ = [
     "aws_endpoint",
     "fake_azure",
     "moto_server",
     "public_image_parameters",
+    "rest",
     "tls_files",
 ]
 
-CLUSTER = "volumes"
-GROUP = "rg-volumes"
+STACK = "volumes"
 VOLUME = "uploads"
-SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000 ops"
 # The first task records its node; every task then copies that record to a file named after
 # its own node (the container's host name is the node's: --hostname below).
 TASK = (
@@ -90,64 +79,24 @@ def efs_share(aws_endpoint: str, public_image_parameters: str) -> Share:
     """The real CloudFormation template with shared storage, created on moto as a console
     user would."""
     boto3.client("ec2").create_key_pair(KeyName="ops")
-    spec = ClusterSpec.model_validate({"name": CLUSTER, "shared_storage": True, "cluster_size": 1})
-    cloudformation = boto3.client("cloudformation")
-    cloudformation.create_stack(
-        StackName=CLUSTER,
-        TemplateBody=render_body(build_template(spec)).body,
-        Parameters=[{"ParameterKey": "KeyName", "ParameterValue": "ops"}],
-        Capabilities=["CAPABILITY_IAM"],
-        Tags=stack_tags(CLUSTER, {}),  # type: ignore[arg-type]
-    )
-    [stack] = cloudformation.describe_stacks(StackName=CLUSTER)["Stacks"]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    return Share(outputs["CloudStorEfsDnsName"], "/", ("--name", CLUSTER))
+    outputs = create_storage_stack(STACK)
+    return Share(outputs["CloudStorEfsDnsName"], "/", ("--name", STACK))
 
 
 @pytest.fixture
-def azure_files_share(
-    fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Share:
-    """The ARM template of `azure template --shared-storage`, deployed by hand (the SDK's
-    deployments client) on the fake Resource Manager."""
-    credential = secret_credential(fake_azure)
-    monkeypatch.setattr("swarmstack.azure.credentials.default_credential", lambda _: credential)
-    out = tmp_path / "template.json"
-    rendered = CliRunner().invoke(
-        cli,
-        ["azure", "template", "--name", CLUSTER, "--shared-storage", "--manager-size", "1",
-         "--cluster-size", "1", "--out", str(out)],
-    )  # fmt: skip
-    assert rendered.exit_code == 0, rendered.output
-    cloud = AzureCloud(fake_azure.base_url)
-    clients = connect(credential, SUBSCRIPTION, cloud, poll_seconds=0)
-    clients.resources.resource_groups.create_or_update(GROUP, {"location": "westeurope"})
-    clients.close()
-    deployments = DeploymentsMgmtClient(
-        credential,
-        SUBSCRIPTION,
-        base_url=fake_azure.base_url,
-        credential_scopes=cloud.scopes,
-        polling_interval=0,
+def azure_files_share(rest: Rest, fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch,
+                      tmp_path: Path) -> Share:  # fmt: skip
+    """The ARM template of `azure template --shared-storage`, deployed by hand on the fake
+    Resource Manager."""
+    outputs = deploy_by_hand(rest, tmp_path, "--manager-size", "1", "--shared-storage")
+    monkeypatch.setattr(
+        "swarmstack.azure.credentials.default_credential", lambda _: secret_credential(fake_azure)
     )
-    properties = DeploymentProperties(
-        mode="Incremental",
-        template=json.loads(out.read_text()),
-        parameters={"sshPublicKey": DeploymentParameter(value=SSH_PUBLIC_KEY)},
-    )
-    poller = deployments.deployments.begin_create_or_update(
-        GROUP, "by-hand", Deployment(properties=properties)
-    )
-    result = poller.result().properties
-    assert result is not None
-    assert result.outputs is not None
-    outputs: dict[str, Any] = result.outputs
     account = outputs["volumesStorageAccount"]["value"]
     return Share(
         outputs["volumesNfsServer"]["value"],
         f"/{account}/{SHARE_NAME}",
-        ("--name", CLUSTER, "-g", GROUP, "--subscription", SUBSCRIPTION,
+        ("--name", "byhand", "-g", GROUP, "--subscription", SUBSCRIPTION,
          "--arm-endpoint", fake_azure.base_url),
     )  # fmt: skip
 

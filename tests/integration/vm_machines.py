@@ -17,7 +17,6 @@ import contextlib
 import shlex
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,9 @@ from swarmstack.provisioners.local.plan import SUBNETS, bridge_address, subnet
 from swarmstack.provisioners.local.run import run
 from swarmstack.provisioners.local.vm_image import VmImage, ensure_vm_image, write_seed_disk
 
-from .running import stop
+from .conftest import connect_strictly
+from .conftest import run as run_over
+from .running import stop, wait_until
 
 MEMORY_MIB = 1024
 BOOT_TIMEOUT = 240.0
@@ -151,23 +152,24 @@ chown {SSH_USER}:{SSH_USER} {home}/.ssh/authorized_keys
         ]  # fmt: skip
 
     def _wait_for_ssh(self) -> None:
-        deadline = time.monotonic() + BOOT_TIMEOUT
         waiting = list(self.machines)
-        while waiting:
+
+        def all_up() -> bool:
             for machine in list(waiting):
                 assert machine.process is not None
                 if machine.process.poll() is not None:
                     error = machine.process.stderr.read().decode() if machine.process.stderr else ""
-                    raise AssertionError(f"qemu of {machine.name} exited: {error.strip()}")
+                    raise RuntimeError(f"qemu of {machine.name} exited: {error.strip()}")
                 with contextlib.suppress(OSError, EOFError, paramiko.SSHException, AssertionError):
                     self.run(machine.name, "systemctl is-active docker", timeout=20)
                     waiting.remove(machine)
-            if waiting and time.monotonic() > deadline:
-                tails = "".join(self.console_tail(m) for m in waiting)
-                raise AssertionError(
-                    f"{[m.name for m in waiting]} not up in {BOOT_TIMEOUT:.0f} s{tails}"
-                )
-            time.sleep(3)
+            return not waiting
+
+        try:
+            wait_until(all_up, BOOT_TIMEOUT, "sshd and dockerd on every machine", every=3)
+        except AssertionError as error:
+            tails = "".join(self.console_tail(m) for m in waiting)
+            raise AssertionError(f"{error}: {[m.name for m in waiting]} not up{tails}") from None
 
     def close(self) -> None:
         for machine in self.machines:
@@ -182,35 +184,15 @@ chown {SSH_USER}:{SSH_USER} {home}/.ssh/authorized_keys
     def machine(self, name: str) -> VirtualMachine:
         return next(m for m in self.machines if m.name == name)
 
-    def connect(self, name: str, timeout: float = 10) -> paramiko.SSHClient:
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(self.known_hosts))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        client.connect(
-            self.machine(name).address,
-            username=SSH_USER,
-            key_filename=str(self.ssh_key),
-            look_for_keys=False,
-            allow_agent=False,
-            timeout=timeout,
-            banner_timeout=timeout,
-            auth_timeout=timeout,
+    def connect(self, name: str) -> paramiko.SSHClient:
+        return connect_strictly(
+            self.machine(name).address, SSH_USER, self.ssh_key, self.known_hosts
         )
-        return client
 
     def run(self, name: str, command: str, timeout: float = 120) -> str:
         """A command as root on the machine; its stdout (an AssertionError if it fails)."""
         with contextlib.closing(self.connect(name)) as client:
-            _in, stdout, stderr = client.exec_command(
-                f"sudo sh -c {shlex.quote(command)}", timeout=timeout
-            )
-            code = stdout.channel.recv_exit_status()
-            out = stdout.read().decode()
-            if code != 0:
-                raise AssertionError(
-                    f"{command!r} on {name} exited {code}: {stderr.read().decode()}"
-                )
-            return out
+            return run_over(client, f"sudo sh -c {shlex.quote(command)}", timeout)
 
     def load_busybox(self, name: str, tag: str) -> None:
         """The test image (swarmstack/busybox) into the machine's dockerd, also tagged ``tag``:

@@ -17,7 +17,8 @@ from swarmstack.spec import ClusterSpec
 from swarmstack.templates.aws import build_template, render_body
 
 
-def _create(name: str, **parameters: str) -> dict[str, str]:
+def create_storage_stack(name: str, **parameters: str) -> dict[str, str]:
+    """The real template with shared storage (a key pair "ops" must exist); its outputs."""
     spec = ClusterSpec.model_validate({"name": name, "shared_storage": True, "cluster_size": 1})
     cloudformation = boto3.client("cloudformation")
     # Over the inline limit for CloudFormation (launch-stack uploads it); moto takes it inline.
@@ -41,7 +42,7 @@ def _create(name: str, **parameters: str) -> dict[str, str]:
 def storage_stack(aws_endpoint: str, public_image_parameters: str) -> dict[str, str]:
     boto3.client("ec2").create_key_pair(KeyName="ops")
     zones = {f"AvailabilityZone{n}": f"us-east-1{z}" for n, z in ((1, "a"), (2, "b"), (3, "c"))}
-    return _create("data", **zones) | {"endpoint": aws_endpoint}
+    return create_storage_stack("data", **zones) | {"endpoint": aws_endpoint}
 
 
 def test_an_existing_vpc_gets_a_mount_target_in_each_given_subnet(
@@ -54,7 +55,7 @@ def test_an_existing_vpc_gets_a_mount_target_in_each_given_subnet(
         ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
         for cidr, zone in (("10.40.0.0/24", "us-east-1a"), ("10.40.1.0/24", "us-east-1b"))
     ]
-    outputs = _create("shared", Vpc=vpc, Subnets=",".join(subnets))
+    outputs = create_storage_stack("shared", Vpc=vpc, Subnets=",".join(subnets))
     targets = boto3.client("efs").describe_mount_targets(
         FileSystemId=outputs["CloudStorEfsFileSystemId"]
     )["MountTargets"]

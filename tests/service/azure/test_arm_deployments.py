@@ -92,6 +92,18 @@ def deployment_body(template: dict[str, Any], **parameters: Any) -> dict[str, An
     }
 
 
+def deploy_by_hand(rest: Rest, tmp_path: Path, *options: str) -> dict[str, Any]:
+    """`azure template OPTIONS` (cluster "byhand") deployed as "by-hand" over plain REST;
+    the deployment's outputs."""
+    template = rendered_template(tmp_path, *options)
+    reply = rest.call("PUT", f"{DEPLOYMENTS}/by-hand", deployment_body(template, sshPublicKey=KEY))
+    assert rest.wait(reply.headers["Azure-AsyncOperation"])["status"] == "Succeeded"
+    outputs: dict[str, Any] = rest.call("GET", f"{DEPLOYMENTS}/by-hand").json()["properties"][
+        "outputs"
+    ]
+    return outputs
+
+
 @pytest.mark.parametrize("storage", [[], ["--shared-storage"]], ids=["3+2", "3+2 shared storage"])
 def test_a_plain_rest_deployment_creates_every_resource_and_returns_outputs(
     rest: Rest, fake_azure: FakeAzure, tmp_path: Path, storage: list[str]
@@ -241,10 +253,7 @@ def test_volume_mount_string_reads_the_share_of_a_by_hand_deployment(
 ) -> None:
     """`volume mount-string -g` over the real SDK: it finds the storage account the template
     created and names its NFS share (the file endpoint Azure gives the account)."""
-    template = rendered_template(tmp_path, "--manager-size", "1", "--shared-storage")
-    reply = rest.call("PUT", f"{DEPLOYMENTS}/by-hand", deployment_body(template, sshPublicKey=KEY))
-    assert rest.wait(reply.headers["Azure-AsyncOperation"])["status"] == "Succeeded"
-    outputs = rest.call("GET", f"{DEPLOYMENTS}/by-hand").json()["properties"]["outputs"]
+    outputs = deploy_by_hand(rest, tmp_path, "--manager-size", "1", "--shared-storage")
     account = outputs["volumesStorageAccount"]["value"]
     monkeypatch.setattr(
         "swarmstack.azure.credentials.default_credential", lambda _: secret_credential(fake_azure)
