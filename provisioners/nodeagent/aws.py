@@ -23,6 +23,8 @@ IMDS_DEFAULT = "http://169.254.169.254"
 HEALTH_CHECK_INTERVAL = 10
 HEALTH_THRESHOLD = 3
 DEREGISTRATION_DELAY = "30"
+# Marks the target groups this stack's leader created for published ports (value: the stack).
+PORT_OF_TAG = "swarmstack-port-of"
 
 
 def parameter_root(stack: str) -> str:
@@ -272,7 +274,7 @@ class Cloud:
             described = elb.describe_tags(ResourceArns=list(by_group))["TagDescriptions"]
             for item in described:
                 tags = {t["Key"]: t["Value"] for t in item["Tags"]}
-                if tags.get("swarmstack-port-of") == self.stack:
+                if tags.get(PORT_OF_TAG) == self.stack:
                     listener = by_group[item["ResourceArn"]]
                     managed[int(listener["Port"])] = (listener["ListenerArn"], item["ResourceArn"])
         return managed
@@ -286,7 +288,7 @@ class Cloud:
         """A target group (the role's Auto Scaling group registers its instances), a TCP
         listener and the load balancer's ingress rule for ``port``."""
         elb = self.client("elbv2")
-        tags = [{"Key": "swarmstack-cluster", "Value": self.stack}]
+        tags = [{"Key": CLUSTER_TAG, "Value": self.stack}]
         # The load balancer's VPC: the stack's own or the one it was deployed into.
         [balancer] = elb.describe_load_balancers(LoadBalancerArns=[resources.load_balancer])[
             "LoadBalancers"
@@ -301,7 +303,7 @@ class Cloud:
             HealthCheckIntervalSeconds=HEALTH_CHECK_INTERVAL,
             HealthyThresholdCount=HEALTH_THRESHOLD,
             UnhealthyThresholdCount=HEALTH_THRESHOLD,
-            Tags=[*tags, {"Key": "swarmstack-port-of", "Value": self.stack}],
+            Tags=[*tags, {"Key": PORT_OF_TAG, "Value": self.stack}],
         )["TargetGroups"][0]["TargetGroupArn"]
         elb.modify_target_group_attributes(
             TargetGroupArn=group,

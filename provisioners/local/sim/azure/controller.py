@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .....errors import UsageError
+from ....nodeagent.azure import AZURE_STORAGE_TAG, AZURE_VAULT_TAG
 from ...cluster import LocalCluster
 from ...machine import MachineFiles
 from ..fleet import MachineFleet
@@ -150,8 +151,8 @@ class Controller(InstanceController[Tracked]):
         custom_data = self.world.rm.custom_data.get(scale_set, "")
         endpoints = InstanceEndpoints(
             self.endpoints,
-            str(tags.get("swarmstack-vault", "")),
-            str(tags.get("swarmstack-storage", "")),
+            str(tags.get(AZURE_VAULT_TAG, "")),
+            str(tags.get(AZURE_STORAGE_TAG, "")),
         )
         self.boot_machine(
             known,

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .....contract import CLUSTER_TAG, ROLE_TAG
 from .....templates.azure.selfmanaging import ROLES
+from ....nodeagent.azure import AZURE_STORAGE_TAG, AZURE_VAULT_TAG
 from .blob_store import Blobs, blob_reply
 from .replies import Reply
 
@@ -187,10 +189,10 @@ class FakeNodeCloud:
 
     def instance_document(self, instance: Instance) -> dict[str, Any]:
         tags = {
-            "swarmstack-cluster": self.cluster,
-            "swarmstack-role": instance.role,
-            "swarmstack-vault": self.vault,
-            "swarmstack-storage": self.storage,
+            CLUSTER_TAG: self.cluster,
+            ROLE_TAG: instance.role,
+            AZURE_VAULT_TAG: self.vault,
+            AZURE_STORAGE_TAG: self.storage,
             **instance.tags,
         }
         tags = {key: value for key, value in tags.items() if value}
