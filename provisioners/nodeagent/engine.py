@@ -13,10 +13,9 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
+from ...contract import DOCKER_SOCKET
 from ..swarmapi import init_body, join_body
 from .decisions import LocalSwarm, SwarmNode
-
-DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 class EngineError(Exception):
