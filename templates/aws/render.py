@@ -2,7 +2,8 @@
 
 CloudFormation takes at most 51,200 bytes inline (TemplateBody) and 1 MB through S3
 (TemplateURL). Indented JSON is the readable default; when it is over the inline limit the
-minified form is used; when even that is over, the template can only go through S3.
+minified form is used; when even that is over, the template can only go through S3. YAML
+is written in short form (yaml_form.py) and has no minified form.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
 from troposphere import Template
 
 from ...errors import TemplateTooLarge
+from .yaml_form import to_yaml
 
 TemplateFormat = Literal["json", "yaml"]
 INLINE_LIMIT_BYTES = 51_200
@@ -58,8 +59,7 @@ def render_body(template: Template, fmt: TemplateFormat = "json") -> RenderedTem
     """
     data = _to_dict(template)
     if fmt == "yaml":
-        # Block style; the wide line keeps long strings (descriptions) on one line.
-        body = yaml.safe_dump(data, sort_keys=True, default_flow_style=False, width=1000)
+        body = to_yaml(data)
         return RenderedTemplate(body, "yaml", minified=False, indented_size=len(body.encode()))
     indented = json.dumps(data, indent=JSON_INDENT, sort_keys=True) + "\n"
     indented_size = len(indented.encode("utf-8"))

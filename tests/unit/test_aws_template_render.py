@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from troposphere import Join, Output, Template
 
@@ -79,19 +78,27 @@ def test_command_without_input_prints_the_default_template() -> None:
 
 
 def test_command_yaml_via_the_global_or_the_local_option() -> None:
-    # YAML cannot be minified: the default stack's YAML is over the inline limit, so it is
-    # printed only for an S3 upload, and the error points to JSON.
+    # Short-form YAML: the default stack's fits the inline limit like its JSON.
     expected = golden_path("default", "yaml").read_text(encoding="utf-8")
-    assert _run("-o", "yaml", "aws", "template", "--for-s3")[1] == expected
-    assert _run("aws", "template", "-o", "yaml", "--for-s3")[1] == expected
-    assert yaml.safe_load(expected)["AWSTemplateFormatVersion"] == "2010-09-09"
+    code, out, err = _run("-o", "yaml", "aws", "template")
+    assert (code, out) == (0, expected), err
+    assert _run("aws", "template", "-o", "yaml")[1] == expected
+    assert expected.startswith("AWSTemplateFormatVersion: '2010-09-09'\n")
+    assert len(out.encode()) <= INLINE_LIMIT_BYTES
     # The next step names a YAML file for YAML printed on stdout.
-    err = _run("aws", "template", "-o", "yaml", "--for-s3")[2]
-    assert "s3 cp swarm.yaml " in err
+    assert "--template-body file://swarm.yaml " in err
     assert "swarm.json" not in err
-    code, out, err = _run("aws", "template", "-o", "yaml")
+
+
+def test_command_yaml_over_the_limit_points_to_s3() -> None:
+    # With shared storage the stack is over the inline limit in either form.
+    code, out, err = _run("aws", "template", "-o", "yaml", "--shared-storage")
     assert (code, out) == (1, "")
-    assert "-o json" in err
+    assert "must be uploaded to S3" in err
+    code, out, err = _run("aws", "template", "-o", "yaml", "--shared-storage", "--for-s3")
+    assert code == 0, err
+    assert out.startswith("AWSTemplateFormatVersion: '2010-09-09'\n")
+    assert "s3 cp swarm.yaml " in err
 
 
 def test_command_writes_the_file_and_reports_on_stderr(tmp_path: Path) -> None:
