@@ -163,3 +163,29 @@ def test_two_zones_give_two_subnets_and_no_ports_no_load_balancer(
     assert boto3.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
     roles = Counter(_tags(i)["swarmstack-role"] for i in _running_instances("edge"))
     assert roles == {"manager": 3, "worker": 2}
+
+
+def test_the_yaml_form_creates_the_same_stack_inline(account: dict[str, Any]) -> None:
+    # `aws template -o yaml` (short-form functions) fits --template-body: created inline here,
+    # it launches what the JSON form launches, and its outputs resolve the same functions.
+    spec = _spec(manager_size=1, cluster_size=2)
+    body = render_body(build_template(spec), "yaml")
+    assert body.fits_inline
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="short",
+        TemplateBody=body.body,
+        Parameters=[{"ParameterKey": "KeyName", "ParameterValue": "ops"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    [stack] = cloudformation.describe_stacks(StackName="short")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+    instances = _running_instances("short")
+    assert Counter(_tags(i)["swarmstack-role"] for i in instances) == {"manager": 1, "worker": 2}
+    assert {_tags(i)["swarmstack-log-group"] for i in instances} == {outputs["LogGroupName"]}
+    assert _group_instances(outputs["ManagerAutoScalingGroup"]) == {
+        i["InstanceId"] for i in instances if _tags(i)["swarmstack-role"] == "manager"
+    }
+    assert outputs["DefaultDNSTarget"].endswith(".elb.amazonaws.com")
