@@ -12,5 +12,7 @@ LOCAL_CACHE = "SWARMSTACK_LOCAL_CACHE"
 LOCAL_STATE = "SWARMSTACK_LOCAL_STATE"
 # How many examples the property-based tests try (tests/unit/test_properties_*.py).
 HYPOTHESIS_EXAMPLES = "SWARMSTACK_HYPOTHESIS_EXAMPLES"
+# =1: the golden-file tests rewrite their files for review instead of comparing.
+REGEN_GOLDEN = "SWARMSTACK_REGEN_GOLDEN"
 
-NOT_SPEC_PARAMETERS = frozenset({LOCAL_CACHE, LOCAL_STATE, HYPOTHESIS_EXAMPLES})
+NOT_SPEC_PARAMETERS = frozenset({LOCAL_CACHE, LOCAL_STATE, HYPOTHESIS_EXAMPLES, REGEN_GOLDEN})
