@@ -8,10 +8,10 @@ network). A service endpoint would have kept the account's public endpoint enabl
 network rule), which checkov's CKV_AZURE_59 rightly flags; the private endpoint has no public
 side at all. Nothing secret reaches the nodes: they mount by name.
 
-These resources exist only in the ARM template (`swarmstack azure template`); `azure deploy`
-refuses shared_storage until the SDK path creates them too. `azure destroy` deletes only the
-cluster's own resources, so the account and its data stay (and keep the group) until deleted
-on purpose.
+These resources are part of the cluster's ARM template, which `azure deploy` and a by-hand
+deployment submit alike. `azure destroy` deletes the endpoint and the DNS pieces with the
+network (an endpoint in the subnet would block the network's deletion) and keeps the account
+with its data unless asked (--delete-volumes).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ SOFT_DELETE_DAYS = 14
 # Storage account names are global, 3-24 lowercase letters and digits: a fixed prefix and a
 # hash of the resource group and cluster keep them unique and within the limit (8 + 13).
 ACCOUNT_PREFIX = "swarmvol"
+# The private DNS zone is privatelink.file.<the cloud's storage suffix> (core.windows.net).
+ZONE_PREFIX = "privatelink.file."
 
 ACCEPTED_FINDINGS = (
     "CKV_AZURE_3: NFS 4.1 shares require secure transfer (HTTPS only) to be off - the setting "
@@ -64,6 +66,11 @@ def account_name_expression(cluster: str) -> str:
     return f"concat('{ACCOUNT_PREFIX}', uniqueString(resourceGroup().id, '{cluster}'))"
 
 
+def volumes_endpoint_name(cluster: str) -> str:
+    """The private endpoint through which the nodes reach the share."""
+    return f"{cluster}-volumes-pe"
+
+
 def storage_arm_resources(settings: AzureSettings) -> list[dict[str, Any]]:
     """The ARM resources of the shared storage; none when the spec does not ask for it."""
     if not settings.spec.shared_storage:
@@ -76,8 +83,8 @@ def storage_arm_resources(settings: AzureSettings) -> list[dict[str, Any]]:
         f"'{names.vnet}', '{names.subnet}')]"
     )
     vnet_id = f"[resourceId('Microsoft.Network/virtualNetworks', '{names.vnet}')]"
-    zone = "concat('privatelink.file.', environment().suffixes.storage)"
-    endpoint = f"{names.cluster}-volumes-pe"
+    zone = f"concat('{ZONE_PREFIX}', environment().suffixes.storage)"
+    endpoint = volumes_endpoint_name(names.cluster)
     common = {"location": "[parameters('location')]", "tags": _tags(settings)}
     return [
         {

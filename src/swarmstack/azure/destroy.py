@@ -6,6 +6,11 @@ and nothing else lives in it. The storage account where the nodes keep the swarm
 too (a later deployment must not find a record of a swarm that no longer exists); the Key
 Vault stays: with purge protection a deleted vault keeps its name for days, and the next
 deployment of the cluster reuses it (the template resets its token secrets).
+
+Shared storage (templates/azure/storage.py): its private endpoint sits in the nodes' subnet,
+so it goes before the network, and with it the private DNS zone's link to the network (and
+the zone when no other network is linked to it: Azure refuses to delete a zone that still has
+links). The storage account with the service volumes stays unless --delete-volumes asks.
 """
 
 from __future__ import annotations
@@ -20,11 +25,34 @@ from ..provisioners.nodeagent.azure import AZURE_STORAGE_TAG, AZURE_VAULT_TAG
 from ..templates.azure.resources import LAYOUT, resource_names
 from ..templates.azure.selfmanaging import STORAGE, STORAGE_API_VERSION
 from ..templates.azure.settings import Names
+from ..templates.azure.storage import (
+    ACCOUNT_PREFIX,
+    DNS_LINK,
+    PRIVATE_DNS_API_VERSION,
+    PRIVATE_DNS_ZONE,
+    PRIVATE_ENDPOINT,
+    PRIVATE_ENDPOINT_API_VERSION,
+    ZONE_PREFIX,
+    volumes_endpoint_name,
+)
 from .clients import AzureClients, as_dict
 from .engine import EventSink, Step, StepContext, run_steps, wait
 from .failures import azure_errors, error_for
 
 GROUP_STEP = "resourceGroup"
+# The shared storage's resources, found by type and name: (key, type, what it depends on).
+VOLUMES_LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("volumesDnsZone", PRIVATE_DNS_ZONE, ()),
+    ("volumesDnsLink", DNS_LINK, ("volumesDnsZone", "vnet")),
+    ("volumes", STORAGE, ()),
+    ("volumesEndpoint", PRIVATE_ENDPOINT, ("vnet", "volumes", "volumesDnsZone")),
+)
+API_VERSIONS = {
+    STORAGE.lower(): STORAGE_API_VERSION,
+    PRIVATE_DNS_ZONE.lower(): PRIVATE_DNS_API_VERSION,
+    DNS_LINK.lower(): PRIVATE_DNS_API_VERSION,
+    PRIVATE_ENDPOINT.lower(): PRIVATE_ENDPOINT_API_VERSION,
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,7 @@ class DestroyPlan:
     delete_group: bool = False
     keep_group_reason: str = ""
     kept_vault: str | None = None  # the cluster's Key Vault, kept on purpose
+    kept_volumes: str | None = None  # the storage account of the service volumes, kept
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,10 +85,13 @@ class DestroyPlan:
             "delete_group": self.delete_group,
             "keep_group_reason": self.keep_group_reason or None,
             "kept_vault": self.kept_vault,
+            "kept_volumes": self.kept_volumes,
         }
 
 
-def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan:
+def plan_destroy(
+    clients: AzureClients, group: str, cluster: str, *, delete_volumes: bool = False
+) -> DestroyPlan:
     with azure_errors(f"resource group {group}"):
         try:
             group_body = as_dict(clients.resources.resource_groups.get(group))
@@ -88,6 +120,10 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
             and tagged_cluster(resource.get("tags")) == cluster
         ):
             plan.targets.append(Target("state", STORAGE, resource["name"], None, resource["id"]))
+    volumes = _volume_targets(listed, cluster, names["vnet"])
+    if not delete_volumes and "volumes" in volumes:
+        plan.kept_volumes = volumes.pop("volumes").name
+    plan.targets += volumes.values()
     vault = node_tags.get(AZURE_VAULT_TAG)
     ours = {t.name.lower() for t in plan.targets}
     others = [r["name"] for r in listed if r["name"].lower() not in ours]
@@ -104,12 +140,49 @@ def plan_destroy(clients: AzureClients, group: str, cluster: str) -> DestroyPlan
     return plan
 
 
+def _volume_targets(listed: list[dict[str, Any]], cluster: str, vnet: str) -> dict[str, Target]:
+    """The shared storage's resources in the group's listing, by VOLUMES_LAYOUT key."""
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [r for r in listed if r.get("type", "").lower() == kind.lower()]
+
+    def ours(resource: dict[str, Any]) -> bool:
+        return tagged_cluster(resource.get("tags")) == cluster
+
+    found: dict[str, dict[str, Any]] = {}
+    for resource in of_type(PRIVATE_ENDPOINT):
+        if resource["name"] == volumes_endpoint_name(cluster) and ours(resource):
+            found["volumesEndpoint"] = resource
+    for resource in of_type(STORAGE):
+        if resource["name"].startswith(ACCOUNT_PREFIX) and ours(resource):
+            found["volumes"] = resource
+    links = of_type(DNS_LINK)
+    for zone in of_type(PRIVATE_DNS_ZONE):
+        if not zone["name"].startswith(ZONE_PREFIX):
+            continue
+        zone_links = [r for r in links if r["id"].lower().startswith(zone["id"].lower() + "/")]
+        our_links = [
+            r for r in zone_links if r["id"].lower().endswith("/" + vnet.lower()) and ours(r)
+        ]
+        if our_links:
+            found["volumesDnsLink"] = our_links[0]
+        # The zone's name is the same for every cluster in the group: it goes with the last.
+        if ours(zone) and len(zone_links) == len(our_links):
+            found["volumesDnsZone"] = zone
+    kinds = {key: kind for key, kind, _ in VOLUMES_LAYOUT}
+    return {
+        key: Target(key, kinds[key], resource["name"], None, resource["id"])
+        for key, resource in found.items()
+    }
+
+
 def destroy(
     clients: AzureClients, plan: DestroyPlan, on_event: EventSink, poll_seconds: float
 ) -> None:
     keys = {target.key for target in plan.targets}
     dependents = {
-        key: frozenset(k for k, _, deps in LAYOUT if key in deps and k in keys) for key in keys
+        key: frozenset(k for k, _, deps in (*LAYOUT, *VOLUMES_LAYOUT) if key in deps and k in keys)
+        for key in keys
     }
     steps = [
         Step(
@@ -158,7 +231,8 @@ def _delete(clients: AzureClients, group: str, target: Target, poll_seconds: flo
 def _delete_by_id(clients: AzureClients, target: Target) -> Any:
     def run(context: StepContext) -> None:
         resources = clients.resources.resources
-        poller = resources.begin_delete_by_id(target.resource_id, api_version=STORAGE_API_VERSION)
+        api_version = API_VERSIONS[target.type.lower()]
+        poller = resources.begin_delete_by_id(target.resource_id, api_version=api_version)
         _deleted(context, poller)
 
     return run

@@ -24,6 +24,12 @@ from .options import confirm, load_named_spec, yes_option
 @cluster_name_options
 @connection_options
 @yes_option
+@click.option(
+    "--delete-volumes",
+    is_flag=True,
+    help="Also delete the storage account of shared storage, and with it every service "
+    "volume's data (kept by default).",
+)
 @click.pass_obj
 def destroy_command(
     output: Output,
@@ -35,18 +41,25 @@ def destroy_command(
     arm_endpoint: str | None,
     poll_interval: float,
     yes: bool,
+    delete_volumes: bool,
 ) -> None:
     """Delete the cluster's resources (reverse dependency order) and wait until they are gone.
 
     Only resources tagged as this cluster's are deleted; the resource group too when
-    swarmstack created it and nothing else is in it.
+    swarmstack created it and nothing else is in it. With shared storage, the storage
+    account holding the service volumes is kept (its private endpoint and DNS go with the
+    network) unless --delete-volumes is given.
+
+    \b
+    Example:
+      swarmstack azure destroy --name prod -g prod-rg
     """
     spec = load_named_spec(spec_file, {"name": name})
     check_resource_group(group)
     clients = connect(subscription, arm_endpoint, poll_interval)
     from ..azure.destroy import destroy, plan_destroy
 
-    plan = plan_destroy(clients, group, spec.name)
+    plan = plan_destroy(clients, group, spec.name, delete_volumes=delete_volumes)
     if not plan.targets and not plan.delete_group:
         output.emit_line(
             {**plan.as_dict(), "deleted": False},
@@ -61,11 +74,21 @@ def destroy_command(
             "days; the next deployment of the cluster reuses it (delete it with "
             f"`az keyvault delete --name {plan.kept_vault}` when the cluster is gone for good)"
         )
+    if plan.kept_volumes:
+        output.info(
+            f"  keep storage account {plan.kept_volumes} with the service volumes (their "
+            "data); a new deployment of the cluster reaches it again. Delete it with "
+            "--delete-volumes, or later with "
+            f"`az storage account delete --name {plan.kept_volumes} --resource-group {group}`"
+        )
     if plan.delete_group:
         output.info(f"  - delete  resource group {group}")
     else:
         output.info(f"  keep resource group {group}: {plan.keep_group_reason}")
-    if not confirm(output, f"delete cluster {spec.name} from resource group {group}?", yes):
+    question = f"delete cluster {spec.name} from resource group {group}"
+    if any(target.key == "volumes" for target in plan.targets):
+        question += ", with the data of its service volumes"
+    if not confirm(output, question + "?", yes):
         output.info("nothing deleted")
         return
     destroy(clients, plan, engine_progress(output), poll_interval)

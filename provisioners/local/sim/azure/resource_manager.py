@@ -357,6 +357,14 @@ class FakeAzure:
                 return error_reply(
                     409, "InUseResourceCannotBeDeleted", f"{path} is in use by {users[0]}."
                 )
+            # Azure refuses (409) to delete a private DNS zone while virtual networks are still
+            # linked to it, although the links are its child resources.
+            if self._type(resource_id) == PRIVATE_DNS_ZONE_TYPE and any(
+                other.startswith(resource_id + "/virtualnetworklinks/") for other in self.resources
+            ):
+                return error_reply(
+                    409, "Conflict", f"{path} still has virtual network links; delete them first."
+                )
             self.log.append(("delete requested", name))
             existing["properties"]["provisioningState"] = "Deleting"
             return self._start(resource_id, "delete", name)
@@ -764,6 +772,7 @@ class FakeAzure:
 
 
 LB_TYPE = "microsoft.network/loadbalancers"
+PRIVATE_DNS_ZONE_TYPE = "microsoft.network/privatednszones"
 
 
 def _same_backend_rules(balancer: Any) -> str | None:
