@@ -4,6 +4,7 @@ only from the nodes' group, and `swarmstack volume mount-string` reading the sta
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -109,18 +110,61 @@ def test_mount_string_comes_from_the_stack_outputs(storage_stack: dict[str, str]
     assert "mkdir -p /share/pgdata" in result.stderr
 
 
-def test_delete_stack_says_the_file_system_is_kept_and_how_to_delete_it(
+def _delete_stack(storage_stack: dict[str, str], *options: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        ["-o", "json", "aws", "delete-stack", "--name", "data", "--region", "us-east-1",
+         *options],
+        env={"AWS_ENDPOINT_URL": storage_stack["endpoint"]},
+    )  # fmt: skip
+
+
+def _file_systems() -> list[str]:
+    return [f["FileSystemId"] for f in boto3.client("efs").describe_file_systems()["FileSystems"]]
+
+
+def test_delete_stack_keeps_the_file_system_and_says_how_to_delete_it(
     storage_stack: dict[str, str],
 ) -> None:
-    # Without --yes and a terminal it stops at the confirmation, after saying what it will do
-    # (moto's delete of this stack fails with DependencyViolation on the VPC, so the delete
-    # itself is not run here).
     file_system_id = storage_stack["CloudStorEfsFileSystemId"]
-    result = CliRunner().invoke(
-        cli,
-        ["aws", "delete-stack", "--name", "data", "--region", "us-east-1"],
-        env={"AWS_ENDPOINT_URL": storage_stack["endpoint"]},
-    )
-    assert result.exit_code == ExitCode.USAGE, result.stderr
+    result = _delete_stack(storage_stack, "--yes")
+    assert result.exit_code == 0, result.stderr
     assert f"EFS file system {file_system_id} with the service volumes is kept" in result.stderr
     assert f"aws efs delete-file-system --file-system-id {file_system_id}" in result.stderr
+    out = json.loads(result.stdout)
+    assert (out["result"], out["volumes"]) == ("deleted", "kept")
+    assert file_system_id in {row["physical_id"] for row in out["left_behind"]}
+    assert _file_systems() == [file_system_id]  # DeletionPolicy Retain: the data stays
+    assert (
+        boto3.client("efs").describe_mount_targets(FileSystemId=file_system_id)["MountTargets"]
+        == []
+    )
+
+
+def test_delete_volumes_deletes_the_file_system_after_the_stack(
+    storage_stack: dict[str, str],
+) -> None:
+    file_system_id = storage_stack["CloudStorEfsFileSystemId"]
+    result = _delete_stack(storage_stack, "--delete-volumes", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert f"EFS file system {file_system_id} with the service volumes will be deleted" in (
+        result.stderr
+    )
+    out = json.loads(result.stdout)
+    assert (out["result"], out["volumes"]) == ("deleted", "deleted")
+    assert file_system_id not in {row["physical_id"] for row in out["left_behind"]}
+    assert _file_systems() == []
+
+
+def test_delete_volumes_asks_about_the_data_and_refuses_no_wait(
+    storage_stack: dict[str, str],
+) -> None:
+    result = _delete_stack(storage_stack, "--delete-volumes")  # no terminal, no --yes
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "and the data of its service volumes: needs confirmation" in result.stderr
+    result = _delete_stack(storage_stack, "--delete-volumes", "--no-wait", "--yes")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "cannot be combined with --no-wait" in result.stderr
+    assert _file_systems() == [storage_stack["CloudStorEfsFileSystemId"]]
+    stacks = boto3.client("cloudformation").describe_stacks(StackName="data")["Stacks"]
+    assert stacks[0]["StackStatus"] == "CREATE_COMPLETE"

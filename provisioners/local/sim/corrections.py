@@ -35,6 +35,11 @@ The first manager's claim (SSM PutParameter without Overwrite):
   two threads of its server can both "create" it (two managers both ran `swarm init`); here
   PutParameter is serialised.
 
+Deleting a stack (stack_deletion.py): AWS deletes every resource of the stack; moto skips
+route tables, routes, their subnet associations, internet gateways and their attachments and
+ingress rules, so the VPC's delete and the whole DeleteStack fail. And describing a deleted
+stack's resources makes moto create them all again.
+
 Resource signals (what the node agent sends once its node is Ready):
 - AWS accepts SignalResource for a resource of the stack and records the stack event
   "Received SUCCESS signal with UniqueId <id>" on it; moto (5.2) has no SignalResource and
@@ -69,6 +74,7 @@ from moto.sqs.models import sqs_backends
 from moto.ssm.models import Parameter, SimpleSystemManagerBackend, ssm_backends
 
 from . import lifecycle
+from .stack_deletion import stack_deletion_corrections
 
 Patch = tuple[Any, str, Any]
 # Instance id -> its console output so far (see the module's docstring).
@@ -98,6 +104,7 @@ def fake_corrections() -> list[Patch]:
         ),
         (cfn_models.CloudFormationBackend, "describe_stack_resource", _describe_stack_resource),
         (SimpleSystemManagerBackend, "put_parameter", _put_parameter),
+        *stack_deletion_corrections(),
     ]
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_efs import EFSClient
     from mypy_boto3_s3 import S3Client
 
 # Adaptive mode adds client-side rate limiting on top of retries, which is what keeps a
@@ -124,6 +125,10 @@ class AwsConnection:
 
     def ec2(self) -> EC2Client:
         client: EC2Client = self._client("ec2")
+        return client
+
+    def efs(self) -> EFSClient:
+        client: EFSClient = self._client("efs")
         return client
 
     def s3(self) -> S3Client:
