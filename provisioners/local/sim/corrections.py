@@ -28,6 +28,9 @@ IAM and stack resources (what people inspecting the stack rely on):
   PutRolePolicy does; moto keeps the template's dict and GetRolePolicy returns its Python repr.
 - AWS's DescribeStackResource finds a resource of the stack by logical id; moto fails with an
   internal error when the stack has a resource whose condition is false (a None in its map).
+- AWS computes a stack's outputs from the template a change set brought (launch-stack creates
+  and updates through change sets); moto keeps the outputs of the stack's first template,
+  which for a stack created by a change set are none.
 
 The first manager's claim (SSM PutParameter without Overwrite):
 - AWS creates a parameter atomically: of callers racing to create the same name, exactly one
@@ -103,6 +106,7 @@ def fake_corrections() -> list[Patch]:
             ),
         ),
         (cfn_models.CloudFormationBackend, "describe_stack_resource", _describe_stack_resource),
+        (cfn_models.CloudFormationBackend, "execute_change_set", _execute_change_set),
         (SimpleSystemManagerBackend, "put_parameter", _put_parameter),
         *stack_deletion_corrections(),
     ]
@@ -209,6 +213,21 @@ def _describe_stack_resource(self: Any, stack_name: str, logical_resource_id: st
     raise StackValidationError(
         stack_name, f"Resource {logical_resource_id} does not exist for stack {stack_name}"
     )
+
+
+# moto's own ExecuteChangeSet, taken before any correction replaces it.
+_EXECUTE_CHANGE_SET = cfn_models.CloudFormationBackend.execute_change_set
+
+
+def _execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """Then the outputs of the template the change set brought, as UpdateStack computes them."""
+    _EXECUTE_CHANGE_SET(self, change_set_name, stack_name)
+    change_set = self.change_sets.get(change_set_name) or next(
+        c for c in self.change_sets.values() if c.change_set_name == change_set_name
+    )
+    stack = self.stacks[change_set.stack_id]
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
 
 
 # --- resource signals -------------------------------------------------------------------------
